@@ -1,0 +1,1 @@
+// ReelConvert: see docs/DESIGN.md for what belongs here.

@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file written beside its destination under a temporary name and renamed into place only on `commit()`.
+/// If the writer is dropped without committing (an error, a full disk), the temporary file is removed,
+/// so a half-written output never stands where a good one should be.
+public final class AtomicOutputFile {
+    public let path: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private let bufferLimit = 1 << 20
+    /// Bytes written so far (the logical end of the file).
+    public private(set) var position: Int = 0
+    private var committed = false
+    /// Simulates a full disk after this many bytes (tests; also `REEL_TEST_DISK_LIMIT`).
+    private let byteLimit: Int?
+
+    /// Creates the temporary file next to `path`.
+    /// - Parameters:
+    ///   - path: the final destination.
+    ///   - force: replace an existing destination; otherwise an existing file is an error.
+    ///   - byteLimit: fail with ENOSPC after this many bytes (simulated full disk).
+    public init(path: String, force: Bool, byteLimit: Int? = nil) throws {
+        if !force && fileExists(path) { throw IOError.exists(path: path) }
+        if isDirectory(path) { throw IOError.notARegularFile(path: path) }
+        self.path = path
+        let dir: String
+        let name: String
+        if let slash = path.lastIndex(of: "/") {
+            dir = String(path[..<slash]).isEmpty ? "/" : String(path[..<slash])
+            name = String(path[path.index(after: slash)...])
+        } else { dir = "."; name = path }
+        var template = Array("\(dir)/.\(name).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw IOError.open(path: dir, errno: errno) }
+        self.fd = fd
+        self.temporaryPath = String(cString: template)
+        fchmod(fd, 0o644)
+        if let byteLimit { self.byteLimit = byteLimit }
+        else if let env = getenv("REEL_TEST_DISK_LIMIT"), let n = Int(String(cString: env)) { self.byteLimit = n }
+        else { self.byteLimit = nil }
+        buffer.reserveCapacity(bufferLimit)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !committed { unlink(temporaryPath) }
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if buffer.count + bytes.count > bufferLimit { try flush() }
+        if bytes.count >= bufferLimit {
+            try rawWrite(bytes)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+        position += bytes.count
+    }
+
+    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    /// Appends `count` zero bytes (alignment padding).
+    public func writeZeros(_ count: Int) throws {
+        if count > 0 { try write([UInt8](repeating: 0, count: count)) }
+    }
+
+    /// Overwrites bytes at an absolute offset already written (a header patched at the end).
+    public func overwrite(at offset: Int, _ bytes: [UInt8]) throws {
+        try flush()
+        precondition(offset + bytes.count <= position, "overwrite past the end")
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n == bytes.count else { throw IOError.write(path: temporaryPath, errno: n < 0 ? errno : EIO) }
+    }
+
+    /// Flushes, syncs and renames the temporary file onto `path`.
+    public func commit() throws {
+        try flush()
+        guard fsync(fd) == 0 else { throw IOError.write(path: temporaryPath, errno: errno) }
+        close(fd)
+        fd = -1
+        guard rename(temporaryPath, path) == 0 else { throw IOError.rename(from: temporaryPath, to: path, errno: errno) }
+        committed = true
+    }
+
+    private var flushed = 0
+    private func flush() throws {
+        if buffer.isEmpty { return }
+        try buffer.withUnsafeBytes { try rawWrite($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func rawWrite(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            var want = bytes.count - done
+            if let limit = byteLimit {
+                if flushed >= limit { throw IOError.write(path: temporaryPath, errno: ENOSPC) }
+                want = min(want, limit - flushed)
+            }
+            let n = sysWrite(fd, bytes.baseAddress! + done, want)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError.write(path: temporaryPath, errno: errno)
+            }
+            done += n
+            flushed += n
+        }
+    }
+}
+
+#if canImport(Glibc)
+private let sysWrite = Glibc.write
+#else
+private let sysWrite = Darwin.write
+#endif

@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole file: the only Swift file that calls mmap.
+/// Pages are read by the kernel on first touch, so mapping a file costs O(1), not O(size).
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeMutableRawPointer?
+
+    /// Maps `path` read-only.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw IOError.open(path: path, errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw IOError.open(path: path, errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw IOError.notARegularFile(path: path) }
+        count = Int(st.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw IOError.map(path: path, errno: errno) }
+        base = p
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    /// The whole mapping.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// A bounds- and overflow-checked slice of the mapping.
+    /// - Parameters:
+    ///   - offset: byte offset from the start of the file.
+    ///   - length: byte length.
+    ///   - what: names the region in an error ("tensor model.norm.weight").
+    public func slice(offset: Int, length: Int, what: String) throws -> UnsafeRawBufferPointer {
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        guard offset >= 0, length >= 0, !overflow, end <= count else {
+            throw IOError.outOfBounds(path: path, what: what, offset: offset, length: length, fileSize: count)
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<end])
+    }
+
+    /// Hints the kernel about the access pattern of a region (sequential for conversion, willneed for weights).
+    public func advise(_ advice: Advice, offset: Int = 0, length: Int? = nil) {
+        guard let base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset / page) * page
+        let len = min(count - start, (length ?? count - offset) + (offset - start))
+        guard len > 0 else { return }
+        _ = madvise(base + start, len, advice.raw)
+    }
+
+    public enum Advice {
+        case sequential, willNeed, dontNeed, normal
+        var raw: Int32 {
+            switch self {
+            case .sequential: return MADV_SEQUENTIAL
+            case .willNeed: return MADV_WILLNEED
+            case .dontNeed: return MADV_DONTNEED
+            case .normal: return MADV_NORMAL
+            }
+        }
+    }
+}
+
+/// File-system errors, each naming the path.
+public enum IOError: Error, CustomStringConvertible, Equatable {
+    case open(path: String, errno: Int32)
+    case notARegularFile(path: String)
+    case map(path: String, errno: Int32)
+    case outOfBounds(path: String, what: String, offset: Int, length: Int, fileSize: Int)
+    case write(path: String, errno: Int32)
+    case exists(path: String)
+    case rename(from: String, to: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case let .open(path, e): return "\(path): cannot open: \(IOError.message(e))"
+        case let .notARegularFile(path): return "\(path): not a regular file"
+        case let .map(path, e): return "\(path): cannot map into memory: \(IOError.message(e))"
+        case let .outOfBounds(path, what, offset, length, size):
+            return "\(path): \(what) at offset \(offset) with length \(length) lies outside the file (\(size) bytes)"
+        case let .write(path, e): return "\(path): write failed: \(IOError.message(e))"
+        case let .exists(path): return "\(path): already exists (use --force to overwrite)"
+        case let .rename(from, to, e): return "cannot rename \(from) to \(to): \(IOError.message(e))"
+        }
+    }
+
+    public static func message(_ e: Int32) -> String { String(cString: strerror(e)) }
+}
+
+/// Reads a whole (small) file into memory: config.json, tokenizer.json.
+public func readWholeFile(_ path: String) throws -> [UInt8] {
+    let m = try MappedFile(path: path)
+    return Array(m.bytes)
+}
+
+/// True when `path` names an existing file or directory.
+public func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0
+}
+
+/// True when `path` names a directory.
+public func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// The file names in a directory, sorted.
+public func listDirectory(_ path: String) throws -> [String] {
+    guard let d = opendir(path) else { throw IOError.open(path: path, errno: errno) }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// The size of a file in bytes.
+public func fileSize(_ path: String) throws -> Int {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw IOError.open(path: path, errno: errno) }
+    return Int(st.st_size)
+}
+
+/// Joins path components with "/".
+public func joinPath(_ a: String, _ b: String) -> String {
+    if a.isEmpty { return b }
+    return a.hasSuffix("/") ? a + b : a + "/" + b
+}

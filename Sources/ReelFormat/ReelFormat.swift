@@ -1,0 +1,1 @@
+// ReelFormat: see docs/DESIGN.md for what belongs here.

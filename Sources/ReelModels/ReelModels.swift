@@ -1,0 +1,1 @@
+// ReelModels: see docs/DESIGN.md for what belongs here.

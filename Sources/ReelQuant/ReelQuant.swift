@@ -1,0 +1,1 @@
+// ReelQuant: see docs/DESIGN.md for what belongs here.

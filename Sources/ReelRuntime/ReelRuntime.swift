@@ -1,0 +1,1 @@
+// ReelRuntime: see docs/DESIGN.md for what belongs here.

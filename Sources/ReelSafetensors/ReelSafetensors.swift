@@ -1,0 +1,1 @@
+// ReelSafetensors: see docs/DESIGN.md for what belongs here.

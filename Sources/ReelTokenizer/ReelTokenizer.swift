@@ -1,0 +1,1 @@
+// ReelTokenizer: see docs/DESIGN.md for what belongs here.

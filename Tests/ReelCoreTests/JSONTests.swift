@@ -1,0 +1,28 @@
+import XCTest
+import ReelCore
+
+final class JSONTests: XCTestCase {
+    func testParsesAndKeepsKeyOrder() throws {
+        let j = try JSON.parse(#"{"b": 1, "a": [true, null, 2.5, "x\u00e9"], "c": {"d": -3}}"#, source: "t")
+        XCTAssertEqual(j.object?.keys, ["b", "a", "c"])
+        XCTAssertEqual(j["a"]?[3]?.string, "xé")
+        XCTAssertEqual(j["c"]?["d"]?.int, -3)
+        XCTAssertEqual(j["a"]?[2]?.double, 2.5)
+        XCTAssertEqual(j.serialized(), #"{"b":1,"a":[true,null,2.5,"xé"],"c":{"d":-3}}"#)
+    }
+
+    func testRoundTripsThroughText() throws {
+        let j: JSON = ["x": 1e-6, "y": 3.0, "s": "tab\there \"q\" \u{01}", "n": nil, "arr": [1, 2]]
+        XCTAssertEqual(try JSON.parse(j.serialized(), source: "t"), j)
+        XCTAssertEqual(try JSON.parse(j.serialized(pretty: true), source: "t"), j)
+    }
+
+    func testErrorsNameTheSource() {
+        for bad in ["", "{", "{\"a\":}", "[1,2", "{\"a\":1} x", "{\"a\":1,\"a\":2}", "nul"] {
+            XCTAssertThrowsError(try JSON.parse(bad, source: "config.json"), bad) { e in
+                guard case let JSONError.parse(source, _) = e else { return XCTFail("\(e)") }
+                XCTAssertEqual(source, "config.json")
+            }
+        }
+    }
+}
