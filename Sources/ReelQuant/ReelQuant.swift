@@ -1,1 +1,0 @@
-// ReelQuant: see docs/DESIGN.md for what belongs here.
