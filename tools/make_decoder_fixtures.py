@@ -4,8 +4,8 @@
 
 Writes, per family, <out>/<family>/{model.safetensors, config.json, generation_config.json, ref.safetensors}:
 - a tiny random checkpoint (vocab 128, H 64, I 128, 2 layers, nH 4, nKV 2), every parameter randomised, weights
-  rounded to bf16 and saved as bf16 (as real checkpoints are; halves the size) — the reference runs in f32 on exactly
-  those values, so an f32 runtime can match it to rounding;
+  rounded to bf16 and saved as bf16 (as real checkpoints are; halves the size) — the reference runs in float64 on
+  exactly those values (stored as f32), so it is the model's exact output up to f32 storage;
 - ref.safetensors: input_ids i64 [S], logits f32 [S,V], hidden_states.{0..L} f32 [S,H] (HF's output_hidden_states:
   hs[0] = embeddings, hs[i] = output of layer i, hs[L] = final-norm output), greedy_ids i64 [32] (generate,
   do_sample=False, no EOS stop) and greedy_logits f32 [32,V] (the scores of each generated step).
@@ -58,7 +58,9 @@ def make_family(name, cls, cfg):
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
     m.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=0, do_sample=False)
     m.to(torch.bfloat16).save_pretrained(d)
-    m.to(torch.float32)
+    # The reference is the checkpoint as a user loads it, run in float64 (stored as f32). Not the in-memory model:
+    # `.to(bfloat16)` also rounds the non-persistent RoPE `inv_freq` buffer, which would shift logits by ~4e-4.
+    m = cls.from_pretrained(d, dtype=torch.float64).eval()
 
     ids = torch.tensor([IDS])
     with torch.no_grad():

@@ -62,7 +62,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private final class WorkerStart {
-        unowned let pool: ThreadPool
+        unowned(unsafe) let pool: ThreadPool  // deinit joins the workers before the pool is freed
         let index: Int
         init(pool: ThreadPool, index: Int) { self.pool = pool; self.index = index }
     }

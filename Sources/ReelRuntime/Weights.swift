@@ -57,6 +57,8 @@ public protocol WeightProvider: AnyObject {
     func weight(_ name: String) throws -> WeightTensor
     /// Whether a weight called `name` exists (optional tensors: biases, an untied lm_head).
     func contains(_ name: String) -> Bool
+    /// Every weight's name (for strict loading: a model checks it used all of those under its prefix).
+    var weightNames: [String] { get }
 }
 
 /// Weights held in memory, each an owned byte array: for tests and for tools that build a model without a file.
@@ -85,7 +87,7 @@ public final class InMemoryWeights: WeightProvider, @unchecked Sendable {
         try add(name, encoding: .f32, shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
     }
 
-    public var names: [String] { entries.keys.sorted() }
+    public var weightNames: [String] { entries.keys.sorted() }
 
     public func contains(_ name: String) -> Bool { entries[name] != nil }
 
