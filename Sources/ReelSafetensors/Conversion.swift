@@ -92,6 +92,12 @@ func convertToFloat32(_ t: SafetensorsTensor, bytes: UnsafeRawBufferPointer, ele
     @inline(__always) func each<T>(_: T.Type, _ f: (T) -> Float) {
         for i in 0..<r.count { out[i] = f(bytes.loadUnaligned(fromByteOffset: (base + i) * size, as: T.self)) }
     }
+    #if _endian(little)
+    if t.dtype == .f32 {  // the common case is a copy
+        UnsafeMutableRawPointer(out).copyMemory(from: bytes.baseAddress! + base * 4, byteCount: r.count * 4)
+        return
+    }
+    #endif
     switch t.dtype {
     case .f32: each(UInt32.self) { Float(bitPattern: UInt32(littleEndian: $0)) }
     case .f64: each(UInt64.self) { Float(Double(bitPattern: UInt64(littleEndian: $0))) }

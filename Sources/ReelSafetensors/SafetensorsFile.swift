@@ -123,6 +123,10 @@ extension SafetensorsFile {
         let text = UnsafeRawBufferPointer(rebasing: all[8..<(8 + size)])
         guard size > 0, text[0] == UInt8(ascii: "{") else { throw SafetensorsError.headerNotObject(path: path) }
         if let bad = firstInvalidUTF8(text) { throw SafetensorsError.headerNotUTF8(path: path, offset: 8 + bad) }
+        // json-c stops at a NUL and would accept "{}\0junk"; JSON text never holds a raw NUL (serde rejects it too).
+        if let nul = text.firstIndex(of: 0) {
+            throw SafetensorsError.invalidJSON(path: path, message: "NUL byte at offset \(8 + nul)")
+        }
         if let dup = firstDuplicateKey(text) { throw SafetensorsError.duplicateKey(path: path, object: dup.object, key: dup.key) }
         let json: JSON
         do { json = try JSON.parse(text, source: path) } catch let e as JSONError {
@@ -137,7 +141,8 @@ extension SafetensorsFile {
         tensors.reserveCapacity(top.count)
         for (key, value) in top {
             if key == "__metadata__" {
-                metadata = try parseMetadata(value, path: path)
+                // null reads as absent, as the reference's Option<HashMap> does.
+                metadata = value.isNull ? nil : try parseMetadata(value, path: path)
             } else {
                 tensors.append(try parseEntry(key, value, path: path, dataStart: 8 + size, dataSize: dataSize))
             }

@@ -56,6 +56,8 @@ final class BadInputTests: XCTestCase {
         guard case .invalidJSON(p, _)? = e else { return XCTFail("\(String(describing: e))") }
         (e, p) = try openError(crafted("{} trailing"))
         guard case .invalidJSON(p, _)? = e else { return XCTFail("\(String(describing: e))") }
+        (e, p) = try openError(crafted("{}\0\0"))
+        XCTAssertEqual(e, .invalidJSON(path: p, message: "NUL byte at offset 10"))
         (e, p) = try openError(crafted("{\"\u{00e9}\":1}").enumerated().map { $0.offset == 11 ? 0xFF : $0.element })
         XCTAssertEqual(e, .headerNotUTF8(path: p, offset: 10))
     }
@@ -75,6 +77,9 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(e, .wrongType(path: p, tensor: "w", key: "data_offsets", expected: "[begin, end]"))
         (e, p) = try openError(crafted(#"{"__metadata__":{"k":1}}"#))
         XCTAssertEqual(e, .invalidMetadata(path: p, key: "k", reason: "value is not a string"))
+        let p2 = dir + "/nullmeta.safetensors"
+        try writeBytes(crafted(#"{"__metadata__":null}"#), to: p2)
+        XCTAssertNil(try SafetensorsFile(path: p2).metadata)
         (e, p) = try openError(crafted(#"{"__metadata__":[]}"#))
         XCTAssertEqual(e, .invalidMetadata(path: p, key: nil, reason: "not an object"))
     }

@@ -84,4 +84,38 @@ final class FuzzTests: XCTestCase {
         XCTAssertGreaterThan(outcomes["valid", default: 0], 0)
         XCTAssertGreaterThan(outcomes.count, 8, "\(outcomes)")
     }
+
+    /// The same for the shard index: every mutation is refused with a SafetensorsError or opens cleanly.
+    func testMutatedIndexesNeverCrash() throws {
+        let dir = try scratchDirectory(self)
+        for name in ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"] {
+            try FileManager.default.copyItem(atPath: Fixture.path("sharded/" + name), toPath: dir + "/" + name)
+        }
+        let index = try readWholeFile(Fixture.path("sharded/model.safetensors.index.json"))
+        var rng = SplitMix64(state: Self.seed ^ 1)
+        var valid = 0
+        for i in 0..<500 {
+            var b = index
+            for _ in 0..<Int.random(in: 1...2, using: &rng) {
+                let at = Int.random(in: 0..<b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b[at] = Array("{}[]\":,0a-/.".utf8).randomElement(using: &rng)!
+                case 1: b.remove(at: at)
+                default: b.insert(UInt8.random(in: 0x20...0x7E, using: &rng), at: at)
+                }
+            }
+            let p = dir + "/model.safetensors.index.json"
+            unlink(p)
+            try writeBytes(b, to: p)
+            do {
+                let c = try SafetensorsCheckpoint(path: dir)
+                for n in c.names { _ = try c.float32(n) }
+                valid += 1
+            } catch is SafetensorsError {
+            } catch {
+                XCTFail("iteration \(i): unexpected error \(error)")
+            }
+        }
+        XCTAssertGreaterThan(valid, 0)
+    }
 }
