@@ -113,7 +113,7 @@ struct MetadataValidator {
 
     private func checksum(_ o: JSONObject, region: String, key: String) throws -> UInt64 {
         guard let s = o["xxh64"]?.string else { throw bad("\(key).xxh64", "missing or not a string") }
-        guard let v = parseChecksum(s) else { throw ReelFormatError.badChecksumString(path: path, region: region, value: s) }
+        guard let v = Checksum.parseHex(s) else { throw ReelFormatError.badChecksumString(path: path, region: region, value: s) }
         return v
     }
 
@@ -204,11 +204,4 @@ func tensorByteCount(encoding: Encoding, shape: [Int]) -> Int? {
         elements = n
     }
     return encoding.byteCount(shape: shape)
-}
-
-/// Exactly 16 lower-case hex digits (`Checksum.parseHex` also takes upper case and a sign).
-func parseChecksum(_ s: String) -> UInt64? {
-    let u = Array(s.utf8)
-    guard u.count == 16, u.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
-    return UInt64(s, radix: 16)
 }
