@@ -31,7 +31,8 @@ final class RoundTripTests: XCTestCase {
         let template = Array("{% for m in messages %}{{ m.content }}{% endfor %}".utf8)
         let blobs = [BlobPlan(name: "tokenizer.json", bytes: tokenizer),
                      BlobPlan(name: "chat_template.jinja", bytes: template, compression: .none),
-                     BlobPlan(name: "empty.json", bytes: [], compression: .none)]
+                     BlobPlan(name: "empty.json", bytes: [], compression: .none),
+                     BlobPlan(name: "empty.zst", bytes: [])]
 
         let w = try ReelWriter(path: path, metadata: Sample.metadata, blobs: blobs, tensors: plans)
         for p in plans {
@@ -86,15 +87,19 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(try f.blob("tokenizer.json"), tokenizer)
         XCTAssertEqual(try f.blob("chat_template.jinja"), template)
         XCTAssertEqual(try f.blob("empty.json"), [])
+        XCTAssertEqual(try f.blob("empty.zst"), [])
         let tok = try XCTUnwrap(f.blobInfo("tokenizer.json"))
         XCTAssertEqual(tok.compression, .zstd)
         XCTAssertLessThan(tok.length, tokenizer.count, "zstd actually compressed")
         XCTAssertEqual(tok.rawLength, tokenizer.count)
 
-        var calls = 0
-        let report = try f.verify { done, total in calls += 1; XCTAssertLessThanOrEqual(done, total) }
+        var calls = 0, last = (0, 0)
+        let report = try f.verify { done, total in calls += 1; last = (done, total); XCTAssertLessThanOrEqual(done, total) }
+        XCTAssertEqual(last.0, f.fileSize)
+        XCTAssertEqual(last.1, f.fileSize)
+        XCTAssertEqual(w.tensors, f.tensors, "the writer's table, checksums included, is what the reader sees")
         XCTAssertEqual(report.tensorsChecked, plans.count)
-        XCTAssertEqual(report.blobsChecked, 3)
+        XCTAssertEqual(report.blobsChecked, 4)
         XCTAssertGreaterThan(calls, 0)
         try f.adviseWillNeed(tensor: "q4.matrix")
         try f.adviseDontNeed(tensor: "q4.matrix")
