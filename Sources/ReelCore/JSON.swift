@@ -17,7 +17,9 @@ public enum JSON: Equatable, Sendable {
     public static func parse(_ bytes: UnsafeRawBufferPointer, source: String) throws -> JSON {
         guard let tok = json_tokener_new_ex(256) else { throw JSONError.parse(source: source, message: "out of memory") }
         defer { json_tokener_free(tok) }
-        json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT))
+        // RFC 8259 text must be UTF-8; without VALIDATE_UTF8 json-c passes invalid bytes through to Swift's decoder,
+        // which silently replaces them (two distinct invalid names could then compare equal).
+        json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
         guard bytes.count < Int(Int32.max) else {
             throw JSONError.parse(source: source, message: "document of \(bytes.count) bytes is too large")
         }

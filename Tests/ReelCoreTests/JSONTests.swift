@@ -25,4 +25,13 @@ final class JSONTests: XCTestCase {
             }
         }
     }
+
+    func testRejectsInvalidUTF8() {
+        let bad: [UInt8] = Array(#"{"name": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        XCTAssertThrowsError(try JSON.parse(bad, source: "metadata")) { e in
+            guard case let JSONError.parse(source, _) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(source, "metadata")
+        }
+        XCTAssertEqual(try JSON.parse(Array(#"{"name": "é"}"#.utf8), source: "m")["name"]?.string, "é")
+    }
 }
