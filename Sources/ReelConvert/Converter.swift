@@ -68,7 +68,7 @@ public enum Converter {
         let config = try JSON.parse(readWholeFile(configPath), source: configPath)
         guard config.object != nil else { throw ModelsError.badValue(source: configPath, key: "", message: "config.json must be a JSON object") }
         let generationPath = joinPath(directory, "generation_config.json")
-        let generation = fileExists(generationPath) ? try JSON.parse(readWholeFile(generationPath), source: generationPath) : nil
+        let generation: JSON? = fileExists(generationPath) ? try JSON.parse(readWholeFile(generationPath), source: generationPath) : nil
         let checkpoint = try SafetensorsCheckpoint(path: directory)
         let source = checkpoint.indexPath ?? checkpoint.files.first?.path ?? directory
 
@@ -128,6 +128,7 @@ public enum Converter {
                                        source: reader, label: "convert", quiet: options.quiet)
         for (name, count) in nonFinite {
             let w = "warning: \(name) (\(mapping[name] ?? name)) contains \(count.nan) NaN and \(count.inf) infinite values"
+                + (count.zeroed ? ", stored as 0 in the quantised encoding" : "")
             warnings.append(w)
             log(w)
         }
@@ -189,8 +190,8 @@ public enum Converter {
     static func losslessEncoding(_ checkpoint: SafetensorsCheckpoint, names: [String]) -> Encoding {
         var kinds = Set<String>()
         for n in names { if let t = try? checkpoint.tensor(n) { kinds.insert(t.dtype.rawValue) } }
-        if kinds == ["F16"] { return .f16 }
-        if kinds == ["BF16"] { return .bf16 }
+        if kinds == [SafetensorsDType.f16.rawValue] { return .f16 }
+        if kinds == [SafetensorsDType.bf16.rawValue] { return .bf16 }
         return .f32
     }
 
@@ -259,9 +260,9 @@ struct SafetensorsSource: TensorSource {
 
     func storedEncoding(_ name: String) throws -> Encoding? {
         switch try checkpoint.tensor(name).dtype {
-        case .F32: return .f32
-        case .F16: return .f16
-        case .BF16: return .bf16
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
         default: return nil
         }
     }

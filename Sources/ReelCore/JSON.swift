@@ -285,12 +285,11 @@ private extension String {
 }
 
 extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-                ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+                ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     public init(stringLiteral v: String) { self = .string(v) }
     public init(integerLiteral v: Int) { self = .int(Int64(v)) }
     public init(booleanLiteral v: Bool) { self = .bool(v) }
     public init(floatLiteral v: Double) { self = .double(v) }
     public init(arrayLiteral v: JSON...) { self = .array(v) }
     public init(dictionaryLiteral v: (String, JSON)...) { self = .object(JSONObject(v)) }
-    public init(nilLiteral: ()) { self = .null }
 }

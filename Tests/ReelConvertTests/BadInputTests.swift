@@ -86,9 +86,10 @@ final class ConvertBadInputTests: XCTestCase {
         try editConfig(ck) { $0["intermediate_size"] = 64 }
         XCTAssertThrowsError(try convert(ck, joinPath(dir, "o.reel"))) { e in
             guard case ConvertError.shapeMismatch(_, let t, let found, let want) = e else { return XCTFail("\(e)") }
-            XCTAssertEqual(t, "model.layers.0.mlp.gate_proj.weight")
-            XCTAssertEqual(found, [48, 32])
-            XCTAssertEqual(want, [64, 32])
+            // The first MLP tensor in the checkpoint's order is the down projection [hidden, intermediate].
+            XCTAssertEqual(t, "model.layers.0.mlp.down_proj.weight")
+            XCTAssertEqual(found, [32, 48])
+            XCTAssertEqual(want, [32, 64])
         }
     }
 
@@ -107,6 +108,11 @@ final class ConvertBadInputTests: XCTestCase {
             XCTAssertEqual(s.warnings.count, 1)
             XCTAssertTrue(s.warnings[0].contains("decoder.layers.0.mlp.up_proj.weight"), s.warnings[0])
             XCTAssertTrue(s.warnings[0].contains("2 NaN and 1 infinite"), s.warnings[0])
+            if quant == .q8 {
+                XCTAssertTrue(s.warnings[0].contains("stored as 0"), s.warnings[0])
+                let f = try ReelFile(path: out)
+                XCTAssertTrue(try decodeAll(f, "decoder.layers.0.mlp.up_proj.weight").allSatisfy(\.isFinite))
+            }
             XCTAssertEqual(logged, s.warnings)
         }
     }

@@ -12,6 +12,13 @@ let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.p
 
 func fixture(_ name: String) -> String { joinPath(fixtures, name) }
 
+/// The repository root, from this file's path (Tests/ReelConvertTests/ConvertTests.swift).
+let repositoryRoot: String = {
+    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/")
+}()
+
 /// A fresh scratch directory per test.
 func scratchDirectory() throws -> String {
     let dir = NSTemporaryDirectory() + "reel-convert-\(UUID().uuidString)"
@@ -105,7 +112,7 @@ final class ConvertFamiliesTests: XCTestCase {
 
     func testTokenizerFilesBecomeBlobs() throws {
         let dir = try scratchDirectory()
-        let example = joinPath(fixtures, "../../../examples/tiny-qwen2")
+        let example = joinPath(repositoryRoot, "examples/tiny-qwen2")
         let out = joinPath(dir, "tiny.reel")
         _ = try Converter.convert(checkpoint: example, options: ConvertOptions(output: out, quiet: true))
         let f = try ReelFile(path: out)

@@ -12,7 +12,7 @@ final class JSONTests: XCTestCase {
     }
 
     func testRoundTripsThroughText() throws {
-        let j: JSON = ["x": 1e-6, "y": 3.0, "s": "tab\there \"q\" \u{01}", "n": nil, "arr": [1, 2]]
+        let j: JSON = ["x": 1e-6, "y": 3.0, "s": "tab\there \"q\" \u{01}", "n": .null, "arr": [1, 2]]
         XCTAssertEqual(try JSON.parse(j.serialized(), source: "t"), j)
         XCTAssertEqual(try JSON.parse(j.serialized(pretty: true), source: "t"), j)
     }
