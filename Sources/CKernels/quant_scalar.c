@@ -99,6 +99,23 @@ static void search(const float *x, int n, float m, float sign, float base, float
     }
 }
 
+/// Tries the f16 scales within 3 ulps of `base` (same sign, finite, non-zero) with codes re-rounded for each.
+/// This also rescues blocks whose ideal scale underflows f16 (|d| < 2^-24): they get the smallest subnormal
+/// scales instead of zero.
+static void try_f16_neighbours(const float *x, int n, uint16_t base, int qmin, int qmax, qblock *best,
+                               double *best_err) {
+    const int mag = base & 0x7fff, sign = base & 0x8000;
+    for (int delta = -3; delta <= 3; delta++) {
+        const int mg = mag + delta;
+        if (mg < 1 || mg > 0x7bff) continue;
+        qblock c;
+        c.d = (uint16_t)(sign | mg);
+        round_codes(x, n, 1.0f / reel_h2f(c.d), qmin, qmax, c.q);
+        const double e = block_err(x, n, &c);
+        if (e < *best_err) { *best = c; *best_err = e; }
+    }
+}
+
 static int finite_row(const float *x, int64_t k) {
     for (int64_t i = 0; i < k; i++) if (!isfinite(x[i])) return 0;
     return 1;
@@ -115,7 +132,12 @@ static int quant_block_q8(const float *x, int n, uint8_t *dst) {
     best.d = reel_f2h(d0);
     for (int i = 0; i < n; i++) best.q[i] = (int8_t)roundf(x[i] * id0);
     double best_err = block_err(x, n, &best);
-    if (amax > 0 && best_err > 0) search(x, n, amax, 1.0f, 127.0f, 0.5f, -6, 1, -127, 127, &best, &best_err);
+    if (amax > 0 && best_err > 0) {
+        search(x, n, amax, 1.0f, 127.0f, 0.5f, -6, 1, -127, 127, &best, &best_err);
+        const uint16_t d16 = reel_f2h(d0);
+        try_f16_neighbours(x, n, d16 ? d16 : 1, -127, 127, &best, &best_err);
+        if (best.d != d16) try_f16_neighbours(x, n, best.d, -127, 127, &best, &best_err);
+    }
     reel_wr16(dst, best.d);
     for (int i = 0; i < REEL_QK; i++) ((int8_t *)dst)[2 + i] = i < n ? best.q[i] : 0;
     return REEL_OK;
@@ -138,6 +160,9 @@ static int quant_int4(const float *x, int n, uint16_t *d_out, int8_t *q_out) {
     if (amax > 0 && best_err > 0) {
         search(x, n, m, -1.0f, 8.0f, 0.25f, -10, 2, -8, 7, &best, &best_err);  // m ↦ about −8
         search(x, n, m, 1.0f, 7.0f, 0.25f, -6, 2, -8, 7, &best, &best_err);    // m ↦ about +7
+        const uint16_t d16 = reel_f2h(d0);
+        try_f16_neighbours(x, n, (d16 & 0x7fff) ? d16 : (uint16_t)((m > 0) << 15 | 1), -8, 7, &best, &best_err);
+        if (best.d != d16) try_f16_neighbours(x, n, best.d, -8, 7, &best, &best_err);
     }
     *d_out = best.d;
     memset(q_out, 0, REEL_QK);
