@@ -33,9 +33,11 @@ let package = Package(
         .target(name: "ReelTokenizer", dependencies: ["ReelCore"]),
         .target(name: "ReelRuntime", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelTokenizer", "CBLAS", "CKernels"]),
         .target(name: "ReelModels", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelRuntime"]),
+        .target(name: "ReelMedia", dependencies: ["ReelCore", "CBLAS"]),
         .target(name: "ReelConvert", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelSafetensors", "ReelModels"]),
         .executableTarget(name: "reel", dependencies: [
             "ReelCore", "ReelQuant", "ReelFormat", "ReelSafetensors", "ReelTokenizer", "ReelRuntime", "ReelModels", "ReelConvert",
+            "ReelMedia",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "ReelSafetensorsTests", dependencies: ["ReelSafetensors", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelTokenizerTests", dependencies: ["ReelTokenizer", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelConvertTests", dependencies: ["ReelConvert", "ReelFormat", "ReelSafetensors", "ReelQuant", "ReelCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelModelsTests", dependencies: ["ReelModels", "ReelRuntime", "ReelConvert", "ReelFormat", "ReelCore"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

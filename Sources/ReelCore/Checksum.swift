@@ -13,8 +13,11 @@ public enum Checksum {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }
+    /// Parses exactly 16 lower-case hex digits (the form `hex` writes); anything else, a sign or upper case included, is nil.
     public static func parseHex(_ s: String) -> UInt64? {
-        s.count == 16 ? UInt64(s, radix: 16) : nil
+        let u = s.utf8
+        guard u.count == 16, u.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        return UInt64(s, radix: 16)
     }
 }
 

@@ -17,7 +17,9 @@ public enum JSON: Equatable, Sendable {
     public static func parse(_ bytes: UnsafeRawBufferPointer, source: String) throws -> JSON {
         guard let tok = json_tokener_new_ex(256) else { throw JSONError.parse(source: source, message: "out of memory") }
         defer { json_tokener_free(tok) }
-        json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT))
+        // RFC 8259 text must be UTF-8; without VALIDATE_UTF8 json-c passes invalid bytes through to Swift's decoder,
+        // which silently replaces them (two distinct invalid names could then compare equal).
+        json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
         guard bytes.count < Int(Int32.max) else {
             throw JSONError.parse(source: source, message: "document of \(bytes.count) bytes is too large")
         }
@@ -74,8 +76,8 @@ public enum JSON: Equatable, Sendable {
             }
             i += 1
         }
-        _ = distinctKeys
-        return nil
+        // Raw keys all differ but json-c merged some: the same key spelled with escapes ("a" and "\u0061").
+        return count > distinctKeys ? "(a key written in two spellings)" : nil
     }
 
     /// Parses a Swift string.
@@ -283,12 +285,11 @@ private extension String {
 }
 
 extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-                ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+                ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     public init(stringLiteral v: String) { self = .string(v) }
     public init(integerLiteral v: Int) { self = .int(Int64(v)) }
     public init(booleanLiteral v: Bool) { self = .bool(v) }
     public init(floatLiteral v: Double) { self = .double(v) }
     public init(arrayLiteral v: JSON...) { self = .array(v) }
     public init(dictionaryLiteral v: (String, JSON)...) { self = .object(JSONObject(v)) }
-    public init(nilLiteral: ()) { self = .null }
 }

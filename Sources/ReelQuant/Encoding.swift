@@ -60,3 +60,17 @@ public enum Encoding: String, CaseIterable, Sendable, Codable {
         }
     }
 }
+
+extension Encoding {
+    /// The encoding's number in the C kernels (`REEL_ENC_*` in reel_quant.h).
+    public var kernelCode: Int32 {
+        switch self {
+        case .f32: return 0
+        case .f16: return 1
+        case .bf16: return 2
+        case .q8: return 3
+        case .q4: return 4
+        case .q4f: return 5
+        }
+    }
+}

@@ -19,4 +19,13 @@ final class ChecksumTests: XCTestCase {
             XCTAssertEqual(s.digest(), Checksum.xxh64(data), "split \(split)")
         }
     }
+
+    func testHexIsExactlySixteenLowerCaseDigits() {
+        XCTAssertEqual(Checksum.hex(0xAB), "00000000000000ab")
+        XCTAssertEqual(Checksum.parseHex("00000000000000ab"), 0xAB)
+        XCTAssertEqual(Checksum.parseHex(Checksum.hex(.max)), .max)
+        for bad in ["00000000000000AB", "+0000000000000ab", "-000000000000001", "0ab", "00000000000000abc", " 0000000000000ab"] {
+            XCTAssertNil(Checksum.parseHex(bad), bad)
+        }
+    }
 }

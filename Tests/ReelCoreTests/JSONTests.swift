@@ -12,7 +12,7 @@ final class JSONTests: XCTestCase {
     }
 
     func testRoundTripsThroughText() throws {
-        let j: JSON = ["x": 1e-6, "y": 3.0, "s": "tab\there \"q\" \u{01}", "n": nil, "arr": [1, 2]]
+        let j: JSON = ["x": 1e-6, "y": 3.0, "s": "tab\there \"q\" \u{01}", "n": .null, "arr": [1, 2]]
         XCTAssertEqual(try JSON.parse(j.serialized(), source: "t"), j)
         XCTAssertEqual(try JSON.parse(j.serialized(pretty: true), source: "t"), j)
     }
@@ -24,5 +24,14 @@ final class JSONTests: XCTestCase {
                 XCTAssertEqual(source, "config.json")
             }
         }
+    }
+
+    func testRejectsInvalidUTF8() {
+        let bad: [UInt8] = Array(#"{"name": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        XCTAssertThrowsError(try JSON.parse(bad, source: "metadata")) { e in
+            guard case let JSONError.parse(source, _) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(source, "metadata")
+        }
+        XCTAssertEqual(try JSON.parse(Array(#"{"name": "é"}"#.utf8), source: "m")["name"]?.string, "é")
     }
 }

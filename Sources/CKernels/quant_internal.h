@@ -1,0 +1,84 @@
+// Private to CKernels: the per-ISA kernel table and helpers shared by quant_*.c.
+#ifndef REEL_QUANT_INTERNAL_H
+#define REEL_QUANT_INTERNAL_H
+#include "include/reel_quant.h"
+#include <string.h>
+
+// One ISA's kernels. A NULL entry inherits from the path below it (scalar ← avx2 ← avx512 ← avx512vnni).
+// Quantised dots and gemms take block counts (nb = ceil(k/32)); float dots take element counts.
+typedef void (*reel_gemm_q_fn)(const uint8_t *w, size_t row_bytes, int64_t row_begin, int64_t row_end, int64_t nb,
+                               const uint8_t *x, size_t x_row_bytes, int64_t m, float *y, int64_t ldy);
+typedef struct {
+    void (*f16_to_f32)(const uint16_t *, float *, int64_t);
+    void (*f32_to_f16)(const float *, uint16_t *, int64_t);
+    void (*bf16_to_f32)(const uint16_t *, float *, int64_t);
+    void (*f32_to_bf16)(const float *, uint16_t *, int64_t);
+    void (*quantize_q8_act)(const float *, void *, int64_t k);
+    float (*dot_q8)(const uint8_t *w, const uint8_t *a, int64_t nb);
+    float (*dot_q4)(const uint8_t *w, const uint8_t *a, int64_t nb);
+    float (*dot_q4f)(const uint8_t *w, const uint8_t *a, int64_t nb);
+    float (*dot_f32)(const float *, const float *, int64_t);
+    float (*dot_f16)(const uint16_t *, const float *, int64_t);
+    float (*dot_bf16)(const uint16_t *, const float *, int64_t);
+    reel_gemm_q_fn gemm_q8, gemm_q4, gemm_q4f;  // NULL: dispatch loops over the dot
+} reel_ktable;
+
+extern const reel_ktable reel_kt_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+extern const reel_ktable reel_kt_avx2;
+extern const reel_ktable reel_kt_avx512;
+extern const reel_ktable reel_kt_avx512vnni;
+#endif
+#if defined(__aarch64__)
+extern const reel_ktable reel_kt_neon;
+#endif
+
+static inline uint32_t reel_bits_f32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float reel_f32_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline uint16_t reel_rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }  // little-endian hosts
+static inline void reel_wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+
+/// binary16 → binary32, exact; NaN quietened with its payload kept.
+static inline float reel_h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0) {
+        float f = (float)m * 5.9604644775390625e-8f;  // m · 2^-24, exact
+        return reel_f32_bits(reel_bits_f32(f) | sign);
+    }
+    if (e == 31) return reel_f32_bits(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0));
+    return reel_f32_bits(sign | ((e + 112) << 23) | (m << 13));
+}
+
+/// binary32 → binary16, round to nearest even (F. Giesen's float_to_half_fast3_rtne); NaN → quiet NaN with the
+/// payload's top bits, as F16C's vcvtps2ph does.
+static inline uint16_t reel_f2h(float f) {
+    uint32_t x = reel_bits_f32(f);
+    uint32_t sign = x & 0x80000000u;
+    x ^= sign;
+    uint16_t o;
+    if (x >= (127u + 16u) << 23) {  // ≥ 65536, Inf or NaN
+        o = x > 0x7f800000u ? (uint16_t)(0x7e00 | ((x >> 13) & 0x3ff)) : 0x7c00;
+    } else if (x < 113u << 23) {    // below 2^-14: f16 subnormal or zero; the FPU rounds for us
+        const uint32_t magic = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+        o = (uint16_t)(reel_bits_f32(reel_f32_bits(x) + reel_f32_bits(magic)) - magic);
+    } else {
+        uint32_t odd = (x >> 13) & 1;
+        x += ((uint32_t)(15 - 127) << 23) + 0xfff + odd;
+        o = (uint16_t)(x >> 13);
+    }
+    return (uint16_t)(o | (sign >> 16));
+}
+
+/// binary32 → bfloat16, round to nearest even; NaN → quiet NaN.
+static inline uint16_t reel_f2bf(float f) {
+    uint32_t x = reel_bits_f32(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
+}
+
+static inline float reel_bf2f(uint16_t b) { return reel_f32_bits((uint32_t)b << 16); }
+
+/// Activation block quantiser shared by all paths for the partial last block (exactly the vector math).
+void reel_quantize_block_q8_act_scalar(const float *x, int n, uint8_t *dst);
+
+#endif

@@ -1,0 +1,328 @@
+// The x86 kernels, written once and instantiated per ISA: quant_avx2.c includes this with 256-bit vectors,
+// quant_avx512.c twice (AVX-512, AVX-512-VNNI). Before including, define:
+//   K(name)  the instance's name prefix, e.g. avx2_##name
+//   KTGT     the target attribute, e.g. __attribute__((target("avx2,fma,f16c")))
+//   KWIDE    1: two blocks per 512-bit register (AVX-512F/BW/VL/DQ), 0: one block per 256-bit register
+//   KVNNI    1: integer dots with vpdpbusd (AVX-512-VNNI), 0: vpmaddubsw + vpmaddwd
+//
+// Int8 dots: vpmaddubsw / vpdpbusd multiply an unsigned byte by a signed byte, so a signed weight w and an
+// activation a are fed as |w| and a·sign(w) (the sign trick; q8 and activations never hold −128, formats/REEL.md).
+// With VNNI, q4's unsigned codes u = q + 8 go in directly: Σ q·a = Σ u·a − Σ 8·a (the offset trick).
+#include <immintrin.h>
+
+#define KFN static inline KTGT __attribute__((always_inline))
+
+/// f16 scale → f32. (_cvtsh_ss merges into a register that clang ties to the accumulator: a false dependency.)
+KFN float K(h2f)(const uint8_t *p) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(reel_rd16(p)))); }
+
+KFN float K(hsum8)(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// 32 q4 codes of one block in element order, as signed bytes in [-8, 7].
+KFN __m256i K(q4_32)(const uint8_t *nib) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)nib);
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+}
+
+/// 8 int32 lanes, lane i = Σ w·a over bytes 4i … 4i+3.
+KFN __m256i K(dot_i8_32)(__m256i w, __m256i a) {
+    const __m256i aw = _mm256_sign_epi8(w, w), sa = _mm256_sign_epi8(a, w);
+#if KVNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sa);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
+#endif
+}
+
+/// out[j] = dot(weight row w, activation row x + j·xs) over nb blocks, for j < mr, one block per register.
+KFN void K(tile32)(int enc, int mr, const uint8_t *w, int64_t nb, const uint8_t *x, size_t xs, float *out) {
+    const size_t wbs = enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *wb = w + (size_t)b * wbs;
+        const __m256i wq = enc == REEL_ENC_Q8 ? _mm256_loadu_si256((const __m256i *)(wb + 2))
+                                              : K(q4_32)(wb + (enc == REEL_ENC_Q4 ? 2 : 4));
+        const float d0 = K(h2f)(wb), d1 = enc == REEL_ENC_Q4F ? K(h2f)(wb + 2) : d0;
+        for (int j = 0; j < mr; j++) {
+            const uint8_t *ab = x + (size_t)j * xs + (size_t)b * REEL_Q8_BYTES;
+            const __m256i p = K(dot_i8_32)(wq, _mm256_loadu_si256((const __m256i *)(ab + 2)));
+            const float da = K(h2f)(ab);
+            const __m256 s = enc == REEL_ENC_Q4F ? _mm256_set_m128(_mm_set1_ps(d1 * da), _mm_set1_ps(d0 * da))
+                                                 : _mm256_set1_ps(d0 * da);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[j]);
+        }
+    }
+    for (int j = 0; j < mr; j++) out[j] = K(hsum8)(acc[j]);
+}
+
+#if KWIDE
+/// Two 32-byte q8 code arrays as one register.
+KFN __m512i K(pair_q8)(const uint8_t *c0, const uint8_t *c1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)c0)),
+                              _mm256_loadu_si256((const __m256i *)c1), 1);
+}
+
+/// Two q4 blocks' unsigned codes (0 … 15) in element order: [lo₀ hi₀ lo₁ hi₁] in 128-bit lanes.
+KFN __m512i K(pair_q4)(const uint8_t *n0, const uint8_t *n1) {
+    const __m256i t = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)n1), _mm_loadu_si128((const __m128i *)n0));
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);  // x₀ x₁ x₀>>4 x₁>>4
+    z = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
+    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/// 16 int32 lanes of Σ w·a over 4 bytes, w signed (no vpsignb in AVX-512: |w| and a masked-negated where w < 0).
+KFN __m512i K(dot_i8_64)(__m512i w, __m512i a) {
+    const __m512i aw = _mm512_abs_epi8(w);
+    const __m512i sa = _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
+#if KVNNI
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sa);
+#else
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(aw, sa), _mm512_set1_epi16(1));
+#endif
+}
+
+/// As dot_i8_64 for unsigned q4 codes u = q + 8.
+KFN __m512i K(dot_u4_64)(__m512i u, __m512i a) {
+#if KVNNI
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, a),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), a));
+#else
+    return K(dot_i8_64)(_mm512_sub_epi8(u, _mm512_set1_epi8(8)), a);
+#endif
+}
+
+/// tile32 with two blocks per 512-bit register; an odd last block goes through tile32.
+KFN void K(tile)(int enc, int mr, const uint8_t *w, int64_t nb, const uint8_t *x, size_t xs, float *out) {
+    const size_t wbs = enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
+    const size_t off = enc == REEL_ENC_Q4F ? 4 : 2;
+    const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *w0 = w + (size_t)b * wbs, *w1 = w0 + wbs;
+        const __m512i wq = enc == REEL_ENC_Q8 ? K(pair_q8)(w0 + 2, w1 + 2) : K(pair_q4)(w0 + off, w1 + off);
+        const float d00 = K(h2f)(w0), d10 = K(h2f)(w1);
+        const float d01 = enc == REEL_ENC_Q4F ? K(h2f)(w0 + 2) : d00, d11 = enc == REEL_ENC_Q4F ? K(h2f)(w1 + 2) : d10;
+        for (int j = 0; j < mr; j++) {
+            const uint8_t *a0 = x + (size_t)j * xs + (size_t)b * REEL_Q8_BYTES, *a1 = a0 + REEL_Q8_BYTES;
+            const __m512i av = K(pair_q8)(a0 + 2, a1 + 2);
+            const __m512i p = enc == REEL_ENC_Q8 ? K(dot_i8_64)(wq, av) : K(dot_u4_64)(wq, av);
+            const float da0 = K(h2f)(a0), da1 = K(h2f)(a1);
+            __m512 s;
+            if (enc == REEL_ENC_Q4F)
+                s = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(
+                                                      _mm_set_ps(d11 * da1, d10 * da1, d01 * da0, d00 * da0)));
+            else
+                s = _mm512_insertf32x8(_mm512_set1_ps(d00 * da0), _mm256_set1_ps(d10 * da1), 1);
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[j]);
+        }
+    }
+    float tail[4] = {0, 0, 0, 0};
+    if (b < nb) K(tile32)(enc, mr, w + (size_t)b * wbs, 1, x + (size_t)b * REEL_Q8_BYTES, xs, tail);
+    for (int j = 0; j < mr; j++) out[j] = _mm512_reduce_add_ps(acc[j]) + tail[j];
+}
+#else
+KFN void K(tile)(int enc, int mr, const uint8_t *w, int64_t nb, const uint8_t *x, size_t xs, float *out) {
+    K(tile32)(enc, mr, w, nb, x, xs, out);
+}
+#endif
+
+/// Rows [r0, r1) × activation rows [0, m): each weight row is unpacked once per 4 activation rows.
+KFN void K(gemm)(int enc, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                 size_t xs, int64_t m, float *y, int64_t ldy) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = w + (size_t)r * row_bytes;
+        for (int64_t i = 0; i < m; i += 4) {
+            const uint8_t *xi = x + (size_t)i * xs;
+            float o[4];
+            const int mr = m - i < 4 ? (int)(m - i) : 4;
+            switch (mr) {  // constant tile heights, so the accumulators live in registers
+            case 4: K(tile)(enc, 4, wr, nb, xi, xs, o); break;
+            case 3: K(tile)(enc, 3, wr, nb, xi, xs, o); break;
+            case 2: K(tile)(enc, 2, wr, nb, xi, xs, o); break;
+            default: K(tile)(enc, 1, wr, nb, xi, xs, o); break;
+            }
+            for (int j = 0; j < mr; j++) y[(i + j) * ldy + r] = o[j];
+        }
+    }
+}
+
+static KTGT void K(gemm_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                            size_t xs, int64_t m, float *y, int64_t ldy) {
+    K(gemm)(REEL_ENC_Q8, w, rb, r0, r1, nb, x, xs, m, y, ldy);
+}
+static KTGT void K(gemm_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                            size_t xs, int64_t m, float *y, int64_t ldy) {
+    K(gemm)(REEL_ENC_Q4, w, rb, r0, r1, nb, x, xs, m, y, ldy);
+}
+static KTGT void K(gemm_q4f)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                             size_t xs, int64_t m, float *y, int64_t ldy) {
+    K(gemm)(REEL_ENC_Q4F, w, rb, r0, r1, nb, x, xs, m, y, ldy);
+}
+static KTGT float K(dot_q8)(const uint8_t *w, const uint8_t *a, int64_t nb) {
+    float o;
+    K(tile)(REEL_ENC_Q8, 1, w, nb, a, 0, &o);
+    return o;
+}
+static KTGT float K(dot_q4)(const uint8_t *w, const uint8_t *a, int64_t nb) {
+    float o;
+    K(tile)(REEL_ENC_Q4, 1, w, nb, a, 0, &o);
+    return o;
+}
+static KTGT float K(dot_q4f)(const uint8_t *w, const uint8_t *a, int64_t nb) {
+    float o;
+    K(tile)(REEL_ENC_Q4F, 1, w, nb, a, 0, &o);
+    return o;
+}
+
+// ---- activations: absmax/127, bit-identical to reel_quantize_block_q8_act_scalar ------------------------------------
+
+static KTGT void K(quantize_q8_act)(const float *x, void *dst, int64_t k) {
+    uint8_t *o = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    int64_t i = 0;
+    for (; i + REEL_QK <= k; i += REEL_QK, o += REEL_Q8_BYTES) {
+        __m256 v[4];
+        __m256 mx = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + i + 8 * j);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[j]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        reel_wr16(o, reel_f2h(d));
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[j], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q[j] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f)));
+        }
+        // packs interleave 128-bit lanes; the permute puts the 32 codes back in order.
+        const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+        const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), perm);
+        _mm256_storeu_si256((__m256i *)(o + 2), p8);
+    }
+    if (i < k) reel_quantize_block_q8_act_scalar(x + i, (int)(k - i), o);
+}
+
+// ---- conversions -----------------------------------------------------------------------------------------------------
+
+static KTGT void K(f16_to_f32)(const uint16_t *s, float *d, int64_t n) {
+    int64_t i = 0;
+#if KWIDE
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + i))));
+#endif
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+    for (; i < n; i++) d[i] = reel_h2f(s[i]);
+}
+
+static KTGT void K(f32_to_f16)(const float *s, uint16_t *d, int64_t n) {
+    int64_t i = 0;
+#if KWIDE
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(d + i), _mm512_cvtps_ph(_mm512_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) d[i] = reel_f2h(s[i]);
+}
+
+static KTGT void K(bf16_to_f32)(const uint16_t *s, float *d, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(s + i)));
+        _mm256_storeu_si256((__m256i *)(d + i), _mm256_slli_epi32(v, 16));
+    }
+    for (; i < n; i++) d[i] = reel_bf2f(s[i]);
+}
+
+/// Round to nearest even as reel_f2bf: (x + 0x7fff + lsb) >> 16, NaN → (x >> 16) | 0x40.
+static KTGT void K(f32_to_bf16)(const float *s, uint16_t *d, int64_t n) {
+    int64_t i = 0;
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), quiet = _mm256_set1_epi32(0x40);
+    for (; i + 8 <= n; i += 8) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+        const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), one);
+        const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, bias), lsb), 16);
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(x, abs), inf);
+        const __m256i qn = _mm256_or_si256(_mm256_srli_epi32(x, 16), quiet);
+        const __m256i v = _mm256_blendv_epi8(r, qn, nan);
+        const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(v, v), _MM_SHUFFLE(3, 1, 2, 0));
+        _mm_storeu_si128((__m128i *)(d + i), _mm256_castsi256_si128(p));
+    }
+    for (; i < n; i++) d[i] = reel_f2bf(s[i]);
+}
+
+// ---- float dots --------------------------------------------------------------------------------------------------------
+
+#if KWIDE
+#define KDOT(NAME, T, LOAD16)                                                                    \
+    static KTGT float K(NAME)(const T *x, const float *y, int64_t n) {                           \
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();                              \
+        int64_t i = 0;                                                                           \
+        for (; i + 32 <= n; i += 32) {                                                           \
+            a0 = _mm512_fmadd_ps(LOAD16(x + i), _mm512_loadu_ps(y + i), a0);                     \
+            a1 = _mm512_fmadd_ps(LOAD16(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);           \
+        }                                                                                        \
+        for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(LOAD16(x + i), _mm512_loadu_ps(y + i), a0); \
+        if (i < n) {                                                                             \
+            const __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);                               \
+            T t[16] = {0};                                                                       \
+            memcpy(t, x + i, (size_t)(n - i) * sizeof(T));                                       \
+            a1 = _mm512_fmadd_ps(LOAD16(t), _mm512_maskz_loadu_ps(mk, y + i), a1);               \
+        }                                                                                        \
+        return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                      \
+    }
+#define KLD_F32(p) _mm512_loadu_ps(p)
+#define KLD_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define KLD_BF16(p) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#else
+#define KDOT(NAME, T, LOAD8)                                                                     \
+    static KTGT float K(NAME)(const T *x, const float *y, int64_t n) {                           \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                              \
+        int64_t i = 0;                                                                           \
+        for (; i + 16 <= n; i += 16) {                                                           \
+            a0 = _mm256_fmadd_ps(LOAD8(x + i), _mm256_loadu_ps(y + i), a0);                      \
+            a1 = _mm256_fmadd_ps(LOAD8(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);              \
+        }                                                                                        \
+        if (i < n) {                                                                             \
+            T t[16] = {0};                                                                       \
+            float u[16] = {0};                                                                   \
+            memcpy(t, x + i, (size_t)(n - i) * sizeof(T));                                       \
+            memcpy(u, y + i, (size_t)(n - i) * sizeof(float));                                   \
+            a0 = _mm256_fmadd_ps(LOAD8(t), _mm256_loadu_ps(u), a0);                              \
+            a1 = _mm256_fmadd_ps(LOAD8(t + 8), _mm256_loadu_ps(u + 8), a1);                      \
+        }                                                                                        \
+        return K(hsum8)(_mm256_add_ps(a0, a1));                                                  \
+    }
+#define KLD_F32(p) _mm256_loadu_ps(p)
+#define KLD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define KLD_BF16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#endif
+KDOT(dot_f32, float, KLD_F32)
+KDOT(dot_f16, uint16_t, KLD_F16)
+KDOT(dot_bf16, uint16_t, KLD_BF16)
+#undef KDOT
+#undef KLD_F32
+#undef KLD_F16
+#undef KLD_BF16
+
+#define KTABLE                                                                                               \
+    {                                                                                                        \
+        .f16_to_f32 = K(f16_to_f32), .f32_to_f16 = K(f32_to_f16), .bf16_to_f32 = K(bf16_to_f32),             \
+        .f32_to_bf16 = K(f32_to_bf16), .quantize_q8_act = K(quantize_q8_act), .dot_q8 = K(dot_q8),           \
+        .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
+        .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
+    }
+#undef KFN

@@ -1,1 +1,0 @@
-// ReelConvert: see docs/DESIGN.md for what belongs here.

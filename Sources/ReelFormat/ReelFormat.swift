@@ -1,1 +1,0 @@
-// ReelFormat: see docs/DESIGN.md for what belongs here.

@@ -1,0 +1,205 @@
+import ReelCore
+
+/// What a tensor is for; the quantisation policy keys on it (docs/quantization.md).
+public enum TensorRole: String, Sendable {
+    /// A matrix multiplied by activations: the body of the model, stored at the chosen encoding.
+    case linear
+    /// The token embedding table (looked up by row; also the output head when tied).
+    case tokenEmbedding
+    /// The output projection to vocabulary logits.
+    case outputHead
+    /// Patch or convolution kernels (vision patchify, Whisper convs): small and sensitive.
+    case convolution
+    /// Learned or stored position tables.
+    case positionEmbedding
+    /// 1-D parameters: norm weights, biases, class embeddings, newline vectors.
+    case vector
+    /// Anything else with two or more dimensions (attention-pool probes, etc.).
+    case other
+}
+
+/// One tensor a family needs, by Reel's name, with the shape its config implies.
+public struct TensorSpec: Sendable, Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let role: TensorRole
+    public init(_ name: String, _ shape: [Int], _ role: TensorRole) {
+        self.name = name
+        self.shape = shape
+        self.role = shape.count == 1 ? .vector : role
+    }
+}
+
+/// One component of a model (decoder, vision, projector, audio) with its normalised config.
+public struct ComponentSpec: Sendable {
+    /// "decoder", "vision", "projector", "audio".
+    public let name: String
+    /// The component family: "qwen2", "llama", "qwen3", "siglip_vision", "clip_vision", "whisper_encoder", "llava_projector", …
+    public let family: String
+    /// Normalised hyperparameters; the keys the runtime reads.
+    public let config: JSONObject
+    public let tensors: [TensorSpec]
+
+    public init(name: String, family: String, config: JSONObject, tensors: [TensorSpec]) {
+        self.name = name
+        self.family = family
+        self.config = config
+        self.tensors = tensors
+    }
+}
+
+/// A checkpoint's model, described by its family: components, tensors and how checkpoint names map to Reel names.
+public struct ModelSpec: Sendable {
+    public let architecture: String
+    public let components: [ComponentSpec]
+    /// Checkpoint-name prefix → Reel-name prefix, tried in order; the first match wins.
+    public let prefixes: [(checkpoint: String, reel: String)]
+    /// Checkpoint tensors that Reel deliberately does not use (named, with the reason), matched by prefix.
+    public let ignored: [(prefix: String, reason: String)]
+
+    public init(architecture: String, components: [ComponentSpec],
+                prefixes: [(checkpoint: String, reel: String)], ignored: [(prefix: String, reason: String)] = []) {
+        self.architecture = architecture
+        self.components = components
+        self.prefixes = prefixes
+        self.ignored = ignored
+    }
+
+    /// Every tensor of every component, in component order.
+    public var tensors: [TensorSpec] { components.flatMap(\.tensors) }
+
+    /// Reel's name for a checkpoint tensor, or nil when no prefix maps it.
+    public func reelName(forCheckpointName name: String) -> String? {
+        for p in prefixes where name.hasPrefix(p.checkpoint) {
+            return p.reel + name.dropFirst(p.checkpoint.count)
+        }
+        return nil
+    }
+
+    /// Why a checkpoint tensor is skipped, when it is one Reel deliberately leaves out.
+    public func ignoreReason(forCheckpointName name: String) -> String? {
+        ignored.first { name.hasPrefix($0.prefix) }?.reason
+    }
+
+    /// The metadata `components` object: name → {"family", "config"}.
+    public var componentsJSON: JSON {
+        .object(JSONObject(components.map { ($0.name, ["family": .string($0.family), "config": .object($0.config)]) }))
+    }
+}
+
+/// A model family as the registry knows it: how to recognise its config.json and describe the model.
+public struct ModelFamily: Sendable {
+    /// Reel's architecture key, stored in the file.
+    public let architecture: String
+    /// `architectures` entries of config.json that select this family.
+    public let hfArchitectures: [String]
+    /// `model_type` values that select this family when `architectures` is absent.
+    public let modelTypes: [String]
+    /// Builds the model description from config.json (and generation_config.json when present).
+    public let describe: @Sendable (_ config: JSON, _ generation: JSON?, _ source: String) throws -> ModelSpec
+
+    public init(architecture: String, hfArchitectures: [String], modelTypes: [String],
+                describe: @escaping @Sendable (JSON, JSON?, String) throws -> ModelSpec) {
+        self.architecture = architecture
+        self.hfArchitectures = hfArchitectures
+        self.modelTypes = modelTypes
+        self.describe = describe
+    }
+}
+
+/// Errors from reading a checkpoint's configuration against a family.
+public enum ModelsError: Error, CustomStringConvertible, Equatable {
+    case unknownArchitecture(source: String, found: String, supported: [String])
+    case missingKey(source: String, key: String)
+    case badValue(source: String, key: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownArchitecture(source, found, supported):
+            return "\(source): unsupported architecture \(found). Supported: \(supported.joined(separator: ", ")). "
+                + "Use --generic to store every tensor under its own name."
+        case let .missingKey(source, key): return "\(source): missing required key \"\(key)\""
+        case let .badValue(source, key, message): return "\(source): key \"\(key)\": \(message)"
+        }
+    }
+}
+
+/// Reads typed keys from a config object, each default beside its key; errors name the file and the key path.
+public struct ConfigReader {
+    public let json: JSON
+    public let source: String
+    /// The key path of this object inside the file ("text_config."), for error messages.
+    public let path: String
+
+    public init(_ json: JSON, source: String, path: String = "") {
+        self.json = json
+        self.source = source
+        self.path = path
+    }
+
+    private func present(_ key: String) -> JSON? {
+        guard let v = json[key], !v.isNull else { return nil }
+        return v
+    }
+
+    public func int(_ key: String, default d: Int? = nil) throws -> Int {
+        guard let v = present(key) else {
+            if let d { return d }
+            throw ModelsError.missingKey(source: source, key: path + key)
+        }
+        guard let i = v.int else { throw ModelsError.badValue(source: source, key: path + key, message: "expected an integer, found \(v.serialized())") }
+        return i
+    }
+
+    public func positiveInt(_ key: String, default d: Int? = nil) throws -> Int {
+        let i = try int(key, default: d)
+        guard i > 0 else { throw ModelsError.badValue(source: source, key: path + key, message: "must be positive, found \(i)") }
+        return i
+    }
+
+    public func double(_ key: String, default d: Double? = nil) throws -> Double {
+        guard let v = present(key) else {
+            if let d { return d }
+            throw ModelsError.missingKey(source: source, key: path + key)
+        }
+        guard let x = v.double else { throw ModelsError.badValue(source: source, key: path + key, message: "expected a number, found \(v.serialized())") }
+        return x
+    }
+
+    public func bool(_ key: String, default d: Bool) throws -> Bool {
+        guard let v = present(key) else { return d }
+        guard let b = v.bool else { throw ModelsError.badValue(source: source, key: path + key, message: "expected true or false, found \(v.serialized())") }
+        return b
+    }
+
+    public func string(_ key: String, default d: String? = nil) throws -> String {
+        guard let v = present(key) else {
+            if let d { return d }
+            throw ModelsError.missingKey(source: source, key: path + key)
+        }
+        guard let s = v.string else { throw ModelsError.badValue(source: source, key: path + key, message: "expected a string, found \(v.serialized())") }
+        return s
+    }
+
+    /// An int or a list of ints (token ids); empty when absent.
+    public func ints(_ key: String) throws -> [Int] {
+        guard let v = present(key) else { return [] }
+        if let i = v.int { return [i] }
+        if let a = v.array {
+            return try a.map {
+                guard let i = $0.int else { throw ModelsError.badValue(source: source, key: path + key, message: "expected integers") }
+                return i
+            }
+        }
+        throw ModelsError.badValue(source: source, key: path + key, message: "expected an integer or a list of integers")
+    }
+
+    /// A nested object (e.g. `text_config`); an empty object when absent, so class defaults apply.
+    public func child(_ key: String) throws -> ConfigReader {
+        guard let v = present(key) else { return ConfigReader(.object(JSONObject()), source: source, path: path + key + ".") }
+        guard v.object != nil else { throw ModelsError.badValue(source: source, key: path + key, message: "expected an object") }
+        return ConfigReader(v, source: source, path: path + key + ".")
+    }
+
+    public func has(_ key: String) -> Bool { present(key) != nil }
+}

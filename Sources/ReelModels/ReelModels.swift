@@ -1,1 +1,0 @@
-// ReelModels: see docs/DESIGN.md for what belongs here.
