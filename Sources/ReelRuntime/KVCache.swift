@@ -71,8 +71,7 @@ public final class KVCache: @unchecked Sendable {
             case .f32:
                 (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
             case .f16:
-                let d = dst.assumingMemoryBound(to: UInt16.self) + start * e
-                for i in 0..<(n * e) { d[i] = Kernels.f32ToF16(src[i]) }
+                Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
             }
         }
     }
@@ -98,8 +97,7 @@ public final class KVCache: @unchecked Sendable {
                 let len = start + i + 1
                 for s in 0..<len {
                     if f16 {
-                        let kr = keys.assumingMemoryBound(to: UInt16.self) + s * e + j * hd
-                        for d in 0..<hd { kv[d] = Kernels.f16ToF32(kr[d]) }
+                        Kernels.f16ToF32(keys.assumingMemoryBound(to: UInt16.self) + s * e + j * hd, kv, hd)
                         scores[s] = Kernels.dot(qv, kv, hd) * scale
                     } else {
                         scores[s] = Kernels.dot(qv, keys.assumingMemoryBound(to: Float.self) + s * e + j * hd, hd) * scale
@@ -109,8 +107,7 @@ public final class KVCache: @unchecked Sendable {
                 acc.initialize(repeating: 0, count: hd)
                 for s in 0..<len {
                     if f16 {
-                        let vr = values.assumingMemoryBound(to: UInt16.self) + s * e + j * hd
-                        for d in 0..<hd { kv[d] = Kernels.f16ToF32(vr[d]) }
+                        Kernels.f16ToF32(values.assumingMemoryBound(to: UInt16.self) + s * e + j * hd, kv, hd)
                         Kernels.axpy(scores[s], kv, acc, hd)
                     } else {
                         Kernels.axpy(scores[s], values.assumingMemoryBound(to: Float.self) + s * e + j * hd, acc, hd)

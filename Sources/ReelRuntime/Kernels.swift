@@ -1,51 +1,65 @@
 import CBLAS
+import CKernels
 import ReelQuant
 
-/// The one Swift file that calls BLAS and the element kernels: row dequantisation per encoding, dot products, and
-/// f32 GEMM/GEMV. Every other file calls these.
-///
-/// Dequantisation follows formats/REEL.md §3 exactly. Until CKernels' SIMD kernels land these are portable Swift;
-/// swapping them for the C calls changes only this file.
+/// The one Swift file that calls BLAS and CKernels: row dequantisation, q8 activation quantisation, the
+/// quantised/half gemv and gemm-rows kernels (ISA chosen at run time inside CKernels), f32 GEMM/GEMV, and small
+/// f32 vector helpers. Every other file calls these.
 public enum Kernels {
     /// Sets OpenBLAS to one thread: Reel's `ThreadPool` does the splitting, and two pools would fight for the cores.
     public static func configureBLAS() { openblas_set_num_threads(1) }
 
+    /// CKernels' number for an encoding (formats/REEL.md §3 table order).
+    @inline(__always) static func code(_ e: Encoding) -> Int32 {
+        switch e {
+        case .f32: return Int32(REEL_ENC_F32)
+        case .f16: return Int32(REEL_ENC_F16)
+        case .bf16: return Int32(REEL_ENC_BF16)
+        case .q8: return Int32(REEL_ENC_Q8)
+        case .q4: return Int32(REEL_ENC_Q4)
+        case .q4f: return Int32(REEL_ENC_Q4F)
+        }
+    }
+
+    /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …).
+    public static var isaName: String { String(cString: reel_isa_name(reel_isa_active())) }
+
     /// Dequantises one stored row of `count` elements (`encoding`'s layout) into f32.
     public static func dequantizeRow(_ encoding: Encoding, _ src: UnsafeRawPointer, count k: Int,
                                      into out: UnsafeMutablePointer<Float>) {
+        let n = Int64(k)
         switch encoding {
-        case .f32:
-            out.update(from: src.assumingMemoryBound(to: Float.self), count: k)
-        case .f16:
-            for i in 0..<k { out[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-        case .bf16:
-            for i in 0..<k {
-                out[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
-            }
-        case .q8:
-            // block: f16 d, 32 × int8 q; w = d·q
-            var i = 0, b = src
-            while i < k {
-                let d = Float(Float16(bitPattern: b.loadUnaligned(as: UInt16.self)))
-                let q = (b + 2).assumingMemoryBound(to: Int8.self)
-                for j in 0..<min(32, k - i) { out[i + j] = d * Float(q[j]) }
-                i += 32; b += 34
-            }
-        case .q4, .q4f:
-            // block: f16 d (q4f: d₀ for 0–15, d₁ for 16–31), 16 bytes: low nibble = element j, high = j+16; q = nibble−8
-            let header = encoding == .q4 ? 2 : 4
-            let blockBytes = encoding == .q4 ? 18 : 20
-            var i = 0, b = src
-            while i < k {
-                let d0 = Float(Float16(bitPattern: b.loadUnaligned(as: UInt16.self)))
-                let d1 = encoding == .q4 ? d0 : Float(Float16(bitPattern: b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-                let nib = (b + header).assumingMemoryBound(to: UInt8.self)
-                let n = min(32, k - i)
-                for j in 0..<min(16, n) { out[i + j] = d0 * Float(Int(nib[j] & 0x0F) - 8) }
-                if n > 16 { for j in 16..<n { out[i + j] = d1 * Float(Int(nib[j - 16] >> 4) - 8) } }
-                i += 32; b += blockBytes
-            }
+        case .f32: out.update(from: src.assumingMemoryBound(to: Float.self), count: k)
+        case .f16: reel_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), out, n)
+        case .bf16: reel_bf16_to_f32(src.assumingMemoryBound(to: UInt16.self), out, n)
+        case .q8: reel_dequantize_row_q8(src, out, n)
+        case .q4: reel_dequantize_row_q4(src, out, n)
+        case .q4f: reel_dequantize_row_q4f(src, out, n)
         }
+    }
+
+    /// Bytes of one q8 activation row of `k` elements.
+    @inline(__always) public static func q8RowBytes(_ k: Int) -> Int { (k + 31) / 32 * 34 }
+
+    /// Quantises an f32 activation row to q8 (d = absmax/127 per block of 32).
+    @inline(__always) public static func quantizeActivationRow(_ x: UnsafePointer<Float>, count k: Int,
+                                                               into dst: UnsafeMutableRawPointer) {
+        reel_quantize_row_q8_act(x, dst, Int64(k))
+    }
+
+    /// y[r] = dot(weight row r, x) for r in `rows`: `x` is a q8 activation row for q8/q4/q4f weights, f32 otherwise.
+    @inline(__always)
+    static func gemv(_ enc: Encoding, w: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>, k: Int,
+                     x: UnsafeRawPointer, y: UnsafeMutablePointer<Float>) {
+        _ = reel_gemv(code(enc), w, rowBytes, Int64(rows.lowerBound), Int64(rows.upperBound), Int64(k), x, y)
+    }
+
+    /// y[i·ldy + r] = dot(weight row r, activation row i) for i < m, r in `rows` (activation rows `xRowBytes` apart).
+    @inline(__always)
+    static func gemmRows(_ enc: Encoding, w: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>, k: Int,
+                         x: UnsafeRawPointer, xRowBytes: Int, m: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+        _ = reel_gemm_rows(code(enc), w, rowBytes, Int64(rows.lowerBound), Int64(rows.upperBound), Int64(k),
+                           x, xRowBytes, Int64(m), y, Int64(ldy))
     }
 
     /// Σ a[i]·b[i] over `n` elements.
@@ -88,8 +102,12 @@ public enum Kernels {
         }
     }
 
-    /// f16 bits → f32.
-    @inline(__always) public static func f16ToF32(_ h: UInt16) -> Float { Float(Float16(bitPattern: h)) }
-    /// f32 → f16 bits (round to nearest even).
-    @inline(__always) public static func f32ToF16(_ f: Float) -> UInt16 { Float16(f).bitPattern }
+    /// f16 bits → f32 rows.
+    @inline(__always) public static func f16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        reel_f16_to_f32(src, dst, Int64(n))
+    }
+    /// f32 → f16 bits rows (round to nearest even).
+    @inline(__always) public static func f32ToF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        reel_f32_to_f16(src, dst, Int64(n))
+    }
 }

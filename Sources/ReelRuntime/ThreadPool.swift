@@ -26,6 +26,8 @@ public final class ThreadPool: @unchecked Sendable {
     // whose copy-on-write check could race).
     private let scratchSlots: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
     private let scratchCounts: UnsafeMutablePointer<Int>
+    private var shared: UnsafeMutableRawPointer?
+    private var sharedBytes = 0
     /// Spin iterations before a worker sleeps (about 20–50 µs): long enough to cover the gap between the ops of a
     /// forward pass, short enough not to steal cores from other processes when idle.
     private static let spinLimit = 20_000
@@ -84,6 +86,7 @@ public final class ThreadPool: @unchecked Sendable {
         for w in 0..<threadCount { scratchSlots[w].map { UnsafeMutableRawPointer($0).deallocate() } }
         scratchSlots.deallocate()
         scratchCounts.deallocate()
+        shared?.deallocate()
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&cond)
     }
@@ -151,6 +154,17 @@ public final class ThreadPool: @unchecked Sendable {
             let hi = min(count, (units * (w + 1) / t) * g)
             if lo < hi { body(lo..<hi, w) }
         }
+    }
+
+    /// Scratch of at least `bytes` bytes shared by all workers (64-byte aligned), kept and reused: fill it on the
+    /// calling thread before `run`/`parallelFor`, read it inside. Not for use inside a parallel body.
+    public func sharedScratch(bytes: Int) -> UnsafeMutableRawPointer {
+        if sharedBytes < bytes {
+            shared?.deallocate()
+            shared = .allocate(byteCount: bytes, alignment: 64)
+            sharedBytes = bytes
+        }
+        return shared!
     }
 
     /// Per-worker scratch of at least `count` floats, kept and reused across operations (grows only when asked for

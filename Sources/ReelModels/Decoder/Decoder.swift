@@ -1,4 +1,5 @@
 import ReelCore
+import ReelFormat
 import ReelRuntime
 
 /// Which positions of a prefill return logits.
@@ -255,5 +256,18 @@ public final class Decoder {
             start += m
         }
         return out
+    }
+}
+
+extension Decoder {
+    /// A decoder over a `.reel` file's `component` (tensors in place in the mapping, config from the metadata).
+    public convenience init(file: ReelFile, component: String = "decoder", options: DecoderOptions = DecoderOptions(),
+                            pool: ThreadPool? = nil) throws {
+        guard let c = file.component(component) else {
+            throw DecoderError.config(key: "components.\(component)", message: "\(file.path) has no \(component) component")
+        }
+        var o = options
+        o.prefix = component
+        try self.init(weights: file, config: .object(c.config), options: o, pool: pool)
     }
 }
