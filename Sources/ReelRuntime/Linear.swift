@@ -25,9 +25,10 @@ public final class Linear: @unchecked Sendable {
     public let bias: [Float]?
     public let inFeatures: Int
     public let outFeatures: Int
-    /// The prefill path; the default is the faster one measured on Zen 4 (docs/runtime.md).
+    /// The prefill path; the default (`kernel`) was 1.1–4× faster than `dequantizeTile` for every encoding and
+    /// batch measured on Zen 4 (docs/runtime.md, `LinearBenchmark`).
     public var prefillPath: PrefillPath = Linear.defaultPrefillPath
-    public static let defaultPrefillPath = PrefillPath.dequantizeTile
+    public static let defaultPrefillPath = PrefillPath.kernel
     /// Weight rows dequantised per tile on the `dequantizeTile` path (32 rows × 2048 f32 = 256 KiB: stays in L2).
     public static let tileRows = 32
 
