@@ -64,15 +64,16 @@ public final class KVCache: @unchecked Sendable {
     /// Stores k and v of `n` rows at sequence indices `start..<start+n` of `layer`.
     /// - Parameters: k, v: f32 [n, kvHeads, headDim].
     public func store(layer: Int, start: Int, rows n: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
-        for (which, src) in [(0, k), (1, v)] {
-            let dst = slot(layer, which)
-            let e = rowElements
-            switch storage {
-            case .f32:
-                (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
-            case .f16:
-                Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
-            }
+        storeRows(slot(layer, 0), start: start, rows: n, from: k)
+        storeRows(slot(layer, 1), start: start, rows: n, from: v)
+    }
+
+    @inline(__always)
+    private func storeRows(_ dst: UnsafeMutableRawPointer, start: Int, rows n: Int, from src: UnsafePointer<Float>) {
+        let e = rowElements
+        switch storage {
+        case .f32: (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
+        case .f16: Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
         }
     }
 

@@ -25,7 +25,7 @@ public final class Linear: @unchecked Sendable {
     public let bias: [Float]?
     public let inFeatures: Int
     public let outFeatures: Int
-    /// The prefill path; the default (`kernel`) was 1.1–4× faster than `dequantizeTile` for every encoding and
+    /// The prefill path; the default (`kernel`) was 1.1–4.7× faster than `dequantizeTile` for every encoding and
     /// batch measured on Zen 4 (docs/runtime.md, `LinearBenchmark`).
     public var prefillPath: PrefillPath = Linear.defaultPrefillPath
     public static let defaultPrefillPath = PrefillPath.kernel
@@ -119,7 +119,7 @@ public final class Linear: @unchecked Sendable {
         guard x.rowLength == inFeatures else {
             throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")
         }
-        try y.reshape([x.rows, outFeatures])
+        try y.reshape(rows: x.rows, columns: outFeatures)
         forward(x.data, rows: x.rows, into: y.data, pool: pool)
     }
 }

@@ -42,6 +42,19 @@ public final class Tensor: @unchecked Sendable {
         shape = newShape
     }
 
+    /// Sets a 2-D shape `[rows, columns]` in place (no allocation when the tensor is already 2-D: the per-token path).
+    public func reshape(rows: Int, columns: Int) throws {
+        guard rows >= 0, columns >= 0, rows * columns <= capacity else {
+            throw RuntimeError.bufferTooSmall(what: "tensor reshape to [\(rows), \(columns)]", needed: rows * columns, capacity: capacity)
+        }
+        if shape.count == 2 {
+            shape[0] = rows
+            shape[1] = columns
+        } else {
+            shape = [rows, columns]
+        }
+    }
+
     /// Pointer to row `i` (of `rowLength` elements).
     @inline(__always) public func row(_ i: Int) -> UnsafeMutablePointer<Float> { data + i * rowLength }
 

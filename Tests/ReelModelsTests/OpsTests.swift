@@ -191,6 +191,9 @@ final class OpsTests: XCTestCase {
         // top-p 0.5: token 1 alone has p≈0.40 < 0.5, so {1, 4}
         var c = Sampler(SamplerConfig(topP: 0.5, seed: 1))
         XCTAssertEqual(Set((0..<200).map { _ in c.sample(logits) }), [1, 4])
+        // top-p sees the distribution top-k left, renormalised (HF masks to −inf between warpers): p(1) = 0.525 ≥ 0.5
+        var e = Sampler(SamplerConfig(topK: 2, topP: 0.5, seed: 5))
+        XCTAssertEqual(Set((0..<100).map { _ in e.sample(logits) }), [1])
         // min-p 0.5 keeps tokens with p ≥ 0.5·p_max: 1, 4 (p ratio e^-0.1) and 2 (e^-1 < 0.5: dropped)
         var d = Sampler(SamplerConfig(minP: 0.5, seed: 3))
         XCTAssertEqual(Set((0..<300).map { _ in d.sample(logits) }), [1, 4])
