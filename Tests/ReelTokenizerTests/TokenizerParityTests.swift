@@ -1,0 +1,45 @@
+import Foundation
+import ReelCore
+import ReelTokenizer
+import XCTest
+
+/// Parity with the HF `tokenizers` library: ids, decode and streaming decode on every recorded string.
+final class TokenizerParityTests: XCTestCase {
+    /// Trained fixtures: one per family configuration (see tools/make_tokenizer_fixtures.py).
+    static let families = ["qwen2", "llama3", "gpt2", "roberta", "llama2", "metaspace_first", "metaspace_always"]
+
+    func testTrainedFixtures() throws {
+        var failures: [String] = []
+        for name in Self.families {
+            let expected = try Fixtures.json("tok_\(name).expected.json")
+            let config = Fixtures.exists("tok_\(name).config.json") ? try Fixtures.bytes("tok_\(name).config.json") : nil
+            let tok = try Tokenizer(tokenizerJSON: Fixtures.bytes("tok_\(name).json"), configJSON: config, name: "tok_\(name).json")
+            let cases = try XCTUnwrap(expected["cases"]?.array).map(ParityCase.init)
+            XCTAssertGreaterThan(cases.count, 20)
+            XCTAssertEqual(tok.vocabSize, expected["vocab_size"]?.int, name)
+            failures += parityFailures(tok, cases, name: name)
+        }
+        XCTAssert(failures.isEmpty, "\(failures.count) mismatches:\n" + failures.prefix(15).joined(separator: "\n"))
+    }
+
+    func testRealTokenizerFiles() throws {
+        guard let dir = Fixtures.realTokenizersDir() else {
+            throw XCTSkip("skipped: ../shared/tokenizers (the real tokenizer files) is absent beside the repository")
+        }
+        let expected = try Fixtures.json("tok_real.expected.json")
+        var failures: [String] = []
+        var tested = 0
+        for (name, entry) in try XCTUnwrap(expected["files"]?.object) {
+            let path = dir.appendingPathComponent(name).appendingPathComponent("tokenizer.json").path
+            guard FileManager.default.fileExists(atPath: path) else { print("skipped \(name): \(path) is absent"); continue }
+            let configPath = dir.appendingPathComponent(name).appendingPathComponent("tokenizer_config.json").path
+            let tok = try Tokenizer(tokenizerFile: path,
+                                    configFile: FileManager.default.fileExists(atPath: configPath) ? configPath : nil)
+            XCTAssertEqual(tok.vocabSize, entry["vocab_size"]?.int, name)
+            failures += parityFailures(tok, try XCTUnwrap(entry["cases"]?.array).map(ParityCase.init), name: name)
+            tested += 1
+        }
+        XCTAssertGreaterThan(tested, 0)
+        XCTAssert(failures.isEmpty, "\(failures.count) mismatches:\n" + failures.prefix(15).joined(separator: "\n"))
+    }
+}
