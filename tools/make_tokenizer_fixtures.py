@@ -95,6 +95,16 @@ TEST_STRINGS = [
     "<mask> and  <mask>  spaced",
     "<|user|>\nWhat is 2+2?<|end|>\n<|assistant|>\n4<|end|>",
     "<|startoftranscript|><|en|><|transcribe|><|0.00|> Hello there.<|1.50|>",
+    "<|custom|>   tail and worldwide world hello-world world_x (world)",
+    "abc<|endoftext|>def<|im_end|><|im_end|>",
+    "aaaaaaaaaaaaaaaaaaaaaaaaa ============== ---------- 0000000000",
+    "flags 🇰🇷🇯🇵 keycap 1️⃣ and skin 👩🏿‍💻",
+    "ctrl \u0001\u0007\u007f\u0000 end",
+    "line\u2028sep\u2029para\u0085next",
+    "<0x41> is not a byte token here, nor is <unk> unknown",
+    "'s 's 'S 'll 'LL 're 've 'm 'd 't",
+    # A long line: Llama-2 has no pre-tokenizer, so this is one BPE word of ~1500 characters.
+    " ".join(CORPUS.split())[:1500],
 ]
 
 SPECIALS_CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]

@@ -95,10 +95,11 @@ final class BPEModel: @unchecked Sendable {
     func tokenize(_ word: String, into out: inout [Int]) {
         if word.isEmpty { return }
         if ignoreMerges, let id = vocab[Array(word.utf8)] { out.append(id); return }
-        let cacheable = word.utf8.count < 256
-        if cacheable, let hit = cache.get(word) { out += hit; return }
+        // Keyed by bytes: "▁à" and "▁a\u{300}" are equal Swift Strings but different words here.
+        let key = word.utf8.count < 256 ? Array(word.utf8) : nil
+        if let key, let hit = cache.get(key) { out += hit; return }
         let ids = mergeWord(word)
-        if cacheable { cache.set(word, ids) }
+        if let key { cache.set(key, ids) }
         out += ids
     }
 
@@ -217,7 +218,7 @@ private struct MergeHeap {
 
 /// A bounded word → ids cache shared by all callers of one tokenizer (guarded by a mutex).
 final class WordCache: @unchecked Sendable {
-    private var map: [String: [Int]] = [:]
+    private var map: [[UInt8]: [Int]] = [:]
     private let capacity: Int
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
@@ -231,12 +232,12 @@ final class WordCache: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func get(_ key: String) -> [Int]? {
+    func get(_ key: [UInt8]) -> [Int]? {
         pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
         return map[key]
     }
 
-    func set(_ key: String, _ ids: [Int]) {
+    func set(_ key: [UInt8], _ ids: [Int]) {
         pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
         if map.count >= capacity { return }  // full: stop adding, as tokenizers' cache does
         map[key] = ids
