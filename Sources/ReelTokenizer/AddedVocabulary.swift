@@ -18,7 +18,7 @@ struct AddedVocabulary {
     let tokens: [AddedToken]
     let byId: [Int: AddedToken]
     /// content (UTF-8 bytes) → id.
-    let byContent: [[UInt8]: Int]
+    let byContent: [TokenKey: Int]
     private let rawTrie: Trie
     private let normalizedTrie: Trie
 
@@ -32,11 +32,11 @@ struct AddedVocabulary {
                 normalized: try n.bool("normalized", default: true)))
         }
         self.tokens = tokens
-        var byId: [Int: AddedToken] = [:], byContent: [[UInt8]: Int] = [:]
+        var byId: [Int: AddedToken] = [:], byContent: [TokenKey: Int] = [:]
         var raw = Trie(), norm = Trie()
         for t in tokens {
             byId[t.id] = t
-            byContent[Array(t.content.utf8)] = t.id
+            byContent[TokenKey(t.content)] = t.id
             if t.normalized {
                 // Normalized tokens are matched in normalized text, so their pattern is normalized too.
                 norm.insert(Array((normalizer?.normalize(t.content) ?? t.content).utf8), t)

@@ -9,7 +9,7 @@ import Darwin
 final class BPEModel: @unchecked Sendable {
     /// token (UTF-8 bytes, so that canonically equivalent tokens stay distinct) → id, and id → token
     /// (nil where the vocab leaves a hole).
-    let vocab: [[UInt8]: Int]
+    let vocab: [TokenKey: Int]
     let vocabR: [String?]
     /// (left id, right id) packed in a UInt64 → (rank, merged id). Rank is the merge's index in the file.
     private let merges: [UInt64: (rank: Int32, id: Int32)]
@@ -28,20 +28,26 @@ final class BPEModel: @unchecked Sendable {
         guard type == "BPE" else { throw n.unsupported(type) }
         if let d = n.optional("dropout"), let p = d.value.double, p > 0 { throw n.invalid("dropout", "\(p) (BPE dropout is for training)") }
 
-        var vocab: [[UInt8]: Int] = [:]
-        let entries = try n.require("vocab").asObject()
+        // Raw values, not Nodes: a key path per entry would cost more than the entry (32k–150k of them).
+        let vocabNode = try n.require("vocab")
+        guard let entries = vocabNode.value.object else {
+            throw TokenizerError.wrongType(file: n.file, key: vocabNode.path, expected: "an object")
+        }
+        var vocab: [TokenKey: Int] = [:]
         vocab.reserveCapacity(entries.count)
         var maxId = -1
-        var pairs: [(String, Int)] = []
-        for (token, node) in entries {
-            let id = try node.asInt()
-            guard id >= 0, id < 1 << 31 else { throw TokenizerError.invalidValue(file: n.file, key: node.path, value: "\(id)") }
-            vocab[Array(token.utf8)] = id
-            pairs.append((token, id))
+        for (token, value) in entries {
+            guard let id = value.int else {
+                throw TokenizerError.wrongType(file: n.file, key: vocabNode.path + ".\(token)", expected: "an integer")
+            }
+            guard id >= 0, id < 1 << 31 else {
+                throw TokenizerError.invalidValue(file: n.file, key: vocabNode.path + ".\(token)", value: "\(id)")
+            }
+            vocab[TokenKey(token)] = id
             maxId = max(maxId, id)
         }
         var vocabR = [String?](repeating: nil, count: maxId + 1)
-        for (t, id) in pairs where vocab[Array(t.utf8)] == id { vocabR[id] = t }
+        for (t, id) in entries.map({ ($0.key, $0.value.int ?? -1) }) where vocab[TokenKey(t)] == id { vocabR[id] = t }
         self.vocab = vocab
         self.vocabR = vocabR
 
@@ -52,39 +58,43 @@ final class BPEModel: @unchecked Sendable {
         merges = try BPEModel.readMerges(n, vocab: vocab, prefixLength: continuingSubwordPrefix?.utf8.count ?? 0)
 
         if let unk = try n.optionalString("unk_token") {
-            guard let id = vocab[Array(unk.utf8)] else { throw TokenizerError.unknownToken(file: n.file, key: n.path + ".unk_token", token: unk) }
+            guard let id = vocab[TokenKey(unk)] else { throw TokenizerError.unknownToken(file: n.file, key: n.path + ".unk_token", token: unk) }
             unkId = id
         } else { unkId = nil }
         fuseUnk = try n.bool("fuse_unk", default: false)
         byteFallback = try n.bool("byte_fallback", default: false)
         ignoreMerges = try n.bool("ignore_merges", default: false)
         if byteFallback {
-            let ids = (0..<256).map { vocab[Array(byteToken(UInt8($0)).utf8)] }
+            let ids = (0..<256).map { vocab[TokenKey(byteToken(UInt8($0)))] }
             byteIds = ids.contains(where: { $0 == nil }) ? nil : ids.map { $0! }
         } else { byteIds = nil }
     }
 
     /// Reads merges as "a b" strings (older files) or [a, b] pairs (newer files); the rank is the index.
-    private static func readMerges(_ n: Node, vocab: [[UInt8]: Int], prefixLength: Int) throws -> [UInt64: (rank: Int32, id: Int32)] {
+    private static func readMerges(_ n: Node, vocab: [TokenKey: Int], prefixLength: Int) throws -> [UInt64: (rank: Int32, id: Int32)] {
         guard let m = n.optional("merges") else { return [:] }
-        let list = try m.asArray()
+        guard let list = m.value.array else { throw TokenizerError.wrongType(file: n.file, key: m.path, expected: "an array") }
         var out: [UInt64: (rank: Int32, id: Int32)] = [:]
         out.reserveCapacity(list.count)
         for (rank, item) in list.enumerated() {
+            let path = { "\(m.path)[\(rank)]" }
             let a: String, b: String
-            if let s = item.value.string {
-                let parts = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2, !parts[1].contains(" ") else { throw TokenizerError.invalidValue(file: n.file, key: item.path, value: "\"\(s)\" (expected \"a b\")") }
-                a = String(parts[0]); b = String(parts[1])
-            } else if let pair = item.value.array, pair.count == 2, let x = pair[0].string, let y = pair[1].string {
+            if let s = item.string {
+                // "a b": split at the one space (tokens never contain a space in this serialisation).
+                let u = s.utf8
+                guard let sp = u.firstIndex(of: 0x20), !u[u.index(after: sp)...].contains(0x20) else {
+                    throw TokenizerError.invalidValue(file: n.file, key: path(), value: "\"\(s)\" (expected \"a b\")")
+                }
+                a = String(s[..<sp]); b = String(s[u.index(after: sp)...])
+            } else if let pair = item.array, pair.count == 2, let x = pair[0].string, let y = pair[1].string {
                 a = x; b = y
             } else {
-                throw TokenizerError.wrongType(file: n.file, key: item.path, expected: "\"a b\" or [\"a\", \"b\"]")
+                throw TokenizerError.wrongType(file: n.file, key: path(), expected: "\"a b\" or [\"a\", \"b\"]")
             }
-            guard let ia = vocab[Array(a.utf8)] else { throw TokenizerError.unknownToken(file: n.file, key: item.path, token: a) }
-            guard let ib = vocab[Array(b.utf8)] else { throw TokenizerError.unknownToken(file: n.file, key: item.path, token: b) }
-            let merged = Array(a.utf8) + Array(b.utf8).dropFirst(prefixLength)
-            guard let id = vocab[merged] else { throw TokenizerError.unknownToken(file: n.file, key: item.path, token: String(decoding: merged, as: UTF8.self)) }
+            guard let ia = vocab[TokenKey(a)] else { throw TokenizerError.unknownToken(file: n.file, key: path(), token: a) }
+            guard let ib = vocab[TokenKey(b)] else { throw TokenizerError.unknownToken(file: n.file, key: path(), token: b) }
+            let merged = prefixLength == 0 ? a + b : a + String(decoding: Array(b.utf8).dropFirst(prefixLength), as: UTF8.self)
+            guard let id = vocab[TokenKey(merged)] else { throw TokenizerError.unknownToken(file: n.file, key: path(), token: merged) }
             // Later duplicates overwrite earlier ones, as building a HashMap does in tokenizers.
             out[pairKey(ia, ib)] = (Int32(rank), Int32(id))
         }
@@ -94,9 +104,9 @@ final class BPEModel: @unchecked Sendable {
     /// Token ids for one pre-tokenized word. Mirrors `BPE::tokenize` (cache, ignore_merges, merge_word).
     func tokenize(_ word: String, into out: inout [Int]) {
         if word.isEmpty { return }
-        if ignoreMerges, let id = vocab[Array(word.utf8)] { out.append(id); return }
+        if ignoreMerges, let id = vocab[TokenKey(word)] { out.append(id); return }
         // Keyed by bytes: "▁à" and "▁a\u{300}" are equal Swift Strings but different words here.
-        let key = word.utf8.count < 256 ? Array(word.utf8) : nil
+        let key = word.utf8.count < 256 ? TokenKey(word) : nil
         if let key, let hit = cache.get(key) { out += hit; return }
         let ids = mergeWord(word)
         if let key { cache.set(key, ids) }
@@ -118,7 +128,7 @@ final class BPEModel: @unchecked Sendable {
             if !isFirst, let p = continuingSubwordPrefix { s = p + s }
             if isLast, let x = endOfWordSuffix { s += x }
             isFirst = false
-            if let id = vocab[Array(s.utf8)] {
+            if let id = vocab[TokenKey(s)] {
                 if pendingUnk, let u = unkId { symbols.append(u); pendingUnk = false }
                 symbols.append(id)
                 continue
@@ -218,7 +228,7 @@ private struct MergeHeap {
 
 /// A bounded word → ids cache shared by all callers of one tokenizer (guarded by a mutex).
 final class WordCache: @unchecked Sendable {
-    private var map: [[UInt8]: [Int]] = [:]
+    private var map: [TokenKey: [Int]] = [:]
     private let capacity: Int
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
@@ -232,12 +242,12 @@ final class WordCache: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func get(_ key: [UInt8]) -> [Int]? {
+    func get(_ key: TokenKey) -> [Int]? {
         pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
         return map[key]
     }
 
-    func set(_ key: [UInt8], _ ids: [Int]) {
+    func set(_ key: TokenKey, _ ids: [Int]) {
         pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }
         if map.count >= capacity { return }  // full: stop adding, as tokenizers' cache does
         map[key] = ids

@@ -134,3 +134,19 @@ enum SplitBehavior: String {
 
 /// Rust's `char::is_whitespace` (the Unicode White_Space property).
 @inline(__always) func isWhitespace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+
+/// A token string hashed and compared by its UTF-8 bytes. (`String`'s own `==` is canonical equivalence, under
+/// which "Å" (U+00C5) and "A\u{30A}" are one key; vocabularies hold both as different tokens.)
+struct TokenKey: Hashable {
+    let text: String
+    init(_ text: String) { self.text = text }
+
+    static func == (a: TokenKey, b: TokenKey) -> Bool {
+        var x = a.text, y = b.text
+        return x.withUTF8 { p in y.withUTF8 { q in p.count == q.count && p.elementsEqual(q) } }
+    }
+    func hash(into h: inout Hasher) {
+        var x = text
+        x.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}

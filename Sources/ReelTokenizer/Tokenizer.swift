@@ -23,7 +23,7 @@ public final class Tokenizer: @unchecked Sendable {
     private let preTokenizer: PreTokenizer?
     private let postProcessor: PostProcessor?
     private let decoder: TokenDecoder?
-    private let specialContents: Set<[UInt8]>
+    private let specialContents: Set<TokenKey>
 
     /// Loads a tokenizer from the bytes of its files.
     /// - Parameters:
@@ -42,8 +42,8 @@ public final class Tokenizer: @unchecked Sendable {
         let added = try AddedVocabulary(root.optional("added_tokens")?.asArray() ?? [], normalizer: normalizer)
         self.added = added
         specialTokenIds = Set(added.tokens.filter(\.special).map(\.id))
-        specialContents = Set(added.tokens.filter(\.special).map { Array($0.content.utf8) })
-        vocabSize = model.vocab.count + Set(added.tokens.map { Array($0.content.utf8) }).filter { model.vocab[$0] == nil }.count
+        specialContents = Set(added.tokens.filter(\.special).map { TokenKey($0.content) })
+        vocabSize = model.vocab.count + Set(added.tokens.map { TokenKey($0.content) }).filter { model.vocab[$0] == nil }.count
 
         var named: [String?] = [nil, nil, nil, nil]
         var ids: [Int?] = [nil, nil, nil, nil]
@@ -52,7 +52,7 @@ public final class Tokenizer: @unchecked Sendable {
             for (i, key) in ["bos_token", "eos_token", "pad_token", "unk_token"].enumerated() {
                 guard let n = config.optional(key) else { continue }
                 let content = try n.value.string ?? n.string("content")
-                guard let id = added.byContent[Array(content.utf8)] ?? model.vocab[Array(content.utf8)] else {
+                guard let id = added.byContent[TokenKey(content)] ?? model.vocab[TokenKey(content)] else {
                     throw TokenizerError.unknownToken(file: config.file, key: key, token: content)
                 }
                 named[i] = content
@@ -91,7 +91,7 @@ public final class Tokenizer: @unchecked Sendable {
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
         let tokens = ids.compactMap { id -> String? in
             guard let t = token(forId: id) else { return nil }
-            return skipSpecialTokens && specialContents.contains(Array(t.utf8)) ? nil : t
+            return skipSpecialTokens && specialContents.contains(TokenKey(t)) ? nil : t
         }
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.decode(tokens)
@@ -99,7 +99,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of a token string (added tokens first, then the model vocabulary).
     public func id(forToken token: String) -> Int? {
-        let key = Array(token.utf8)
+        let key = TokenKey(token)
         return added.byContent[key] ?? model.vocab[key]
     }
 

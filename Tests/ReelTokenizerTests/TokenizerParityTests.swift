@@ -33,8 +33,11 @@ final class TokenizerParityTests: XCTestCase {
             let path = dir.appendingPathComponent(name).appendingPathComponent("tokenizer.json").path
             guard FileManager.default.fileExists(atPath: path) else { print("skipped \(name): \(path) is absent"); continue }
             let configPath = dir.appendingPathComponent(name).appendingPathComponent("tokenizer_config.json").path
+            let clock = ContinuousClock()
+            let start = clock.now
             let tok = try Tokenizer(tokenizerFile: path,
                                     configFile: FileManager.default.fileExists(atPath: configPath) ? configPath : nil)
+            print("loaded \(name)/tokenizer.json in \(clock.now - start)")  // information, not a timed assertion
             XCTAssertEqual(tok.vocabSize, entry["vocab_size"]?.int, name)
             failures += parityFailures(tok, try XCTUnwrap(entry["cases"]?.array).map(ParityCase.init), name: name)
             tested += 1
