@@ -24,7 +24,8 @@ final class BPEModel: @unchecked Sendable {
     private let cache = WordCache(capacity: 10_000)
 
     init(_ n: Node) throws {
-        let type = try n.type()
+        // Files written by early tokenizers versions may leave out the model's type; merges then mean BPE.
+        let type = try n.optionalString("type") ?? (n.optional("merges") != nil ? "BPE" : "(none)")
         guard type == "BPE" else { throw n.unsupported(type) }
         if let d = n.optional("dropout"), let p = d.value.double, p > 0 { throw n.invalid("dropout", "\(p) (BPE dropout is for training)") }
 
