@@ -19,6 +19,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import random  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -106,6 +107,28 @@ TEST_STRINGS = [
     # A long line: Llama-2 has no pre-tokenizer, so this is one BPE word of ~1500 characters.
     " ".join(CORPUS.split())[:1500],
 ]
+
+# Random mixtures of awkward pieces (seeded, so the same on every run): boundaries between scripts, special tokens
+# glued to text, combining marks after spaces, partial special tokens, whitespace of every kind.
+MIXTURE_PIECES = [
+    "hello", "Hello", "WORLD", "the", " ", "  ", "   ", "\t", "\n", "\r\n", "\r", "\n\n", " \n", "\t \t",
+    "'s", "'S", "'ll", "'re", "’s", "'", "\"", "123", "4567890", "3.14", "1,000", "0", "٣٤٥", "²",
+    "é", "é", "Å", "Å", "ﬁ", "Ｆ", "ß", "İ", "ı", "ǅ", "안녕", "하세요",
+    "世界", "你好", "日本語", "مرحبا", "עברית",
+    "हिन्दी", "ไทย",
+    "😀", "👨‍👩‍👧‍👦", "🏳️‍🌈",
+    "👍🏽", "🇰🇷", "1️⃣", "​", "‍", " ", " ", "", "　",
+    "", "", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>", "<unk>", "<mask>", "<|user|>", "<|end|>",
+    "<|assistant|>", "<|0.00|>", "<|en|>", "<|custom|>", "<|begin_of_text|>", "<|eot_id|>", "<|", "|>", "<", ">", "<s",
+    "▁", "▁▁", "<0x41>", ".", ",", "!", "?", "...", "()", "{}", "->", "==", "#", "//", "_", "__init__", "x_y",
+    "a", "b", "aaaa", "world", "worldwide", "def", "return", "café", "naïve", "Ǆ", "ꙮ", "𝔘", "∮",
+]
+
+
+def mixtures(count=60, seed=1234):
+    rng = random.Random(seed)
+    return ["".join(rng.choice(MIXTURE_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(count)]
+
 
 SPECIALS_CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -231,7 +254,7 @@ def make_metaspace_always(vocab, merges):
 
 def cases(tok):
     out = []
-    for text in TEST_STRINGS:
+    for text in TEST_STRINGS + mixtures():
         plain = tok.encode(text, add_special_tokens=False).ids
         special = tok.encode(text, add_special_tokens=True).ids
         out.append({
@@ -246,6 +269,12 @@ def cases(tok):
 
 
 def dump(obj):
+    """JSON with one case per line: readable diffs, small files."""
+    def case_lines(cs):
+        return "[\n" + ",\n".join("  " + json.dumps(c, ensure_ascii=False) for c in cs) + "\n ]"
+    if "cases" in obj:
+        head = {k: v for k, v in obj.items() if k != "cases"}
+        return json.dumps(head, ensure_ascii=False)[:-1] + ',\n "cases": ' + case_lines(obj["cases"]) + "\n}\n"
     return json.dumps(obj, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -281,15 +310,16 @@ def main():
                                                    "vocab_size": tok.get_vocab_size(with_added_tokens=True),
                                                    "cases": cases(tok)})
 
-    real = {"tokenizers_version": tokenizers.__version__, "files": {}}
     for name in REAL_NAMES:
         path = REAL / name / "tokenizer.json"
         if not path.exists():
             print(f"warning: {path} is absent; its expected ids are not recorded", file=sys.stderr)
             continue
         tok = Tokenizer.from_file(str(path))
-        real["files"][name] = {"vocab_size": tok.get_vocab_size(with_added_tokens=True), "cases": cases(tok)}
-    files["tok_real.expected.json"] = dump(real)
+        files[f"tok_real_{name}.expected.json"] = dump({"tokenizer": f"../shared/tokenizers/{name}/tokenizer.json",
+                                                        "tokenizers_version": tokenizers.__version__,
+                                                        "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+                                                        "cases": cases(tok)})
 
     bad = 0
     for fname, content in files.items():
