@@ -22,7 +22,7 @@ struct AddedVocabulary {
     private let rawTrie: Trie
     private let normalizedTrie: Trie
 
-    init(_ list: [Node], normalizer: Normalizer?) throws {
+    init(_ list: [ConfigNode], normalizer: Normalizer?) throws {
         var tokens: [AddedToken] = []
         for n in list {
             tokens.append(AddedToken(

@@ -23,7 +23,7 @@ final class BPEModel: @unchecked Sendable {
     private let byteIds: [Int]?
     private let cache = WordCache(capacity: 10_000)
 
-    init(_ n: Node) throws {
+    init(_ n: ConfigNode) throws {
         // Files written by early tokenizers versions may leave out the model's type; merges then mean BPE.
         let type = try n.optionalString("type") ?? (n.optional("merges") != nil ? "BPE" : "(none)")
         guard type == "BPE" else { throw n.unsupported(type) }
@@ -72,7 +72,7 @@ final class BPEModel: @unchecked Sendable {
     }
 
     /// Reads merges as "a b" strings (older files) or [a, b] pairs (newer files); the rank is the index.
-    private static func readMerges(_ n: Node, vocab: [TokenKey: Int], prefixLength: Int) throws -> [UInt64: (rank: Int32, id: Int32)] {
+    private static func readMerges(_ n: ConfigNode, vocab: [TokenKey: Int], prefixLength: Int) throws -> [UInt64: (rank: Int32, id: Int32)] {
         guard let m = n.optional("merges") else { return [:] }
         guard let list = m.value.array else { throw TokenizerError.wrongType(file: n.file, key: m.path, expected: "an array") }
         var out: [UInt64: (rank: Int32, id: Int32)] = [:]

@@ -1,19 +1,19 @@
 /// Typed access to one JSON node of a tokenizer file, carrying the file name and the key path for errors.
-struct Node {
+struct ConfigNode {
     let value: JValue
     let file: String
     let path: String
 
     /// The child at `key`; throws when absent.
-    func require(_ key: String) throws -> Node {
+    func require(_ key: String) throws -> ConfigNode {
         guard let v = value[key], !v.isNull else { throw TokenizerError.missingKey(file: file, key: join(key)) }
-        return Node(value: v, file: file, path: join(key))
+        return ConfigNode(value: v, file: file, path: join(key))
     }
 
     /// The child at `key`, or nil when absent or null.
-    func optional(_ key: String) -> Node? {
+    func optional(_ key: String) -> ConfigNode? {
         guard let v = value[key], !v.isNull else { return nil }
-        return Node(value: v, file: file, path: join(key))
+        return ConfigNode(value: v, file: file, path: join(key))
     }
 
     func string(_ key: String) throws -> String { try require(key).asString() }
@@ -38,13 +38,13 @@ struct Node {
         guard let i = value.int else { throw TokenizerError.wrongType(file: file, key: path, expected: "an integer") }
         return i
     }
-    func asArray() throws -> [Node] {
+    func asArray() throws -> [ConfigNode] {
         guard let a = value.array else { throw TokenizerError.wrongType(file: file, key: path, expected: "an array") }
-        return a.enumerated().map { Node(value: $1, file: file, path: "\(path)[\($0)]") }
+        return a.enumerated().map { ConfigNode(value: $1, file: file, path: "\(path)[\($0)]") }
     }
-    func asObject() throws -> [(key: String, node: Node)] {
+    func asObject() throws -> [(key: String, node: ConfigNode)] {
         guard let o = value.object else { throw TokenizerError.wrongType(file: file, key: path, expected: "an object") }
-        return o.map { ($0.key, Node(value: $0.value, file: file, path: join($0.key))) }
+        return o.map { ($0.key, ConfigNode(value: $0.value, file: file, path: join($0.key))) }
     }
 
     func unsupported(_ type: String, key: String = "type") -> TokenizerError {
@@ -58,9 +58,9 @@ struct Node {
 }
 
 /// Parses `bytes` as JSON, turning a parse failure into `TokenizerError.invalidJSON`.
-func parseDocument(_ bytes: [UInt8], file: String) throws -> Node {
+func parseDocument(_ bytes: [UInt8], file: String) throws -> ConfigNode {
     let j: JValue
     do { j = try JValue.parse(bytes) } catch { throw TokenizerError.invalidJSON(file: file, message: error.message) }
     guard j.object != nil else { throw TokenizerError.wrongType(file: file, key: "(root)", expected: "an object") }
-    return Node(value: j, file: file, path: "")
+    return ConfigNode(value: j, file: file, path: "")
 }

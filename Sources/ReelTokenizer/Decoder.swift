@@ -14,7 +14,7 @@ indirect enum TokenDecoder {
     /// Replacement → space; the first token loses its replacements when a prefix was prepended.
     case metaspace(replacement: Unicode.Scalar, stripFirst: Bool)
 
-    init(_ n: Node) throws {
+    init(_ n: ConfigNode) throws {
         let type = try n.type()
         switch type {
         case "Sequence": self = .sequence(try n.require("decoders").asArray().map(TokenDecoder.init))

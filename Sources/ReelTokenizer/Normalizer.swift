@@ -12,7 +12,7 @@ indirect enum Normalizer {
     /// Removes leading and/or trailing whitespace.
     case strip(left: Bool, right: Bool)
 
-    init(_ n: Node) throws {
+    init(_ n: ConfigNode) throws {
         let type = try n.type()
         switch type {
         case "Sequence":

@@ -11,7 +11,7 @@ indirect enum PostProcessor {
 
     enum Item { case ids([Int]), sequence }
 
-    init(_ n: Node) throws {
+    init(_ n: ConfigNode) throws {
         let type = try n.type()
         switch type {
         case "Sequence": self = .sequence(try n.require("processors").asArray().map(PostProcessor.init))

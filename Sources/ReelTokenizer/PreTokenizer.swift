@@ -51,7 +51,7 @@ indirect enum PreTokenizer {
 
     enum PrependScheme: String { case always, first, never }
 
-    init(_ n: Node) throws {
+    init(_ n: ConfigNode) throws {
         let type = try n.type()
         switch type {
         case "Sequence":

@@ -19,7 +19,7 @@ enum Pattern {
     case regex(Regex<AnyRegexOutput>)
 
     /// Reads `{"String": …}` or `{"Regex": …}`.
-    init(_ n: Node) throws {
+    init(_ n: ConfigNode) throws {
         if let s = try n.optionalString("String") {
             self = .literal(s.scalars)
         } else if let r = try n.optionalString("Regex") {
