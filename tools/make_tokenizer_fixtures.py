@@ -104,6 +104,7 @@ TEST_STRINGS = [
     "line\u2028sep\u2029para\u0085next",
     "<0x41> is not a byte token here, nor is <unk> unknown",
     "'s 's 'S 'll 'LL 're 've 'm 'd 't",
+    "x\u4f60\u597dabc zz \u00e9 \u0120zz",
     # A long line: Llama-2 has no pre-tokenizer, so this is one BPE word of ~1500 characters.
     " ".join(CORPUS.split())[:1500],
 ]
@@ -178,6 +179,8 @@ def make_gpt2():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator([CORPUS], trainer(600, ["<|endoftext|>"], True))
+    # Added tokens with characters outside the byte-level alphabet (decoded as their own UTF-8) and inside it.
+    tok.add_tokens(["\u4f60\u597dabc", "\u0120zz"])
     tok.post_processor = processors.ByteLevel(trim_offsets=True)
     return tok, None
 
