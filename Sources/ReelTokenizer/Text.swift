@@ -69,6 +69,13 @@ enum Pattern {
 
     /// Replaces every match of the pattern in `s` with `content`.
     func replaceAll(in s: String, with content: Scalars) -> String {
+        if case let .literal(p) = self, p.count == 1 {
+            // Fast path for the common one-character pattern (" " → "▁", "▁" → " ").
+            guard s.unicodeScalars.contains(p[0]) else { return s }
+            var out = String.UnicodeScalarView()
+            for c in s.unicodeScalars { if c == p[0] { out.append(contentsOf: content) } else { out.append(c) } }
+            return String(out)
+        }
         let sc = s.scalars
         var out = Scalars()
         out.reserveCapacity(sc.count)
