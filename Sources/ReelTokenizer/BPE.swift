@@ -135,7 +135,7 @@ final class BPEModel: @unchecked Sendable {
                 continue
             }
             if let byteIds {
-                // As in tokenizers, byte tokens do not flush a pending unk first.
+                // With byte fallback on, an unknown character never becomes unk, so none is pending here.
                 for b in s.utf8 { symbols.append(byteIds[Int(b)]) }
                 continue
             }
