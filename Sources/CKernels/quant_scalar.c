@@ -2,6 +2,10 @@
 #include "quant_internal.h"
 #include <math.h>
 
+// No fused multiply-adds: arm64 compilers contract a·b + c by default, which would make a .reel file's quantised
+// bytes depend on the converting machine (and break rne() below).
+#pragma STDC FP_CONTRACT OFF
+
 // ---- conversions -------------------------------------------------------------------------------------------------
 
 static void f16_to_f32(const uint16_t *s, float *d, int64_t n) { for (int64_t i = 0; i < n; i++) d[i] = reel_h2f(s[i]); }
