@@ -1,1 +1,0 @@
-// ReelTokenizer: see docs/DESIGN.md for what belongs here.
