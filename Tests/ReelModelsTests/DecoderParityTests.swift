@@ -180,7 +180,7 @@ final class DecoderParityTests: XCTestCase {
             guard case DecoderError.config(key: "num_key_value_heads", _)? = e as? DecoderError else { return XCTFail("\(e)") }
         }
         c = config.object!
-        c["rope"] = ["type": "yarn", "theta": 10000.0, "factor": 4.0]
+        c["rope"] = ["type": "longrope", "theta": 10000.0, "factor": 4.0]
         XCTAssertThrowsError(try Decoder(weights: weights, config: .object(c))) { e in
             guard case RuntimeError.unsupported? = e as? RuntimeError else { return XCTFail("\(e)") }
         }
