@@ -1,0 +1,120 @@
+/// How the KV cache stores keys and values.
+public enum KVCacheStorage: String, Sendable {
+    case f32, f16
+}
+
+/// Keys and values of every layer for up to `capacity` positions, allocated once.
+/// Layout per layer: keys f32|f16 [capacity, kvHeads, headDim], values likewise.
+public final class KVCache: @unchecked Sendable {
+    public let layers: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    public let capacity: Int
+    public let storage: KVCacheStorage
+    /// Positions cached so far (the sequence index of the next token).
+    public private(set) var count: Int = 0
+    private let rowElements: Int
+    private let perLayer: Int
+    private let base: UnsafeMutableRawPointer
+
+    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, storage: KVCacheStorage = .f32) throws {
+        guard layers > 0, kvHeads > 0, headDim > 0, capacity > 0 else {
+            throw RuntimeError.invalidArgument("kv cache: layers \(layers), kv heads \(kvHeads), head dim \(headDim), capacity \(capacity)")
+        }
+        self.layers = layers
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.capacity = capacity
+        self.storage = storage
+        rowElements = kvHeads * headDim
+        perLayer = capacity * rowElements
+        let bytes = layers * 2 * perLayer * (storage == .f32 ? 4 : 2)
+        base = .allocate(byteCount: bytes, alignment: 64)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Bytes held.
+    public var byteCount: Int { layers * 2 * perLayer * (storage == .f32 ? 4 : 2) }
+
+    /// Forgets every position.
+    public func reset() { count = 0 }
+
+    /// Throws `contextExceeded` unless `n` more positions fit.
+    public func reserve(_ n: Int) throws {
+        guard n >= 0, count + n <= capacity else {
+            throw RuntimeError.contextExceeded(used: count, requested: n, capacity: capacity)
+        }
+    }
+
+    /// Marks `n` positions (already stored in every layer) as cached.
+    public func advance(_ n: Int) throws {
+        try reserve(n)
+        count += n
+    }
+
+    /// Drops positions after the first `n` (e.g. to re-run a shared prefix).
+    public func truncate(to n: Int) { count = max(0, min(count, n)) }
+
+    @inline(__always) private func slot(_ layer: Int, _ which: Int) -> UnsafeMutableRawPointer {
+        base + (layer * 2 + which) * perLayer * (storage == .f32 ? 4 : 2)
+    }
+
+    /// Stores k and v of `n` rows at sequence indices `start..<start+n` of `layer`.
+    /// - Parameters: k, v: f32 [n, kvHeads, headDim].
+    public func store(layer: Int, start: Int, rows n: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
+        for (which, src) in [(0, k), (1, v)] {
+            let dst = slot(layer, which)
+            let e = rowElements
+            switch storage {
+            case .f32:
+                (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
+            case .f16:
+                Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
+            }
+        }
+    }
+
+    /// Causal multi-head attention with grouped KV heads over the cache, mirroring `eager_attention_forward`
+    /// after `repeat_kv`: query head h reads kv head `h / (heads/kvHeads)` (repeat_interleave), scores
+    /// `q·kᵀ·scale`, softmax in f32, weighted sum of v. Row i attends to sequence indices `0...start+i`.
+    /// - Parameters:
+    ///   - q: f32 [n, heads, headDim], rows at sequence indices `start..<start+n` (already stored in the cache).
+    ///   - out: f32 [n, heads, headDim].
+    public func attention(layer: Int, q: UnsafePointer<Float>, rows n: Int, start: Int, heads: Int, scale: Float,
+                          into out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let hd = headDim, group = heads / kvHeads, e = rowElements
+        let keys = slot(layer, 0), values = slot(layer, 1)
+        let f16 = storage == .f16
+        pool.parallelFor(n * heads) { items, worker in
+            let span = start + n
+            let scratch = pool.scratch(worker, count: span + 2 * hd)
+            let scores = scratch, kv = scratch + span, acc = scratch + span + hd
+            for item in items {
+                let i = item / heads, h = item % heads, j = h / group
+                let qv = q + (i * heads + h) * hd
+                let len = start + i + 1
+                for s in 0..<len {
+                    if f16 {
+                        Kernels.f16ToF32(keys.assumingMemoryBound(to: UInt16.self) + s * e + j * hd, kv, hd)
+                        scores[s] = Kernels.dot(qv, kv, hd) * scale
+                    } else {
+                        scores[s] = Kernels.dot(qv, keys.assumingMemoryBound(to: Float.self) + s * e + j * hd, hd) * scale
+                    }
+                }
+                Ops.softmax(scores, count: len)
+                acc.initialize(repeating: 0, count: hd)
+                for s in 0..<len {
+                    if f16 {
+                        Kernels.f16ToF32(values.assumingMemoryBound(to: UInt16.self) + s * e + j * hd, kv, hd)
+                        Kernels.axpy(scores[s], kv, acc, hd)
+                    } else {
+                        Kernels.axpy(scores[s], values.assumingMemoryBound(to: Float.self) + s * e + j * hd, acc, hd)
+                    }
+                }
+                (out + (i * heads + h) * hd).update(from: acc, count: hd)
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import CBLAS
+import CKernels
+import ReelQuant
+
+/// The one Swift file that calls BLAS and CKernels: row dequantisation, q8 activation quantisation, the
+/// quantised/half gemv and gemm-rows kernels (ISA chosen at run time inside CKernels), f32 GEMM/GEMV, and small
+/// f32 vector helpers. Every other file calls these.
+public enum Kernels {
+    /// Sets OpenBLAS to one thread: Reel's `ThreadPool` does the splitting, and two pools would fight for the cores.
+    public static func configureBLAS() { openblas_set_num_threads(1) }
+
+    /// CKernels' number for an encoding (formats/REEL.md §3 table order).
+    @inline(__always) static func code(_ e: Encoding) -> Int32 {
+        switch e {
+        case .f32: return Int32(REEL_ENC_F32)
+        case .f16: return Int32(REEL_ENC_F16)
+        case .bf16: return Int32(REEL_ENC_BF16)
+        case .q8: return Int32(REEL_ENC_Q8)
+        case .q4: return Int32(REEL_ENC_Q4)
+        case .q4f: return Int32(REEL_ENC_Q4F)
+        }
+    }
+
+    /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …).
+    public static var isaName: String { String(cString: reel_isa_name(reel_isa_active())) }
+
+    /// Dequantises one stored row of `count` elements (`encoding`'s layout) into f32.
+    public static func dequantizeRow(_ encoding: Encoding, _ src: UnsafeRawPointer, count k: Int,
+                                     into out: UnsafeMutablePointer<Float>) {
+        let n = Int64(k)
+        switch encoding {
+        case .f32: out.update(from: src.assumingMemoryBound(to: Float.self), count: k)
+        case .f16: reel_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), out, n)
+        case .bf16: reel_bf16_to_f32(src.assumingMemoryBound(to: UInt16.self), out, n)
+        case .q8: reel_dequantize_row_q8(src, out, n)
+        case .q4: reel_dequantize_row_q4(src, out, n)
+        case .q4f: reel_dequantize_row_q4f(src, out, n)
+        }
+    }
+
+    /// Bytes of one q8 activation row of `k` elements.
+    @inline(__always) public static func q8RowBytes(_ k: Int) -> Int { (k + 31) / 32 * 34 }
+
+    /// Quantises an f32 activation row to q8 (d = absmax/127 per block of 32).
+    @inline(__always) public static func quantizeActivationRow(_ x: UnsafePointer<Float>, count k: Int,
+                                                               into dst: UnsafeMutableRawPointer) {
+        reel_quantize_row_q8_act(x, dst, Int64(k))
+    }
+
+    /// y[r] = dot(weight row r, x) for r in `rows`: `x` is a q8 activation row for q8/q4/q4f weights, f32 otherwise.
+    @inline(__always)
+    static func gemv(_ enc: Encoding, w: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>, k: Int,
+                     x: UnsafeRawPointer, y: UnsafeMutablePointer<Float>) {
+        _ = reel_gemv(code(enc), w, rowBytes, Int64(rows.lowerBound), Int64(rows.upperBound), Int64(k), x, y)
+    }
+
+    /// y[i·ldy + r] = dot(weight row r, activation row i) for i < m, r in `rows` (activation rows `xRowBytes` apart).
+    @inline(__always)
+    static func gemmRows(_ enc: Encoding, w: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>, k: Int,
+                         x: UnsafeRawPointer, xRowBytes: Int, m: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+        _ = reel_gemm_rows(code(enc), w, rowBytes, Int64(rows.lowerBound), Int64(rows.upperBound), Int64(k),
+                           x, xRowBytes, Int64(m), y, Int64(ldy))
+    }
+
+    /// Σ a[i]·b[i] over `n` elements.
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= n {
+            acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
+                * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// y[i] += a·x[i] over `n` elements.
+    @inline(__always)
+    public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        let av = SIMD16<Float>(repeating: a)
+        while i + 16 <= n {
+            let r = UnsafeMutableRawPointer(y + i)
+            r.storeBytes(of: r.loadUnaligned(as: SIMD16<Float>.self)
+                         + av * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n { y[i] += a * x[i]; i += 1 }
+    }
+
+    /// y[n, ldy] (columns 0..<m) = x[n, k] · w[m, k]ᵀ (row-major; one BLAS call, single-threaded).
+    public static func gemmNT(x: UnsafePointer<Float>, n: Int, w: UnsafePointer<Float>, m: Int, k: Int,
+                              y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if n == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, w, Int32(k), x, 1, 0, y, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1,
+                        x, Int32(k), w, Int32(k), 0, y, Int32(ldy))
+        }
+    }
+
+    /// f16 bits → f32 rows.
+    @inline(__always) public static func f16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        reel_f16_to_f32(src, dst, Int64(n))
+    }
+    /// f32 → f16 bits rows (round to nearest even).
+    @inline(__always) public static func f32ToF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        reel_f32_to_f16(src, dst, Int64(n))
+    }
+}

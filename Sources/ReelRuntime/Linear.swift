@@ -1,0 +1,145 @@
+import ReelQuant
+
+/// `y = x·Wᵀ + b` over a weight stored in any encoding, read in place from the mapping (one Linear for every
+/// storage; never a second, converted copy of the model).
+///
+/// - f32: OpenBLAS on each thread's slice of output rows (sgemv for one row, sgemm for many).
+/// - f16/bf16: one row → CKernels' gemv (f16/bf16 · f32 dot); several rows → `prefillPath`.
+/// - q8/q4/q4f: the activation rows are quantised to q8 once per call (d = absmax/127 per block of 32, as
+///   llama.cpp's Q8_0 activations), then one row → CKernels' gemv (integer dots, VNNI where available); several
+///   rows → `prefillPath`.
+/// Work is split by output rows across the pool's threads.
+public final class Linear: @unchecked Sendable {
+    /// How a weight in a non-f32 encoding multiplies several activation rows (prefill).
+    public enum PrefillPath: String, Sendable, CaseIterable {
+        /// CKernels' `reel_gemm_rows`: each weight block loaded once for all rows (q8 activations for quantised
+        /// weights, so prefill and decode see the same numerics).
+        case kernel
+        /// Dequantise `tileRows` weight rows into f32 scratch, then OpenBLAS sgemm (f32 activations).
+        case dequantizeTile
+    }
+
+    /// any encoding [out, in]
+    public let weight: WeightTensor
+    /// f32 [out], when the layer has a bias.
+    public let bias: [Float]?
+    public let inFeatures: Int
+    public let outFeatures: Int
+    /// The prefill path; the default is the faster one measured on Zen 4 (docs/runtime.md).
+    public var prefillPath: PrefillPath = Linear.defaultPrefillPath
+    public static let defaultPrefillPath = PrefillPath.dequantizeTile
+    /// Weight rows dequantised per tile on the `dequantizeTile` path (32 rows × 2048 f32 = 256 KiB: stays in L2).
+    public static let tileRows = 32
+
+    /// - Parameters:
+    ///   - weight: `[out, in]`.
+    ///   - bias: `[out]`, any encoding (converted to f32 once).
+    public init(weight: WeightTensor, bias: WeightTensor? = nil) throws {
+        guard weight.shape.count == 2 else {
+            throw RuntimeError.shapeMismatch(name: weight.name, expected: [-1, -1], actual: weight.shape)
+        }
+        self.weight = weight
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+        if let bias {
+            try bias.expect(shape: [outFeatures])
+            self.bias = bias.toFloat()
+        } else {
+            self.bias = nil
+        }
+    }
+
+    /// Loads `<prefix>.weight` and, when `hasBias`, `<prefix>.bias`, checking the shape `[out, in]`.
+    public convenience init(_ weights: WeightProvider, _ prefix: String, out: Int, in k: Int, hasBias: Bool) throws {
+        let w = try weights.weight(prefix + ".weight")
+        try w.expect(shape: [out, k])
+        try self.init(weight: w, bias: hasBias ? weights.weight(prefix + ".bias") : nil)
+    }
+
+    /// y[n, out] = x[n, in] · Wᵀ + b. `x` and `y` must not overlap.
+    public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        guard n > 0 else { return }
+        let k = inFeatures, m = outFeatures
+        let enc = weight.encoding
+        let w = UnsafeRawPointer(weight.data.baseAddress!)
+        let rowBytes = weight.rowBytes
+        let useKernel = enc != .f32 && (n == 1 || prefillPath == .kernel)
+
+        // Activations for the kernels: q8 rows for quantised weights (quantised once, shared by all threads).
+        var act = UnsafeRawPointer(x), actRowBytes = k * 4
+        if useKernel && enc.isQuantized {
+            actRowBytes = Kernels.q8RowBytes(k)
+            let q = pool.sharedScratch(bytes: n * actRowBytes)
+            if n == 1 {
+                Kernels.quantizeActivationRow(x, count: k, into: q)
+            } else {
+                pool.parallelFor(n) { rows, _ in
+                    for i in rows { Kernels.quantizeActivationRow(x + i * k, count: k, into: q + i * actRowBytes) }
+                }
+            }
+            act = UnsafeRawPointer(q)
+        }
+
+        let tile = Self.tileRows
+        pool.parallelFor(m, granularity: 16) { rows, worker in
+            if enc == .f32 {
+                let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)
+                Kernels.gemmNT(x: x, n: n, w: wr, m: rows.count, k: k, y: y + rows.lowerBound, ldy: m)
+            } else if useKernel {
+                if n == 1 {
+                    Kernels.gemv(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, y: y)
+                } else {
+                    Kernels.gemmRows(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, xRowBytes: actRowBytes,
+                                     m: n, y: y, ldy: m)
+                }
+            } else {
+                let scratch = pool.scratch(worker, count: tile * k)  // f32 [tile, in]
+                var r0 = rows.lowerBound
+                while r0 < rows.upperBound {
+                    let t = min(tile, rows.upperBound - r0)
+                    for r in 0..<t { Kernels.dequantizeRow(enc, w + (r0 + r) * rowBytes, count: k, into: scratch + r * k) }
+                    Kernels.gemmNT(x: x, n: n, w: scratch, m: t, k: k, y: y + r0, ldy: m)
+                    r0 += t
+                }
+            }
+            if let bias {
+                bias.withUnsafeBufferPointer { b in
+                    for i in 0..<n {
+                        let yi = y + i * m
+                        for r in rows { yi[r] += b[r] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y = x·Wᵀ + b for `x` [n, in]; reshapes `y` to [n, out].
+    public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool) throws {
+        guard x.rowLength == inFeatures else {
+            throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")
+        }
+        try y.reshape([x.rows, outFeatures])
+        forward(x.data, rows: x.rows, into: y.data, pool: pool)
+    }
+}
+
+/// A token-embedding table `[V, H]` in any encoding; a lookup dequantises one row.
+public struct Embedding: @unchecked Sendable {
+    /// any encoding [V, H]
+    public let weight: WeightTensor
+    public var vocabSize: Int { weight.shape[0] }
+    public var dim: Int { weight.shape[1] }
+
+    public init(weight: WeightTensor) throws {
+        guard weight.shape.count == 2 else {
+            throw RuntimeError.shapeMismatch(name: weight.name, expected: [-1, -1], actual: weight.shape)
+        }
+        self.weight = weight
+    }
+
+    /// Writes the embedding of `token` (H floats) to `out`.
+    public func lookup(_ token: Int, into out: UnsafeMutablePointer<Float>) throws {
+        guard token >= 0, token < vocabSize else { throw RuntimeError.tokenOutOfRange(token: token, vocabSize: vocabSize) }
+        weight.dequantizeRow(token, into: out)
+    }
+}

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Element-wise and row-wise f32 operations of a transformer block.
+public enum Ops {
+    /// RMSNorm, mirroring `LlamaRMSNorm.forward`: `x·rsqrt(mean(x²)+eps)` in f32, **then** `× weight` (no +1).
+    /// - Parameters:
+    ///   - x: f32 [n, dim]; `out` may alias it.
+    ///   - weight: f32 [dim].
+    public static func rmsNorm(_ x: UnsafePointer<Float>, rows n: Int, dim: Int, weight: UnsafePointer<Float>, eps: Float,
+                               into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<n {
+            let xr = x + r * dim, yr = out + r * dim
+            let meanSquare = Kernels.dot(xr, xr, dim) / Float(dim)
+            let inv = 1 / (meanSquare + eps).squareRoot()
+            for i in 0..<dim { yr[i] = weight[i] * (xr[i] * inv) }
+        }
+    }
+
+    /// `gate[i] = silu(gate[i]) · up[i]` (the SwiGLU product of `LlamaMLP`): silu(x) = x·σ(x).
+    public static func siluMul(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// `x[i] = silu(x[i])`.
+    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = x[i] / (1 + expf(-x[i])) }
+    }
+
+    /// `x[i] += y[i]` (the residual add).
+    public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+        Kernels.axpy(1, y, x, count)
+    }
+
+    /// Numerically stable softmax of one row in place; `-inf` entries become 0.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        var m = -Float.infinity
+        for i in 0..<count { m = max(m, x[i]) }
+        var s: Float = 0
+        for i in 0..<count { let e = expf(x[i] - m); x[i] = e; s += e }
+        let inv = 1 / s
+        for i in 0..<count { x[i] *= inv }
+    }
+
+    /// Index of the largest element (the first on ties, as `torch.argmax`).
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+        var best = 0
+        for i in 1..<max(count, 1) where x[i] > x[best] { best = i }
+        return best
+    }
+}

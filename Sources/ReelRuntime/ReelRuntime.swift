@@ -1,1 +1,0 @@
-// ReelRuntime: see docs/DESIGN.md for what belongs here.

@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How RoPE frequencies are scaled (transformers' `rope_type`; `modeling_rope_utils.py`).
+public enum RopeScaling: Equatable, Sendable {
+    /// `inv_freq = 1/θ^(2i/dim)`.
+    case none
+    /// `inv_freq /= factor`.
+    case linear(factor: Double)
+    /// NTK: for a sequence of length L > maxPositions, `θ' = θ·(factor·L/maxPositions − (factor−1))^(dim/(dim−2))`.
+    case dynamic(factor: Double, maxPositions: Int)
+    /// Llama 3.1: wavelengths above `original/lowFreqFactor` divided by `factor`, below `original/highFreqFactor`
+    /// unchanged, smoothly interpolated between.
+    case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Int)
+}
+
+/// Rotary position embedding with NeoX pairing `(i, i+dim/2)`, mirroring `LlamaRotaryEmbedding` +
+/// `apply_rotary_pos_emb`: cos/sin of `position·inv_freq` in f32, `x' = x·cos + rotate_half(x)·sin`.
+/// With `partialRotaryFactor` < 1 only the first `dim = Int(headDim·p)` elements of each head rotate.
+public final class RotaryEmbedding: @unchecked Sendable {
+    public let headDim: Int
+    /// Rotated elements per head (even).
+    public let dim: Int
+    public let theta: Double
+    public let scaling: RopeScaling
+    /// f32 [dim/2]: the frequencies in use (dynamic scaling updates them as the sequence grows).
+    public private(set) var invFreq: [Float]
+    private let originalInvFreq: [Float]
+    /// Dynamic scaling's `max_seq_len_cached`.
+    private var cachedSeqLen: Int
+    /// f32 [dim/2] ×2: cos and sin of one row.
+    private let cosSin: UnsafeMutablePointer<Float>
+
+    public init(headDim: Int, theta: Double, scaling: RopeScaling = .none, partialRotaryFactor: Double = 1) throws {
+        let dim = Int(Double(headDim) * partialRotaryFactor)
+        guard headDim > 0, dim >= 2, dim % 2 == 0, dim <= headDim, theta > 0 else {
+            throw RuntimeError.invalidArgument("rope: head_dim \(headDim), rotary dim \(dim), theta \(theta)")
+        }
+        self.headDim = headDim
+        self.dim = dim
+        self.theta = theta
+        self.scaling = scaling
+        let base = Self.defaultInvFreq(theta: theta, dim: dim)
+        switch scaling {
+        case .none: invFreq = base
+        case let .linear(factor): invFreq = base.map { $0 / Float(factor) }
+        case let .dynamic(factor, maxPositions): invFreq = Self.dynamicInvFreq(theta: theta, dim: dim, factor: factor,
+                                                                              maxPositions: maxPositions, seqLen: maxPositions)
+        case let .llama3(factor, low, high, original):
+            invFreq = Self.llama3InvFreq(base, factor: factor, low: low, high: high, original: original)
+        }
+        originalInvFreq = invFreq
+        if case let .dynamic(_, maxPositions) = scaling { cachedSeqLen = maxPositions } else { cachedSeqLen = 0 }
+        cosSin = .allocate(capacity: dim)
+    }
+
+    deinit { cosSin.deallocate() }
+
+    /// `1/θ^(arange(0,dim,2)/dim)`, in f32 as transformers computes it.
+    public static func defaultInvFreq(theta: Double, dim: Int) -> [Float] {
+        (0..<(dim / 2)).map { i in 1 / powf(Float(theta), Float(2 * i) / Float(dim)) }
+    }
+
+    /// `_compute_dynamic_ntk_parameters` at sequence length `seqLen` (never below `maxPositions`).
+    public static func dynamicInvFreq(theta: Double, dim: Int, factor: Double, maxPositions: Int, seqLen: Int) -> [Float] {
+        let L = Double(max(seqLen, maxPositions))
+        let b = theta * pow(factor * L / Double(maxPositions) - (factor - 1), Double(dim) / Double(dim - 2))
+        return defaultInvFreq(theta: b, dim: dim)
+    }
+
+    /// `_compute_llama3_parameters`, in f32 like the reference.
+    public static func llama3InvFreq(_ inv: [Float], factor: Double, low: Double, high: Double, original: Int) -> [Float] {
+        let lowWavelen = Float(Double(original) / low), highWavelen = Float(Double(original) / high)
+        let f = Float(factor)
+        return inv.map { v in
+            let wavelen = 2 * Float.pi / v
+            let scaled = wavelen > lowWavelen ? v / f : v
+            if wavelen < highWavelen || wavelen > lowWavelen { return scaled }
+            let s = (Float(original) / wavelen - Float(low)) / (Float(high) - Float(low))
+            return (1 - s) * scaled / f + s * scaled
+        }
+    }
+
+    /// Mirrors `dynamic_frequency_update`: call before a forward whose largest position is `maxPosition`.
+    /// Grows the frequencies' sequence length when exceeded; resets once a forward is within the original length.
+    public func update(maxPosition: Int) {
+        guard case let .dynamic(factor, maxPositions) = scaling else { return }
+        let seqLen = maxPosition + 1
+        let cachedBefore = cachedSeqLen
+        if seqLen > cachedSeqLen {
+            invFreq = Self.dynamicInvFreq(theta: theta, dim: dim, factor: factor, maxPositions: maxPositions, seqLen: seqLen)
+            cachedSeqLen = seqLen
+        }
+        if seqLen < maxPositions && cachedBefore > maxPositions {
+            invFreq = originalInvFreq
+            cachedSeqLen = maxPositions
+        }
+    }
+
+    /// Rotates `heads` head vectors of each row in place.
+    /// - Parameters:
+    ///   - x: f32 [n, heads, headDim].
+    ///   - positions: [n] absolute positions.
+    public func apply(_ x: UnsafeMutablePointer<Float>, rows n: Int, heads: Int, positions: UnsafePointer<Int>) {
+        let half = dim / 2
+        for r in 0..<n {
+            computeCosSin(position: positions[r])
+            rotate(x + r * heads * headDim, heads: heads, half: half)
+        }
+    }
+
+    /// Rotates q and k of each row with one cos/sin computation per row.
+    /// - Parameters:
+    ///   - q: f32 [n, qHeads, headDim]; `k`: f32 [n, kHeads, headDim].
+    public func apply(q: UnsafeMutablePointer<Float>, qHeads: Int, k: UnsafeMutablePointer<Float>, kHeads: Int,
+                      rows n: Int, positions: UnsafePointer<Int>) {
+        let half = dim / 2
+        for r in 0..<n {
+            computeCosSin(position: positions[r])
+            rotate(q + r * qHeads * headDim, heads: qHeads, half: half)
+            rotate(k + r * kHeads * headDim, heads: kHeads, half: half)
+        }
+    }
+
+    @inline(__always) private func computeCosSin(position: Int) {
+        let p = Float(position)
+        for i in 0..<(dim / 2) {
+            let f = p * invFreq[i]  // f32 product, as `position_ids.float() * inv_freq`
+            cosSin[i] = Float(cos(Double(f)))
+            cosSin[dim / 2 + i] = Float(sin(Double(f)))
+        }
+    }
+
+    @inline(__always) private func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, half: Int) {
+        for h in 0..<heads {
+            let v = x + h * headDim
+            for i in 0..<half {
+                let c = cosSin[i], s = cosSin[half + i]
+                let x1 = v[i], x2 = v[half + i]
+                v[i] = x1 * c - x2 * s
+                v[half + i] = x2 * c + x1 * s
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// xoshiro256** seeded through splitmix64: the same seed gives the same stream on every platform.
+public struct Xoshiro256: Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    public mutating func next() -> UInt64 {
+        let result = Self.rotl(s.1 &* 5, 7) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = Self.rotl(s.3, 45)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}
+
+/// Sampling settings; each default leaves the distribution unchanged.
+public struct SamplerConfig: Sendable, Equatable {
+    /// 0 means greedy (argmax, no randomness).
+    public var temperature: Float = 1
+    /// Keep the k most likely tokens; 0 = off.
+    public var topK: Int = 0
+    /// Keep the smallest set whose probability reaches p; 1 = off.
+    public var topP: Float = 1
+    /// Drop tokens whose probability is below minP × the top probability; 0 = off.
+    public var minP: Float = 0
+    /// HF's `RepetitionPenaltyLogitsProcessor`: a seen token's logit is divided by it if positive, multiplied if
+    /// negative; 1 = off.
+    public var repetitionPenalty: Float = 1
+    public var seed: UInt64 = 0
+
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0, repetitionPenalty: Float = 1,
+                seed: UInt64 = 0) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.minP = minP
+        self.repetitionPenalty = repetitionPenalty; self.seed = seed
+    }
+
+    public static let greedy = SamplerConfig(temperature: 0)
+}
+
+/// Picks the next token from logits, in transformers' order: repetition penalty → temperature → top-k → top-p →
+/// min-p → draw. Reuses its buffers: no allocation per token once the vocabulary size is known.
+public struct Sampler: Sendable {
+    public let config: SamplerConfig
+    private var rng: Xoshiro256
+    private var probs: [Float] = []
+    private var order: [Int32] = []
+
+    public init(_ config: SamplerConfig) {
+        self.config = config
+        rng = Xoshiro256(seed: config.seed)
+    }
+
+    /// The next token. `logits` (f32 [V]) is modified in place by the penalty; `history` is the tokens seen so far
+    /// (prompt included, as HF).
+    public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int] = []) -> Int {
+        let v = logits.count
+        if config.repetitionPenalty != 1 {
+            for t in Set(history) where t >= 0 && t < v {
+                let l = logits[t]
+                logits[t] = l > 0 ? l / config.repetitionPenalty : l * config.repetitionPenalty
+            }
+        }
+        if config.temperature <= 0 { return Ops.argmax(logits.baseAddress!, count: v) }
+        if probs.count != v { probs = [Float](repeating: 0, count: v); order = (0..<Int32(v)).map { $0 } }
+        // temperature, then softmax
+        var m = -Float.infinity
+        for i in 0..<v { m = max(m, logits[i]) }
+        var sum: Float = 0
+        for i in 0..<v {
+            let e = expf((logits[i] - m) / config.temperature)
+            probs[i] = e; sum += e
+            order[i] = Int32(i)
+        }
+        for i in 0..<v { probs[i] /= sum }
+        // candidates sorted by probability (descending, then by id for determinism)
+        let p = probs
+        order.sort { p[Int($0)] != p[Int($1)] ? p[Int($0)] > p[Int($1)] : $0 < $1 }
+        var keep = v
+        if config.topK > 0 { keep = min(keep, config.topK) }
+        if config.topP < 1 {
+            var cum: Float = 0
+            for r in 0..<keep {
+                cum += p[Int(order[r])]
+                if cum >= config.topP { keep = r + 1; break }
+            }
+        }
+        if config.minP > 0 {
+            let threshold = config.minP * p[Int(order[0])]
+            var r = 1
+            while r < keep && p[Int(order[r])] >= threshold { r += 1 }
+            keep = r
+        }
+        var total: Float = 0
+        for r in 0..<keep { total += p[Int(order[r])] }
+        let u = Float(rng.nextDouble()) * total
+        var cum: Float = 0
+        for r in 0..<keep {
+            cum += p[Int(order[r])]
+            if u < cum { return Int(order[r]) }
+        }
+        return Int(order[keep - 1])
+    }
+
+    /// Convenience over an array.
+    public mutating func sample(_ logits: [Float], history: [Int] = []) -> Int {
+        var l = logits
+        return l.withUnsafeMutableBufferPointer { sample($0, history: history) }
+    }
+}

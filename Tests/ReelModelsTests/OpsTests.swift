@@ -1,0 +1,220 @@
+import Foundation
+import ReelCore
+import ReelQuant
+import ReelRuntime
+import XCTest
+
+/// Ops against transformers' numbers (Fixtures/ops.safetensors, made by tools/make_decoder_fixtures.py).
+final class OpsTests: XCTestCase {
+    /// RMSNorm, softmax, RoPE and attention in f32: relative to the reference's range.
+    static let f32OpTolerance = 1e-6
+    /// RoPE inverse frequencies (f32 pow vs torch's pow: a few ulp).
+    static let invFreqTolerance = 1e-6
+    /// Attention read back from an f16 KV cache.
+    static let f16CacheTolerance = 2e-3
+    /// Linear over q8/q4/q4f with q8-quantised activations (the kernel path), against f32 activations times the
+    /// dequantised weight: relative to the output range.
+    static let q8ActivationTolerance = 1e-2
+
+    var ops: SafetensorsFixture!
+    let pool = ThreadPool(threads: 2)
+
+    override func setUpWithError() throws {
+        ops = try SafetensorsFixture(try Fixtures.root.appendingPathComponent("ops.safetensors"))
+    }
+
+    func testRMSNorm() throws {
+        let x = try ops.floats("rmsnorm.x"), w = try ops.floats("rmsnorm.weight")
+        var y = [Float](repeating: 0, count: x.count)
+        Ops.rmsNorm(x, rows: 3, dim: 40, weight: w, eps: 1e-5, into: &y)
+        try assertClose("rmsnorm", y, try ops.floats("rmsnorm.y"), relative: Self.f32OpTolerance)
+    }
+
+    func testSoftmax() throws {
+        var x = try ops.floats("softmax.x")
+        x.withUnsafeMutableBufferPointer { b in for r in 0..<5 { Ops.softmax(b.baseAddress! + r * 33, count: 33) } }
+        try assertClose("softmax", x, try ops.floats("softmax.y"), relative: Self.f32OpTolerance)
+    }
+
+    func testRopeInverseFrequencies() throws {
+        let cases: [(String, RopeScaling)] = [
+            ("default", .none),
+            ("linear", .linear(factor: 4)),
+            ("dynamic", .dynamic(factor: 2, maxPositions: 32)),
+            ("llama3", .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16)),
+        ]
+        for (name, scaling) in cases {
+            let theta = name == "llama3" ? 5e5 : 10000
+            let rope = try RotaryEmbedding(headDim: 16, theta: theta, scaling: scaling)
+            try assertClose("inv_freq \(name)", rope.invFreq, try ops.floats("rope.\(name).inv_freq"),
+                            relative: Self.invFreqTolerance)
+        }
+        // dynamic NTK grows with the sequence and resets below the original length
+        let rope = try RotaryEmbedding(headDim: 16, theta: 10000, scaling: .dynamic(factor: 2, maxPositions: 32))
+        rope.update(maxPosition: 99)
+        try assertClose("inv_freq dynamic@100", rope.invFreq, try ops.floats("rope.dynamic.inv_freq.100"),
+                        relative: Self.invFreqTolerance)
+        rope.update(maxPosition: 19)
+        try assertClose("inv_freq dynamic@20", rope.invFreq, try ops.floats("rope.dynamic.inv_freq.20"),
+                        relative: Self.invFreqTolerance)
+    }
+
+    func testRopeApplyLlama3() throws {
+        let rope = try RotaryEmbedding(headDim: 16, theta: 5e5,
+                                       scaling: .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16))
+        var q = try ops.floats("rope.q"), k = try ops.floats("rope.k")  // [7, 2, 16], [7, 1, 16]
+        let pos = try ops.ints("rope.positions")
+        rope.apply(q: &q, qHeads: 2, k: &k, kHeads: 1, rows: 7, positions: pos)
+        try assertClose("rope q", q, try ops.floats("rope.q_out"), relative: Self.f32OpTolerance)
+        try assertClose("rope k", k, try ops.floats("rope.k_out"), relative: Self.f32OpTolerance)
+    }
+
+    func testRopeRejectsUnknownSetup() {
+        XCTAssertThrowsError(try RotaryEmbedding(headDim: 15, theta: 1e4)) { e in
+            guard case RuntimeError.invalidArgument = e else { return XCTFail("\(e)") }
+        }
+    }
+
+    /// GQA causal attention through the KV cache, whole-sequence and token by token, f32 and f16 storage.
+    func testCausalGQAAttention() throws {
+        let S = 6, nH = 4, nKV = 2, hd = 8
+        let q = try ops.floats("attn.q"), k = try ops.floats("attn.k"), v = try ops.floats("attn.v")
+        let ref = try ops.floats("attn.out")
+        for storage in [KVCacheStorage.f32, .f16] {
+            let bound = storage == .f32 ? Self.f32OpTolerance : Self.f16CacheTolerance
+            // all rows at once
+            let cache = try KVCache(layers: 1, kvHeads: nKV, headDim: hd, capacity: S, storage: storage)
+            cache.store(layer: 0, start: 0, rows: S, k: k, v: v)
+            var out = [Float](repeating: 0, count: S * nH * hd)
+            cache.attention(layer: 0, q: q, rows: S, start: 0, heads: nH, scale: 1 / Float(hd).squareRoot(), into: &out, pool: pool)
+            try assertClose("attention \(storage) prefill", out, ref, relative: bound)
+            // one row at a time (decode)
+            cache.reset()
+            var stepOut = [Float](repeating: 0, count: S * nH * hd)
+            for t in 0..<S {
+                let kvRow = nKV * hd, qRow = nH * hd
+                cache.store(layer: 0, start: t, rows: 1, k: Array(k[(t * kvRow)..<((t + 1) * kvRow)]),
+                            v: Array(v[(t * kvRow)..<((t + 1) * kvRow)]))
+                try cache.advance(1)
+                var o = [Float](repeating: 0, count: qRow)
+                cache.attention(layer: 0, q: Array(q[(t * qRow)..<((t + 1) * qRow)]), rows: 1, start: t, heads: nH,
+                                scale: 1 / Float(hd).squareRoot(), into: &o, pool: pool)
+                stepOut.replaceSubrange((t * qRow)..<((t + 1) * qRow), with: o)
+            }
+            try assertClose("attention \(storage) decode", stepOut, ref, relative: bound)
+            XCTAssertThrowsError(try cache.advance(1)) { e in
+                XCTAssertEqual(e as? RuntimeError, .contextExceeded(used: S, requested: 1, capacity: S))
+            }
+        }
+    }
+
+    /// Linear over every encoding equals dequantise-then-matmul (in Double), for 1 and several rows, odd sizes,
+    /// with bias, on 2 threads.
+    func testLinearAllEncodings() throws {
+        var rng = Xoshiro256(seed: 7)
+        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let out = 70, k = 100
+        let w = randn(out * k), bias = randn(out)
+        for enc in Encoding.allCases {
+            let weights = InMemoryWeights()
+            try weights.add("w", encoding: enc, shape: [out, k], bytes: try TestEncoder.encode(w, rowLength: k, as: enc))
+            try weights.add("b", shape: [out], floats: bias)
+            let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
+            let deq = try weights.weight("w").toFloat()
+            for (n, path) in [(1, Linear.PrefillPath.kernel), (5, .kernel), (5, .dequantizeTile)] {
+                lin.prefillPath = path
+                let x = randn(n * k)
+                var y = [Float](repeating: 0, count: n * out)
+                lin.forward(x, rows: n, into: &y, pool: pool)
+                var ref = [Float](repeating: 0, count: n * out)
+                for i in 0..<n {
+                    for r in 0..<out {
+                        var s = Double(bias[r])
+                        for j in 0..<k { s += Double(x[i * k + j]) * Double(deq[r * k + j]) }
+                        ref[i * out + r] = Float(s)
+                    }
+                }
+                let usesQ8Activations = enc.isQuantized && (n == 1 || path == .kernel)
+                try assertClose("linear \(enc) n=\(n) \(path)", y, ref,
+                                relative: usesQ8Activations ? Self.q8ActivationTolerance : Self.f32OpTolerance)
+            }
+        }
+    }
+
+    func testEmbeddingLookupAndErrors() throws {
+        let weights = InMemoryWeights()
+        let table: [Float] = (0..<(10 * 33)).map { Float($0) / 100 }
+        try weights.add("e", encoding: .q8, shape: [10, 33], bytes: try TestEncoder.encode(table, rowLength: 33, as: .q8))
+        let emb = try Embedding(weight: try weights.weight("e"))
+        var row = [Float](repeating: 0, count: 33)
+        try emb.lookup(3, into: &row)
+        // q8 is within one step of d = max|w|/127 per block of 32 (the quantiser may clip to lower the squared error)
+        let r = try ParityReport(name: "embedding q8", reference: Array(table[99..<132]), actual: row)
+        XCTAssertLessThanOrEqual(r.maxAbs, 1.31 / 127, "\(r)")
+        XCTAssertThrowsError(try emb.lookup(10, into: &row)) { e in
+            XCTAssertEqual(e as? RuntimeError, .tokenOutOfRange(token: 10, vocabSize: 10))
+        }
+        XCTAssertThrowsError(try weights.add("bad", encoding: .q4, shape: [2, 33], bytes: [1, 2, 3])) { e in
+            XCTAssertEqual(e as? RuntimeError, .byteCountMismatch(name: "bad", expected: 72, actual: 3))
+        }
+    }
+
+    func testThreadPoolCoversRangeOnce() {
+        let p = ThreadPool(threads: 3)
+        for count in [1, 2, 7, 64, 1001] {
+            var hits = [Int](repeating: 0, count: count)
+            hits.withUnsafeMutableBufferPointer { h in
+                p.parallelFor(count, granularity: 4) { range, _ in for i in range { h[i] += 1 } }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: count), "count \(count)")
+        }
+        // many small operations back to back (the per-token pattern)
+        var total = 0
+        let lock = NSLock()
+        for _ in 0..<2000 { p.run { _ in lock.lock(); total += 1; lock.unlock() } }
+        XCTAssertEqual(total, 6000)
+    }
+
+    func testSamplerIsSeededAndFilters() {
+        let logits: [Float] = [1, 3, 2, 0.5, 2.9, -1]
+        var greedy = Sampler(.greedy)
+        XCTAssertEqual(greedy.sample(logits), 1)
+        // repetition penalty: 3/2 = 1.5 < 2.9, so token 4 wins greedily
+        var penal = Sampler(SamplerConfig(temperature: 0, repetitionPenalty: 2))
+        XCTAssertEqual(penal.sample(logits, history: [1]), 4)
+        // top-k 2 keeps only tokens 1 and 4
+        var a = Sampler(SamplerConfig(temperature: 1, topK: 2, seed: 42))
+        let drawsA = (0..<200).map { _ in a.sample(logits) }
+        XCTAssertEqual(Set(drawsA), [1, 4])
+        var b = Sampler(SamplerConfig(temperature: 1, topK: 2, seed: 42))
+        XCTAssertEqual((0..<200).map { _ in b.sample(logits) }, drawsA, "same seed, same draws")
+        // top-p 0.5: token 1 alone has p≈0.40 < 0.5, so {1, 4}
+        var c = Sampler(SamplerConfig(topP: 0.5, seed: 1))
+        XCTAssertEqual(Set((0..<200).map { _ in c.sample(logits) }), [1, 4])
+        // min-p 0.5 keeps tokens with p ≥ 0.5·p_max: 1, 4 (p ratio e^-0.1) and 2 (e^-1 < 0.5: dropped)
+        var d = Sampler(SamplerConfig(minP: 0.5, seed: 3))
+        XCTAssertEqual(Set((0..<300).map { _ in d.sample(logits) }), [1, 4])
+        // xoshiro256** seeded by splitmix64(0): values from an independent Python implementation
+        var r = Xoshiro256(seed: 0)
+        XCTAssertEqual([r.next(), r.next(), r.next()], [11091344671253066420, 13793997310169335082, 1900383378846508768])
+    }
+
+    func testParityReport() throws {
+        let ref: [Float] = [0, 1, 2, 3, 3, 2, 1, 0]
+        let same = try ParityReport(name: "same", reference: ref, actual: ref, rowLength: 4)
+        XCTAssertEqual(same.maxAbs, 0)
+        XCTAssertEqual(same.cosine, 1, accuracy: 1e-12)
+        XCTAssertEqual(same.klDivergence, 0, accuracy: 1e-12)
+        XCTAssertEqual(same.top1Agreement, 1)
+        var act = ref
+        act[5] = 4  // row 1's argmax moves from 4 to 5
+        let r = try ParityReport(name: "moved", reference: ref, actual: act, rowLength: 4)
+        XCTAssertEqual(r.maxAbs, 2)
+        XCTAssertEqual(r.maxAbsPosition.row, 1)
+        XCTAssertEqual(r.maxAbsPosition.column, 1)
+        XCTAssertEqual(r.relative, 2.0 / 3.0, accuracy: 1e-12)
+        XCTAssertEqual(r.top1Agreement, 0.5)
+        XCTAssertGreaterThan(r.klDivergence, 0)
+        XCTAssertThrowsError(try ParityReport(name: "x", reference: ref, actual: [1]))
+    }
+}
