@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+import ReelCore
+import ReelTokenizer
+
+/// Byte-for-byte parity with transformers' own chat-template rendering (fixture made by
+/// tools/make_chat_template_fixtures.py).
+final class ChatTemplateParityTests: XCTestCase {
+    private func loadFixture() throws -> JSON {
+        let dir = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let data = try Data(contentsOf: dir.appendingPathComponent("chat_templates.json"))
+        return try JSON.parse([UInt8](data), source: "chat_templates.json")
+    }
+
+    func testEveryFixtureCaseMatchesTransformers() throws {
+        let fixture = try loadFixture()
+        let templates = try XCTUnwrap(fixture["templates"]?.object)
+        let cases = try XCTUnwrap(fixture["cases"]?.array)
+        XCTAssertGreaterThan(cases.count, 50)
+        var compiled: [String: ChatTemplate] = [:]
+        for (name, entry) in templates {
+            compiled[name] = try ChatTemplate(XCTUnwrap(entry["template"]?.string))
+        }
+        var checked = 0
+        for c in cases {
+            let name = try XCTUnwrap(c["name"]?.string)
+            let template = try XCTUnwrap(compiled[XCTUnwrap(c["template"]?.string)])
+            let messages = try XCTUnwrap(c["messages"]?.array)
+            let agp = try XCTUnwrap(c["add_generation_prompt"]?.bool)
+            var vars: [String: JSON] = [:]
+            for (k, v) in c["variables"]?.object ?? JSONObject() { vars[k] = v }
+            if let expected = c["expected"]?.string {
+                do {
+                    let got = try template.render(messages: messages, addGenerationPrompt: agp, variables: vars)
+                    XCTAssertEqual(got, expected, "\(name): \(firstDifference(got, expected))")
+                } catch {
+                    XCTFail("\(name): threw \(error)")
+                }
+            } else {
+                let message = try XCTUnwrap(c["expected_error"]?.string, name)
+                XCTAssertThrowsError(try template.render(messages: messages, addGenerationPrompt: agp, variables: vars), name) { e in
+                    guard case let ChatTemplateError.raised(got, _, _) = e else { return XCTFail("\(name): \(e)") }
+                    XCTAssertEqual(got, message, name)
+                }
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, cases.count)
+    }
+
+    func testFixtureCoversEveryFamily() throws {
+        let names = try XCTUnwrap(loadFixture()["templates"]?.object).keys
+        for family in ["qwen2", "qwen2_5", "qwen2_vl", "llama3", "llama3_2", "llama2", "phi3", "llava_onevision",
+                       "qwen2_audio", "llava_next_video"] {
+            XCTAssertTrue(names.contains(family), family)
+        }
+    }
+
+    private func firstDifference(_ a: String, _ b: String) -> String {
+        let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
+        var i = 0
+        while i < x.count && i < y.count && x[i] == y[i] { i += 1 }
+        func around(_ s: [Unicode.Scalar]) -> String {
+            let lo = max(0, i - 20), hi = min(s.count, i + 20)
+            return String(String.UnicodeScalarView(s[lo..<hi])).debugDescription
+        }
+        return "first difference at scalar \(i): got \(around(x)) expected \(around(y))"
+    }
+}

@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""Renders the chat templates of Reel's model families with transformers' own Jinja machinery.
+
+Writes Tests/ReelTokenizerTests/Fixtures/chat_templates.json: for every case the template name, the
+conversation, add_generation_prompt, the extra variables, and either the expected text or the message of
+the error the template raised. The Swift tests (ChatTemplateParityTests) assert byte-identical output.
+
+Reference: transformers.utils.chat_template_utils.render_jinja_template, i.e. the sandboxed Jinja environment
+transformers compiles every chat template with (trim_blocks=True, lstrip_blocks=True, its own tojson,
+raise_exception, strftime_now, namespace). It is called exactly as apply_chat_template calls it, so `tools` and
+`documents` are always passed (None when absent). Nothing is downloaded.
+
+Run from the repository root:  python3 tools/make_chat_template_fixtures.py
+Re-record only on purpose: the fixture is the reference the Swift renderer is held to.
+"""
+
+import json
+import os
+import sys
+
+import jinja2
+import transformers
+from transformers.utils.chat_template_utils import render_jinja_template
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "Tests", "ReelTokenizerTests", "Fixtures", "chat_templates.json")
+SHARED_TOKENIZERS = "/work/shared/tokenizers"  # real tokenizer_config.json files; see SOURCES.md there
+
+
+def config_template(name):
+    """The chat_template string of a tokenizer_config.json in the shared tokenizer folder, read at fixture time."""
+    with open(os.path.join(SHARED_TOKENIZERS, name, "tokenizer_config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    return cfg["chat_template"], {k: cfg[k] for k in ("bos_token", "eos_token") if isinstance(cfg.get(k), str)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Templates. Each names where the exact string was taken from.
+
+QWEN2 = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+QWEN2_5 = "{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n    {%- if messages[0]['role'] == 'system' %}\n        {{- messages[0]['content'] }}\n    {%- else %}\n        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n    {%- endif %}\n    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n    {%- for tool in tools %}\n        {{- \"\\n\" }}\n        {{- tool | tojson }}\n    {%- endfor %}\n    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n{%- else %}\n    {%- if messages[0]['role'] == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n    {%- else %}\n        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}\n    {%- endif %}\n{%- endif %}\n{%- for message in messages %}\n    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or (message.role == \"assistant\" and not message.tool_calls) %}\n        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n    {%- elif message.role == \"assistant\" %}\n        {{- '<|im_start|>' + message.role }}\n        {%- if message.content %}\n            {{- '\\n' + message.content }}\n        {%- endif %}\n        {%- for tool_call in message.tool_calls %}\n            {%- if tool_call.function is defined %}\n                {%- set tool_call = tool_call.function %}\n            {%- endif %}\n            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n            {{- tool_call.name }}\n            {{- '\", \"arguments\": ' }}\n            {{- tool_call.arguments | tojson }}\n            {{- '}\\n</tool_call>' }}\n        {%- endfor %}\n        {{- '<|im_end|>\\n' }}\n    {%- elif message.role == \"tool\" %}\n        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != \"tool\") %}\n            {{- '<|im_start|>user' }}\n        {%- endif %}\n        {{- '\\n<tool_response>\\n' }}\n        {{- message.content }}\n        {{- '\\n</tool_response>' }}\n        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n            {{- '<|im_end|>\\n' }}\n        {%- endif %}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n' }}\n{%- endif %}\n"
+
+QWEN2_VL = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}"
+    "<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+LLAMA3 = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"
+    "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+
+LLAMA3_2 = "{{- bos_token }}\n{%- if custom_tools is defined %}\n    {%- set tools = custom_tools %}\n{%- endif %}\n{%- if not tools_in_user_message is defined %}\n    {%- set tools_in_user_message = true %}\n{%- endif %}\n{%- if not date_string is defined %}\n    {%- if strftime_now is defined %}\n        {%- set date_string = strftime_now(\"%d %b %Y\") %}\n    {%- else %}\n        {%- set date_string = \"26 Jul 2024\" %}\n    {%- endif %}\n{%- endif %}\n{%- if not tools is defined %}\n    {%- set tools = none %}\n{%- endif %}\n\n{#- This block extracts the system message, so we can slot it into the right place. #}\n{%- if messages[0]['role'] == 'system' %}\n    {%- set system_message = messages[0]['content']|trim %}\n    {%- set messages = messages[1:] %}\n{%- else %}\n    {%- set system_message = \"\" %}\n{%- endif %}\n\n{#- System message #}\n{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n{%- if tools is not none %}\n    {{- \"Environment: ipython\\n\" }}\n{%- endif %}\n{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n{%- if tools is not none and not tools_in_user_message %}\n    {{- \"You have access to the following functions. To call a function, please respond with JSON for a function call.\" }}\n    {{- 'Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.' }}\n    {{- \"Do not use variables.\\n\\n\" }}\n    {%- for t in tools %}\n        {{- t | tojson(indent=4) }}\n        {{- \"\\n\\n\" }}\n    {%- endfor %}\n{%- endif %}\n{{- system_message }}\n{{- \"<|eot_id|>\" }}\n\n{#- Custom tools are passed in a user message with some extra guidance #}\n{%- if tools_in_user_message and not tools is none %}\n    {#- Extract the first user message so we can plug it in here #}\n    {%- if messages | length != 0 %}\n        {%- set first_user_message = messages[0]['content']|trim %}\n        {%- set messages = messages[1:] %}\n    {%- else %}\n        {{- raise_exception(\"Cannot put tools in the first user message when there's no first user message!\") }}\n{%- endif %}\n    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n    {{- \"Given the following functions, please respond with a JSON for a function call \" }}\n    {{- \"with its proper arguments that best answers the given prompt.\\n\\n\" }}\n    {{- 'Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.' }}\n    {{- \"Do not use variables.\\n\\n\" }}\n    {%- for t in tools %}\n        {{- t | tojson(indent=4) }}\n        {{- \"\\n\\n\" }}\n    {%- endfor %}\n    {{- first_user_message + \"<|eot_id|>\"}}\n{%- endif %}\n\n{%- for message in messages %}\n    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}\n        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n    {%- elif 'tool_calls' in message %}\n        {%- if not message.tool_calls|length == 1 %}\n            {{- raise_exception(\"This model only supports single tool-calls at once!\") }}\n        {%- endif %}\n        {%- set tool_call = message.tool_calls[0].function %}\n        {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}\n        {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n        {{- '\"parameters\": ' }}\n        {{- tool_call.arguments | tojson }}\n        {{- \"}\" }}\n        {{- \"<|eot_id|>\" }}\n    {%- elif message.role == \"tool\" or message.role == \"ipython\" %}\n        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n        {%- if message.content is mapping or message.content is iterable %}\n            {{- message.content | tojson }}\n        {%- else %}\n            {{- message.content }}\n        {%- endif %}\n        {{- \"<|eot_id|>\" }}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n{%- endif %}\n"
+
+LLAVA_ONEVISION = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'}}{# Render all images first #}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{# Render all video then #}{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}"
+    "{{ '<video>\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}"
+    "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{% generation %}"
+    "{{ content['text'] }}{% endgeneration %}{% endfor %}{% endif %}{{'<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+LLAVA_NEXT_VIDEO = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}"
+    "{{ message['content'][0]['text'] }}"
+    "{% else %}"
+    "{{ message['role'].upper() + ': '}}"
+    "{% endif %}"
+    "{# Render all images first #}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    "{{ '<image>\n' }}"
+    "{% endfor %}"
+    "{# Render all text next #}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] + ' '}}"
+    "{% endfor %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "{{ 'ASSISTANT:' }}"
+    "{% endif %}"
+)
+
+LLAMA2, LLAMA2_TOKENS = config_template("llama2")
+PHI3, PHI3_TOKENS = config_template("phi3-mini")
+
+
+def qwen2_audio_template():
+    """Qwen2-Audio's template as transformers ships it (Qwen2AudioProcessor.default_chat_template)."""
+    from transformers.models.qwen2_audio.processing_qwen2_audio import Qwen2AudioProcessor
+
+    return Qwen2AudioProcessor.default_chat_template.fget(None)
+
+
+TEMPLATES = {
+    "qwen2": {
+        "template": QWEN2,
+        "source": "Qwen/Qwen2-7B-Instruct tokenizer_config.json chat_template (identical to Qwen1.5-72B-Chat); "
+        "copied from github.com/mattt/Jinja Tests/JinjaTests/ChatTemplateTests.swift testQwenQwen1_5_72BChat",
+    },
+    "qwen2_5": {
+        "template": QWEN2_5,
+        "source": "Qwen/Qwen2.5-0.5B-Instruct tokenizer_config.json chat_template; copied from github.com/mattt/Jinja "
+        "Tests/JinjaTests/ChatTemplateTests.swift testQwenQwen2_5_0_5BInstruct",
+    },
+    "qwen2_vl": {
+        "template": QWEN2_VL,
+        "source": "Qwen/Qwen2-VL-2B-Instruct chat_template; copied from github.com/mattt/Jinja "
+        "Tests/JinjaTests/ChatTemplateTests.swift testQwen2VLTextOnly (also in openvino.genai tokenizer.cpp)",
+    },
+    "llama3": {
+        "template": LLAMA3,
+        "source": "meta-llama/Meta-Llama-3-8B-Instruct tokenizer_config.json chat_template (as quoted in public code)",
+    },
+    "llama3_2": {
+        "template": LLAMA3_2,
+        "source": "meta-llama/Llama-3.2-3B-Instruct chat_template; github.com/ggerganov/llama.cpp "
+        "models/templates/meta-llama-Llama-3.2-3B-Instruct.jinja @7b5e0803. Llama-3.1 has the same date/tools "
+        "logic plus builtin_tools.",
+    },
+    "llama2": {
+        "template": LLAMA2,
+        "source": "/work/shared/tokenizers/llama2/tokenizer_config.json (hf-internal-testing tiny-random Llama)",
+    },
+    "phi3": {
+        "template": PHI3,
+        "source": "/work/shared/tokenizers/phi3-mini/tokenizer_config.json (microsoft/Phi-3-mini)",
+    },
+    "llava_onevision": {
+        "template": LLAVA_ONEVISION,
+        "source": "llava-hf/llava-onevision-qwen2-*-hf chat_template; github.com/huggingface/transformers "
+        "src/transformers/models/llava_onevision/convert_llava_onevision_weights_to_hf.py",
+    },
+    "qwen2_audio": {
+        "template": qwen2_audio_template(),
+        "source": "transformers " + transformers.__version__ + " models/qwen2_audio/processing_qwen2_audio.py "
+        "Qwen2AudioProcessor.default_chat_template",
+    },
+    "llava_next_video": {
+        "template": LLAVA_NEXT_VIDEO,
+        "source": "llava-hf/LLaVA-NeXT-Video-7B-hf: chat_vicuna in github.com/huggingface/transformers "
+        "src/transformers/models/llava_next_video/convert_llava_next_video_weights_to_hf.py @01080c62 "
+        "(the template the conversion pushed; it renders <image> parts and text)",
+    },
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Conversations.
+
+UNICODE = "Ünïcödé 日本語 🎬 — \"double\" and 'single' quotes, a back\\slash, a tab\tand\nnew line"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city ✓",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "description": "City name, e.g. Zürich"}, "days": {"type": "integer"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+
+TEXT = {
+    "system_user": [
+        {"role": "system", "content": "You are a terse assistant."},
+        {"role": "user", "content": "Hi there!"},
+    ],
+    "multi_turn": [
+        {"role": "system", "content": "  Be brief.  "},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": " 4. "},
+        {"role": "user", "content": "And 3+3?"},
+    ],
+    "no_system": [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi! How can I help?"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
+    "unicode": [
+        {"role": "user", "content": UNICODE},
+    ],
+    "ends_with_assistant": [
+        {"role": "user", "content": "Say hi"},
+        {"role": "assistant", "content": "hi"},
+    ],
+}
+
+TOOL_CHAT = [
+    {"role": "system", "content": "Use tools when useful."},
+    {"role": "user", "content": "Weather in Zürich?"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Zürich", "days": 2}}}],
+    },
+    {"role": "tool", "content": "{\"temp_c\": 21.5}"},
+    {"role": "user", "content": "Thanks"},
+]
+
+NOT_ALTERNATING = [
+    {"role": "user", "content": "one"},
+    {"role": "user", "content": "two"},
+]
+
+VISUAL = {
+    "image_question": [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is shown in this image?"}]},
+    ],
+    "video_multi_turn": [
+        {"role": "system", "content": [{"type": "text", "text": "You describe videos."}]},
+        {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What happens?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat jumps."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Then? " + UNICODE}, {"type": "image"}, {"type": "video"}]},
+    ],
+}
+
+AUDIO = {
+    "audio_question": [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": [{"type": "audio", "audio_url": "glass.mp3"}, {"type": "text", "text": "What's that sound?"}]},
+        {"role": "assistant", "content": "Glass shattering."},
+        {"role": "user", "content": [{"type": "audio", "audio_url": "throat.wav"}, {"type": "text", "text": "And this?"}]},
+    ],
+    "audio_no_system": [
+        {"role": "user", "content": [{"type": "text", "text": "Listen: "}, {"type": "audio"}, {"type": "audio"}]},
+    ],
+    "text_only": TEXT["no_system"],
+}
+
+QWEN_TOKENS = {"bos_token": None, "eos_token": "<|im_end|>"}  # Qwen2 tokenizers have no BOS token
+LLAMA3_TOKENS = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
+LLAVA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>"}
+
+# (template, conversations, special tokens, extra variable sets)
+PLAN = [
+    ("qwen2", TEXT, QWEN_TOKENS, [{}]),
+    ("qwen2_5", TEXT, QWEN_TOKENS, [{}]),
+    ("qwen2_vl", {**VISUAL, "no_system": TEXT["no_system"]}, QWEN_TOKENS, [{}, {"add_vision_id": True}]),
+    ("llama3", TEXT, LLAMA3_TOKENS, [{}]),
+    ("llama3_2", TEXT, LLAMA3_TOKENS, [{"date_string": "07 Mar 2025"}]),
+    ("llama2", TEXT, LLAMA2_TOKENS, [{}]),
+    ("phi3", TEXT, PHI3_TOKENS, [{}]),
+    ("llava_onevision", VISUAL, QWEN_TOKENS, [{}]),
+    ("qwen2_audio", AUDIO, QWEN_TOKENS, [{}]),
+    ("llava_next_video", VISUAL, LLAVA_TOKENS, [{}]),
+]
+
+EXTRA_CASES = [
+    # Tools: tojson of nested dicts, tojson(indent=4), tool_calls and tool messages.
+    ("qwen2_5", "tools", TOOL_CHAT, QWEN_TOKENS, {"tools": TOOLS}),
+    ("llama3_2", "tools_in_user_message", TOOL_CHAT[1:2], LLAMA3_TOKENS, {"tools": TOOLS, "date_string": "07 Mar 2025"}),
+    ("llama3_2", "tools_in_system", TOOL_CHAT, LLAMA3_TOKENS,
+     {"tools": TOOLS, "date_string": "07 Mar 2025", "tools_in_user_message": False}),
+    # raise_exception: the message must surface.
+    ("llama2", "not_alternating", NOT_ALTERNATING, LLAMA2_TOKENS, {}),
+    ("llama3_2", "tools_without_user", [{"role": "system", "content": "x"}], LLAMA3_TOKENS,
+     {"tools": TOOLS, "date_string": "07 Mar 2025"}),
+]
+
+
+def render(template, messages, add_generation_prompt, variables):
+    try:
+        rendered, _ = render_jinja_template(
+            conversations=[messages],
+            chat_template=template,
+            add_generation_prompt=add_generation_prompt,
+            **variables,
+        )
+        return {"expected": rendered[0]}
+    except jinja2.exceptions.TemplateError as e:
+        return {"expected_error": str(e)}
+
+
+def main():
+    cases = []
+
+    def add(name, template_name, messages, agp, variables):
+        variables = {k: v for k, v in variables.items() if v is not None}
+        case = {
+            "name": name,
+            "template": template_name,
+            "messages": messages,
+            "add_generation_prompt": agp,
+            "variables": variables,
+        }
+        case.update(render(TEMPLATES[template_name]["template"], messages, agp, variables))
+        cases.append(case)
+
+    for template_name, conversations, tokens, extras in PLAN:
+        for conv_name, messages in conversations.items():
+            for extra in extras:
+                for agp in (False, True):
+                    suffix = "".join(f"+{k}" for k in extra)
+                    add(f"{template_name}/{conv_name}{suffix}/{'gen' if agp else 'nogen'}", template_name, messages, agp,
+                        {**tokens, **extra})
+    for template_name, conv_name, messages, tokens, extra in EXTRA_CASES:
+        for agp in (False, True):
+            add(f"{template_name}/{conv_name}/{'gen' if agp else 'nogen'}", template_name, messages, agp, {**tokens, **extra})
+
+    doc = {
+        "generator": "tools/make_chat_template_fixtures.py",
+        "reference": "transformers.utils.chat_template_utils.render_jinja_template",
+        "transformers_version": transformers.__version__,
+        "jinja2_version": jinja2.__version__,
+        "templates": TEMPLATES,
+        "cases": cases,
+    }
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    errors = sum(1 for c in cases if "expected_error" in c)
+    print(f"wrote {OUT}: {len(TEMPLATES)} templates, {len(cases)} cases ({errors} expected errors)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
