@@ -279,6 +279,46 @@ EXTRA_CASES = [
 ]
 
 
+# Small synthetic templates, one language feature each, rendered by the same transformers machinery. They pin the
+# corners the family templates do not reach (slices, filters, methods, loop variables, scoping, whitespace control).
+FEATURES = {
+    "ws_lstrip_trim": "  {% if true %}\n  x\n  {% endif %}\nafter\n    {% for i in [1, 2] %}\n    {{ i }}\n    {% endfor %}\nend",
+    "ws_plus_minus": "a  {%+ if true +%}\n  b {%- if true -%}  c  {%- endif %}\n{%+ endif %}  d\n\n{{- ' e ' -}}\n\nf",
+    "ws_comments": "x {# plain #} y\n  {# own line #}\nz {#- left -#}   w\n{#- both -#}\nq",
+    "ws_newlines": "line1\r\nline2\r{% if true %}\r\nin\r\n{% endif %}\r\nlast\n",
+    "ws_variable_no_trim": "{{ 'a' }}\n  {{ 'b' }}\n{% set x = 1 %}\n  {{ x }}\n",
+    "literals": "{{ \"a\\tb\\u00e9\\x41\\\\ \\'q\\'\" }}|{{ 'it''s' }}|{{ 1_000 }}|{{ 1.5e3 }}|{{ 2.0 }}|{{ -3 }}|{{ [1, 'a', none, true, 2.5] }}|{{ {'k': [1, {'z': none}], \"d\": 'it\\'s'} }}|{{ (1,) }}|{{ (1, 'b') }}|{{ () }}|{{ True }} {{ None }}",
+    "floats": "{{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1e-7 }} {{ 10 / 4 }} {{ 4 / 2 }} {{ 1e15 }} {{ 123456.789 }} {{ 0.0001 }} {{ -0.5 }}",
+    "slices": "{{ messages[1:] | length }} {{ 'abcdef'[::-1] }} {{ 'abcdef'[1:4] }} {{ 'abcdef'[-2:] }} {{ [1,2,3,4,5][::2] }} {{ [1,2,3,4,5][4:1:-1] }} {{ 'abc'[-1] }} {{ [1,2,3][:-1] }} {{ 'héllo'[1:3] }} {{ [1,2,3][5:] }} {{ messages[-1].role }} {{ messages[0]['content'][:5] }}",
+    "arithmetic": "{{ 7 + 2 }} {{ 7 - 2.5 }} {{ 7 * 3 }} {{ 7 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 'ab' * 3 }} {{ 'a' ~ 1 ~ none ~ true }} {{ [1] + [2] }} {{ 1 + true }} {{ -(2) }} {{ 2 * 3 + 4 * 5 }} {{ (2 + 3) * 4 }} {{ 7.5 // 2 }} {{ 7.5 % 2 }}",
+    "logic": "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1.0 }} {{ 'a' != 'b' }} {{ none or 'x' }} {{ 0 and 1 }} {{ not [] }} {{ 'b' in 'abc' }} {{ 2 not in [1,3] }} {{ 'role' in messages[0] }} {{ not 'z' in 'abc' }} {{ 'a' < 'b' }} {{ 2 >= 2.0 }} {{ true and 'yes' }} {{ '' or [] }}",
+    "tests": "{{ foo is defined }} {{ foo is undefined }} {{ none is none }} {{ 'a' is string }} {{ messages[0] is mapping }} {{ messages is iterable }} {{ 'x' is sequence }} {{ 3 is number }} {{ 3.5 is number }} {{ true is true }} {{ 1 is true }} {{ false is false }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 'a' is equalto 'a' }} {{ 5 is not none }} {{ messages[0].content is string }} {{ 2 is in [1, 2] }} {{ 'a' is lower }}",
+    "ternary": "{{ 'y' if messages else 'n' }}|{{ 'y' if [] }}|{{ 'a' if false else 'b' if true else 'c' }}|{{ ('x' if true else 'y') | upper }}",
+    "filters_text": "{{ '  pad  ' | trim }}|{{ 'xxhixx' | trim('x') }}|{{ 'MiXeD' | lower }}|{{ 'MiXeD' | upper }}|{{ 'hELLO wORLD' | capitalize }}|{{ 'hello big-world (x)' | title }}|{{ 'a-b' | replace('-', '+') }}|{{ 'aaa' | replace('a', 'b', 2) }}|{{ 42 | string }}|{{ '12' | int + 1 }}|{{ 'x' | int }}|{{ 3.9 | int }}|{{ '2.5' | float }}|{{ 'abc' | length }}|{{ 'héllo' | length }}|{{ 'abc' | first }}|{{ 'abc' | last }}|{{ 'abc' | list }}|{{ 'abc' | reverse }}",
+    "filters_default": "{{ foo | default('d') }}|{{ '' | default('d') }}|{{ '' | default('d', true) }}|{{ none | default('d') }}|{{ foo | d('short') }}|{{ messages[0].nope | default('nokey') }}|{{ foo | length }}|{{ foo | trim }}|[{{ foo }}]",
+    "filters_lists": "{{ [3, 1, 2] | sort }}|{{ ['b', 'A', 'c'] | sort }}|{{ [3, 1, 2] | sort(reverse=true) }}|{{ [1, 2, 2, 3, 1] | unique | list }}|{{ [1, 2, 3] | reverse | list }}|{{ [1, 2, 3] | first }}|{{ [1, 2, 3] | last }}|{{ [4, 9, 2] | max }}|{{ [4, 9, 2] | min }}|{{ [1, 2, 3] | sum }}|{{ ['a', 'b'] | join }}|{{ ['a', 'b', 1] | join(', ') }}|{{ [1, 2] | length }}|{{ [] | first }}|{{ messages | map(attribute='role') | join('/') }}|{{ messages | map(attribute='role') | list }}|{{ ['1', '2'] | map('int') | sum }}",
+    "filters_select": "{{ messages | selectattr('role', 'equalto', 'user') | list | length }}|{{ messages | rejectattr('role', 'equalto', 'user') | map(attribute='content') | join('+') }}|{{ messages | selectattr('name') | list | length }}|{{ messages | selectattr('name', 'defined') | map(attribute='name') | first }}|{{ [0, 1, 2, '', 'x'] | select | list }}|{{ [1, 2, 3, 4] | select('odd') | list }}|{{ [1, 2, 3, 4] | reject('odd') | list }}|{{ [1, 2, 3] | select('in', [2, 3]) | list }}",
+    "filters_dict": "{% for k, v in {'b': 1, 'a': 2} | items %}{{ k }}={{ v }};{% endfor %}|{% for k, v in {'b': 1, 'a': 2} | dictsort %}{{ k }}={{ v }};{% endfor %}|{{ {'a': 1} | items | list }}|{{ messages[0] | length }}|{{ {'x': 1} | list }}",
+    "tojson": "{{ messages[0] | tojson }}|{{ {'k': [1, 2.5, none, true, 'é\"\\n\\t\\u0001'], 'e': {}, 'l': []} | tojson }}|{{ {'b': 1, 'a': {'d': 1, 'c': 2}} | tojson(sort_keys=true) }}|{{ [1, {'a': [2, 3]}, []] | tojson(indent=2) }}|{{ {'a': 1, 'b': [1, 2]} | tojson(separators=(',', ':')) }}|{{ 'str' | tojson }}|{{ 2.0 | tojson }}|{{ none | tojson }}|{{ {'x': 'y'} | tojson(indent='\t') }}|{{ [1] | tojson(indent=0) }}",
+    "methods": "{{ '  a b  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '  a '.lstrip() }}|{{ ' a  '.rstrip() }}|{{ 'a  b\\tc\\n'.split() }}|{{ 'a,b,,c'.split(',') }}|{{ 'a,b,c'.split(',', 1) }}|{{ 'hello'.startswith('he') }}|{{ 'hello'.endswith(('x', 'lo')) }}|{{ 'Ab'.upper() }}{{ 'Ab'.lower() }}|{{ 'hello world'.title() }}|{{ 'hello'.capitalize() }}|{{ 'a-b'.replace('-', '') }}|{{ 'abcabc'.find('c') }}|{{ 'abcabc'.count('bc') }}|{{ ', '.join(['x', 'y']) }}|{{ messages[0].get('role') }}|{{ messages[0].get('nope', 'dflt') }}|{{ messages[0].get('nope') }}|{{ messages[0].keys() | list }}|{{ messages[0].values() | list | length }}|{% for k, v in messages[0].items() %}{{ k }}:{{ v | length }};{% endfor %}",
+    "loops": "{% for m in messages %}{{ loop.index }}/{{ loop.length }} {{ loop.index0 }} {{ loop.revindex }} {{ loop.revindex0 }} {{ loop.first }} {{ loop.last }} prev={{ loop.previtem.role if loop.previtem is defined else '-' }} next={{ loop.nextitem.role if loop.nextitem is defined else '-' }};{% endfor %}",
+    "loops_else_filter": "{% for x in [] %}a{% else %}empty{% endfor %}|{% for x in [1, 2, 3, 4] if x is even %}{{ x }}@{{ loop.index }}{% endfor %}|{% for x in foo %}a{% else %}undef-empty{% endfor %}|{% for c in 'ab' %}[{{ c }}]{% endfor %}|{% for k in {'p': 1, 'q': 2} %}{{ k }}{% endfor %}|{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}|{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(1, 7, 2) %}{{ i }}{% endfor %}",
+    "loops_control": "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 5 %}{% break %}{% endif %}{{ i }}{% endfor %}|{% for i in [1, 2] %}{% for j in 'ab' %}{{ i }}{{ j }}{{ loop.index }}{% endfor %}{{ loop.index }};{% endfor %}",
+    "scoping": "{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}|{% set ns = namespace(found=false, n=0) %}{% for m in messages %}{% if m.role == 'user' %}{% set ns.found = true %}{% set ns.n = ns.n + 1 %}{% endif %}{% endfor %}{{ ns.found }} {{ ns.n }}|{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set blk %}B{{ 1 + 1 }}{% endset %}{{ blk }}|{% if true %}{% set y = 'in-if' %}{% endif %}{{ y }}|{% set messages = messages[1:] %}{{ messages | length }}",
+    "macros": "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', punct='?') }} {{ greet(name='C') }}|{% macro render(m) %}<{{ m.role }}>{{ m.content | trim }}{% endmacro %}{% for m in messages %}{{ render(m) }}{% endfor %}",
+    "globals": "{{ dict(a=1, b='x') }}|{{ range(3) | list }}|{{ namespace(v=3).v }}|{{ add_generation_prompt }}|{{ tools is none }}|{{ documents is none }}|{{ bos_token }}",
+    "content_parts": "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}{% if p.type == 'text' %}{{ p.text }}{% elif p['type'] in ['image', 'video'] %}<{{ p.type }}>{% endif %}{% endfor %}{% endif %}\n{% endfor %}",
+    "generation_tag": "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}|{% endfor %}",
+}
+
+FEATURE_MESSAGES = [
+    {"role": "system", "content": "  Sys prompt é  "},
+    {"role": "user", "content": "Hello there", "name": "ann"},
+    {"role": "assistant", "content": "Hi!"},
+    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What's this?"}, {"type": "video"}]},
+]
+
+
 def render(template, messages, add_generation_prompt, variables):
     try:
         rendered, _ = render_jinja_template(
@@ -314,6 +354,9 @@ def main():
                     suffix = "".join(f"+{k}" for k in extra)
                     add(f"{template_name}/{conv_name}{suffix}/{'gen' if agp else 'nogen'}", template_name, messages, agp,
                         {**tokens, **extra})
+    for name, template in FEATURES.items():
+        TEMPLATES["feature/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURES"}
+        add("feature/" + name, "feature/" + name, FEATURE_MESSAGES, True, {"bos_token": "<s>"})
     for template_name, conv_name, messages, tokens, extra in EXTRA_CASES:
         for agp in (False, True):
             add(f"{template_name}/{conv_name}/{'gen' if agp else 'nogen'}", template_name, messages, agp, {**tokens, **extra})

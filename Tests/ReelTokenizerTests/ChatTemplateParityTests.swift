@@ -19,12 +19,16 @@ final class ChatTemplateParityTests: XCTestCase {
         XCTAssertGreaterThan(cases.count, 50)
         var compiled: [String: ChatTemplate] = [:]
         for (name, entry) in templates {
-            compiled[name] = try ChatTemplate(XCTUnwrap(entry["template"]?.string))
+            do {
+                compiled[name] = try ChatTemplate(XCTUnwrap(entry["template"]?.string))
+            } catch {
+                XCTFail("template \(name) does not compile: \(error)")
+            }
         }
         var checked = 0
         for c in cases {
             let name = try XCTUnwrap(c["name"]?.string)
-            let template = try XCTUnwrap(compiled[XCTUnwrap(c["template"]?.string)])
+            guard let template = compiled[try XCTUnwrap(c["template"]?.string)] else { continue }
             let messages = try XCTUnwrap(c["messages"]?.array)
             let agp = try XCTUnwrap(c["add_generation_prompt"]?.bool)
             var vars: [String: JSON] = [:]
@@ -45,7 +49,7 @@ final class ChatTemplateParityTests: XCTestCase {
             }
             checked += 1
         }
-        XCTAssertEqual(checked, cases.count)
+        XCTAssertEqual(checked, cases.count - failedToCompile(cases, compiled))
     }
 
     func testFixtureCoversEveryFamily() throws {
@@ -54,6 +58,10 @@ final class ChatTemplateParityTests: XCTestCase {
                        "qwen2_audio", "llava_next_video"] {
             XCTAssertTrue(names.contains(family), family)
         }
+    }
+
+    private func failedToCompile(_ cases: [JSON], _ compiled: [String: ChatTemplate]) -> Int {
+        cases.filter { compiled[$0["template"]?.string ?? ""] == nil }.count
     }
 
     private func firstDifference(_ a: String, _ b: String) -> String {

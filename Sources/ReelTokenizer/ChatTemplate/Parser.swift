@@ -203,6 +203,7 @@ struct TemplateParser {
         while cur.isOp(",") {
             t += 1
             if case .end = cur.kind { break }
+            if cur.isOp(")") || cur.isOp("=") { break }
             items.append(condexpr ? try parseExpression() : try parseOr())
         }
         return .tuple(items)
