@@ -62,13 +62,13 @@ struct Interpreter {
 
     private mutating func assign(_ target: SetTarget, _ v: Value) throws {
         switch target {
-        case let .names(names):
+        case let .names(names, pos):
             if names.count == 1 {
                 frames[frames.count - 1][names[0]] = v
                 return
             }
             guard case let .list(items) = v.asSequence, items.count == names.count else {
-                throw ChatTemplateError.render(line: 0, column: 0, message: "cannot unpack \(v.typeName) into \(names.count) names")
+                throw ChatTemplateError.render(line: pos.line, column: pos.column, message: "cannot unpack \(v.typeName) into \(names.count) names")
             }
             for (n, x) in zip(names, items) { frames[frames.count - 1][n] = x }
         case let .attribute(obj, attr, pos):

@@ -13,7 +13,7 @@ indirect enum Node: Sendable {
 }
 
 enum SetTarget: Sendable {
-    case names([String])
+    case names([String], SourcePos)
     case attribute(String, String, SourcePos)
 }
 
@@ -143,7 +143,7 @@ struct TemplateParser {
             } else {
                 var names = [first]
                 while cur.isOp(",") { t += 1; names.append(try expectNameToken()) }
-                target = .names(names)
+                target = .names(names, namePos)
             }
             if cur.isOp("=") {
                 t += 1
@@ -151,7 +151,7 @@ struct TemplateParser {
                 try expectEnd()
                 return .set(target, value)
             }
-            guard case let .names(ns) = target, ns.count == 1 else { throw syntax(namePos, "expected '='") }
+            guard case let .names(ns, _) = target, ns.count == 1 else { throw syntax(namePos, "expected '='") }
             try expectEnd()
             let (body, end) = try parseBody(until: ["endset"])
             guard end != nil else { throw unclosed("set", pos, "endset") }
@@ -431,7 +431,12 @@ struct TemplateParser {
     }
 
     private mutating func parseCall(_ callee: Expr) throws -> Expr {
-        let p = cur.pos
+        // Errors from a call point at the callee (`raise_exception`, `m.get`), not at its '('.
+        var p = cur.pos
+        switch callee {
+        case let .name(_, q), let .attr(_, _, q): p = q
+        default: break
+        }
         let (args, kwargs) = try parseCallArgs()
         return .call(callee, args, kwargs, p)
     }
