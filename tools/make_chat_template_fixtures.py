@@ -308,7 +308,19 @@ FEATURES = {
     "macros": "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', punct='?') }} {{ greet(name='C') }}|{% macro render(m) %}<{{ m.role }}>{{ m.content | trim }}{% endmacro %}{% for m in messages %}{{ render(m) }}{% endfor %}",
     "globals": "{{ dict(a=1, b='x') }}|{{ range(3) | list }}|{{ namespace(v=3).v }}|{{ add_generation_prompt }}|{{ tools is none }}|{{ documents is none }}|{{ bos_token }}",
     "content_parts": "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}{% if p.type == 'text' %}{{ p.text }}{% elif p['type'] in ['image', 'video'] %}<{{ p.type }}>{% endif %}{% endfor %}{% endif %}\n{% endfor %}",
+    "llama3_1_builtin_tools": "{% set builtin_tools = ['code_interpreter', 'brave_search', 'wolfram_alpha'] %}{{- 'Tools: ' + builtin_tools | reject('equalto', 'code_interpreter') | join(', ') + '\\n\\n' }}{{ builtin_tools | string }}",
+    "nested_data": "{% for m in messages %}{% if m.content is not string %}{% for p in m.content | selectattr('type', 'equalto', 'text') %}{{ p.text | tojson }}{% endfor %}{{ m.content | map(attribute='type') | join(',') }}{% endif %}{% endfor %}|{{ messages | selectattr('content', 'string') | map(attribute='role') | list }}",
     "generation_tag": "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}|{% endfor %}",
+}
+
+# Templates that fail in Jinja; the fixture records the message (Reel's ChatTemplateError.render carries the same).
+FEATURE_ERRORS = {
+    "undefined_attribute": "{{ nope.attr }}",
+    "undefined_arithmetic": "{{ 'a' + messages[0].nope }}",
+    "str_plus_int": "{{ 'a' + 1 }}",
+    "int_plus_str": "{{ 1 + 'a' }}",
+    "none_not_iterable": "{% for x in none %}{% endfor %}",
+    "raise_in_macro": "{% macro check(m) %}{% if m.role not in ['user', 'system'] %}{{ raise_exception('Unexpected role ' ~ m.role ~ '!') }}{% endif %}{% endmacro %}{% for m in messages %}{{ check(m) }}{% endfor %}",
 }
 
 FEATURE_MESSAGES = [
@@ -328,8 +340,12 @@ def render(template, messages, add_generation_prompt, variables):
             **variables,
         )
         return {"expected": rendered[0]}
+    except jinja2.exceptions.UndefinedError as e:
+        return {"expected_error": str(e), "error_kind": "render"}
     except jinja2.exceptions.TemplateError as e:
-        return {"expected_error": str(e)}
+        return {"expected_error": str(e), "error_kind": "raise_exception"}
+    except TypeError as e:
+        return {"expected_error": str(e), "error_kind": "render"}
 
 
 def main():
@@ -357,6 +373,9 @@ def main():
     for name, template in FEATURES.items():
         TEMPLATES["feature/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURES"}
         add("feature/" + name, "feature/" + name, FEATURE_MESSAGES, True, {"bos_token": "<s>"})
+    for name, template in FEATURE_ERRORS.items():
+        TEMPLATES["error/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURE_ERRORS"}
+        add("error/" + name, "error/" + name, FEATURE_MESSAGES, False, {})
     for template_name, conv_name, messages, tokens, extra in EXTRA_CASES:
         for agp in (False, True):
             add(f"{template_name}/{conv_name}/{'gen' if agp else 'nogen'}", template_name, messages, agp, {**tokens, **extra})

@@ -41,10 +41,15 @@ final class ChatTemplateParityTests: XCTestCase {
                     XCTFail("\(name): threw \(error)")
                 }
             } else {
+                // raise_exception → .raised; Jinja's UndefinedError and Python's TypeError → .render, same message.
                 let message = try XCTUnwrap(c["expected_error"]?.string, name)
+                let kind = try XCTUnwrap(c["error_kind"]?.string, name)
                 XCTAssertThrowsError(try template.render(messages: messages, addGenerationPrompt: agp, variables: vars), name) { e in
-                    guard case let ChatTemplateError.raised(got, _, _) = e else { return XCTFail("\(name): \(e)") }
-                    XCTAssertEqual(got, message, name)
+                    switch (kind, e) {
+                    case let ("raise_exception", ChatTemplateError.raised(got, _, _)): XCTAssertEqual(got, message, name)
+                    case let ("render", ChatTemplateError.render(_, _, got)): XCTAssertEqual(got, message, name)
+                    default: XCTFail("\(name): expected a \(kind) error '\(message)', got \(e)")
+                    }
                 }
             }
             checked += 1
