@@ -99,6 +99,10 @@ LLAVA_NEXT_VIDEO = (
     "{% endif %}"
 )
 
+# Qwen3 (a stress test: reversed loops, namespace, split/strip chains, reasoning content). The text is the JSON string
+# literal exactly as it appears in tokenizer_config.json, decoded here.
+QWEN3 = json.loads(r'''"{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n    {%- if messages[0].role == 'system' %}\n        {{- messages[0].content + '\\n\\n' }}\n    {%- endif %}\n    {{- \"# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n    {%- for tool in tools %}\n        {{- \"\\n\" }}\n        {{- tool | tojson }}\n    {%- endfor %}\n    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n{%- else %}\n    {%- if messages[0].role == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}\n    {%- endif %}\n{%- endif %}\n{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}\n{%- for message in messages[::-1] %}\n    {%- set index = (messages|length - 1) - loop.index0 %}\n    {%- if ns.multi_step_tool and message.role == \"user\" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}\n        {%- set ns.multi_step_tool = false %}\n        {%- set ns.last_query_index = index %}\n    {%- endif %}\n{%- endfor %}\n{%- for message in messages %}\n    {%- if message.content is string %}\n        {%- set content = message.content %}\n    {%- else %}\n        {%- set content = '' %}\n    {%- endif %}\n    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) %}\n        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}\n    {%- elif message.role == \"assistant\" %}\n        {%- set reasoning_content = '' %}\n        {%- if message.reasoning_content is string %}\n            {%- set reasoning_content = message.reasoning_content %}\n        {%- else %}\n            {%- if '</think>' in content %}\n                {%- set reasoning_content = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}\n                {%- set content = content.split('</think>')[-1].lstrip('\\n') %}\n            {%- endif %}\n        {%- endif %}\n        {%- if loop.index0 > ns.last_query_index %}\n            {%- if loop.last or (not loop.last and reasoning_content) %}\n                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}\n            {%- else %}\n                {{- '<|im_start|>' + message.role + '\\n' + content }}\n            {%- endif %}\n        {%- else %}\n            {{- '<|im_start|>' + message.role + '\\n' + content }}\n        {%- endif %}\n        {%- if message.tool_calls %}\n            {%- for tool_call in message.tool_calls %}\n                {%- if (loop.first and content) or (not loop.first) %}\n                    {{- '\\n' }}\n                {%- endif %}\n                {%- if tool_call.function %}\n                    {%- set tool_call = tool_call.function %}\n                {%- endif %}\n                {{- '<tool_call>\\n{\"name\": \"' }}\n                {{- tool_call.name }}\n                {{- '\", \"arguments\": ' }}\n                {%- if tool_call.arguments is string %}\n                    {{- tool_call.arguments }}\n                {%- else %}\n                    {{- tool_call.arguments | tojson }}\n                {%- endif %}\n                {{- '}\\n</tool_call>' }}\n            {%- endfor %}\n        {%- endif %}\n        {{- '<|im_end|>\\n' }}\n    {%- elif message.role == \"tool\" %}\n        {%- if loop.first or (messages[loop.index0 - 1].role != \"tool\") %}\n            {{- '<|im_start|>user' }}\n        {%- endif %}\n        {{- '\\n<tool_response>\\n' }}\n        {{- content }}\n        {{- '\\n</tool_response>' }}\n        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n            {{- '<|im_end|>\\n' }}\n        {%- endif %}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}"''')
+
 LLAMA2, LLAMA2_TOKENS = config_template("llama2")
 PHI3, PHI3_TOKENS = config_template("phi3-mini")
 
@@ -125,6 +129,11 @@ TEMPLATES = {
         "template": QWEN2_VL,
         "source": "Qwen/Qwen2-VL-2B-Instruct chat_template; copied from github.com/mattt/Jinja "
         "Tests/JinjaTests/ChatTemplateTests.swift testQwen2VLTextOnly (also in openvino.genai tokenizer.cpp)",
+    },
+    "qwen3": {
+        "template": QWEN3,
+        "source": "Qwen/Qwen3-4B tokenizer_config.json chat_template; copied from github.com/akougkas/warpio-cli "
+        "warpio-docs/ai-docs/model_cards/qwen3:4b.md @8dde6d21 (a verbatim dump of the hub file)",
     },
     "llama3": {
         "template": LLAMA3,
@@ -206,6 +215,14 @@ TEXT = {
     ],
 }
 
+REASONING_CHAT = [
+    {"role": "system", "content": "Think first."},
+    {"role": "user", "content": "2+2?"},
+    {"role": "assistant", "content": "<think>\nadd them\n</think>\n\n4"},
+    {"role": "user", "content": "and 3+3?"},
+    {"role": "assistant", "content": "6", "reasoning_content": "\nadd again\n"},
+]
+
 TOOL_CHAT = [
     {"role": "system", "content": "Use tools when useful."},
     {"role": "user", "content": "Weather in Zürich?"},
@@ -257,6 +274,7 @@ PLAN = [
     ("qwen2", TEXT, QWEN_TOKENS, [{}]),
     ("qwen2_5", TEXT, QWEN_TOKENS, [{}]),
     ("qwen2_vl", {**VISUAL, "no_system": TEXT["no_system"]}, QWEN_TOKENS, [{}, {"add_vision_id": True}]),
+    ("qwen3", {**TEXT, "reasoning": REASONING_CHAT}, QWEN_TOKENS, [{}]),
     ("llama3", TEXT, LLAMA3_TOKENS, [{}]),
     ("llama3_2", TEXT, LLAMA3_TOKENS, [{"date_string": "07 Mar 2025"}]),
     ("llama2", TEXT, LLAMA2_TOKENS, [{}]),
@@ -269,6 +287,7 @@ PLAN = [
 EXTRA_CASES = [
     # Tools: tojson of nested dicts, tojson(indent=4), tool_calls and tool messages.
     ("qwen2_5", "tools", TOOL_CHAT, QWEN_TOKENS, {"tools": TOOLS}),
+    ("qwen3", "tools", TOOL_CHAT + [{"role": "assistant", "content": "<think>done</think>It is 21.5 °C."}], QWEN_TOKENS, {"tools": TOOLS}),
     ("llama3_2", "tools_in_user_message", TOOL_CHAT[1:2], LLAMA3_TOKENS, {"tools": TOOLS, "date_string": "07 Mar 2025"}),
     ("llama3_2", "tools_in_system", TOOL_CHAT, LLAMA3_TOKENS,
      {"tools": TOOLS, "date_string": "07 Mar 2025", "tools_in_user_message": False}),
