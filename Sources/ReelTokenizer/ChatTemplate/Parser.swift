@@ -91,96 +91,11 @@ struct TemplateParser {
 
     private mutating func parseStatement(_ kw: String, pos: SourcePos) throws -> Node? {
         switch kw {
-        case "if":
-            var branches: [(Expr, [Node])] = []
-            var cond = try parseTuple(condexpr: false)
-            try expectEnd()
-            while true {
-                let (body, end) = try parseBody(until: ["elif", "else", "endif"])
-                guard let end else { throw unclosed("if", pos, "endif") }
-                branches.append((cond, body))
-                switch end.0 {
-                case "elif":
-                    cond = try parseTuple(condexpr: false)
-                    try expectEnd()
-                case "else":
-                    try expectEnd()
-                    let (elseBody, e2) = try parseBody(until: ["endif"])
-                    guard e2 != nil else { throw unclosed("if", pos, "endif") }
-                    try expectEnd()
-                    return .ifChain(branches, elseBody: elseBody)
-                default:
-                    try expectEnd()
-                    return .ifChain(branches, elseBody: [])
-                }
-            }
-        case "for":
-            let targets = try parseTargetNames()
-            try expectName("in")
-            let iter = try parseTuple(condexpr: false)
-            var filter: Expr? = nil
-            if cur.isName("if") { t += 1; filter = try parseExpression() }
-            if cur.isName("recursive") { throw syntax(cur.pos, "recursive loops are not supported") }
-            try expectEnd()
-            let (body, end) = try parseBody(until: ["else", "endfor"])
-            guard let end else { throw unclosed("for", pos, "endfor") }
-            try expectEnd()
-            var elseBody: [Node] = []
-            if end.0 == "else" {
-                let (b, e2) = try parseBody(until: ["endfor"])
-                guard e2 != nil else { throw unclosed("for", pos, "endfor") }
-                try expectEnd()
-                elseBody = b
-            }
-            return .forLoop(targets: targets, iter: iter, filter: filter, body: body, elseBody: elseBody, pos: pos)
-        case "set":
-            let target: SetTarget
-            let namePos = cur.pos
-            let first = try expectNameToken()
-            if cur.isOp(".") {
-                t += 1
-                target = .attribute(first, try expectNameToken(), namePos)
-            } else {
-                var names = [first]
-                while cur.isOp(",") { t += 1; names.append(try expectNameToken()) }
-                target = .names(names, namePos)
-            }
-            if cur.isOp("=") {
-                t += 1
-                let value = try parseTuple()
-                try expectEnd()
-                return .set(target, value)
-            }
-            guard case let .names(ns, _) = target, ns.count == 1 else { throw syntax(namePos, "expected '='") }
-            try expectEnd()
-            let (body, end) = try parseBody(until: ["endset"])
-            guard end != nil else { throw unclosed("set", pos, "endset") }
-            try expectEnd()
-            return .setBlock(ns[0], body)
-        case "macro":
-            let name = try expectNameToken()
-            try expectOp("(")
-            var params: [(String, Expr?)] = []
-            while !cur.isOp(")") {
-                if !params.isEmpty { try expectOp(",") }
-                let p = try expectNameToken()
-                var def: Expr? = nil
-                if cur.isOp("=") { t += 1; def = try parseExpression() }
-                params.append((p, def))
-            }
-            t += 1
-            try expectEnd()
-            let (body, end) = try parseBody(until: ["endmacro"])
-            guard end != nil else { throw unclosed("macro", pos, "endmacro") }
-            try expectEnd()
-            macros[name] = MacroDef(name: name, params: params, body: body)
-            return nil
-        case "generation":
-            try expectEnd()
-            let (body, end) = try parseBody(until: ["endgeneration"])
-            guard end != nil else { throw unclosed("generation", pos, "endgeneration") }
-            try expectEnd()
-            return .generation(body)
+        case "if": return try parseIf(pos)
+        case "for": return try parseFor(pos)
+        case "set": return try parseSet(pos)
+        case "macro": try parseMacro(pos); return nil
+        case "generation": return try parseGeneration(pos)
         case "break":
             try expectEnd()
             return .breakLoop(pos)
@@ -190,6 +105,110 @@ struct TemplateParser {
         default:
             throw syntax(pos, "unknown or unexpected tag '\(kw)'")
         }
+    }
+
+    /// `{% if %}…{% elif %}…{% else %}…{% endif %}`.
+    private mutating func parseIf(_ pos: SourcePos) throws -> Node {
+        var branches: [(Expr, [Node])] = []
+        var cond = try parseTuple(condexpr: false)
+        try expectEnd()
+        while true {
+            let (body, end) = try parseBody(until: ["elif", "else", "endif"])
+            guard let end else { throw unclosed("if", pos, "endif") }
+            branches.append((cond, body))
+            switch end.0 {
+            case "elif":
+                cond = try parseTuple(condexpr: false)
+                try expectEnd()
+            case "else":
+                try expectEnd()
+                let (elseBody, e2) = try parseBody(until: ["endif"])
+                guard e2 != nil else { throw unclosed("if", pos, "endif") }
+                try expectEnd()
+                return .ifChain(branches, elseBody: elseBody)
+            default:
+                try expectEnd()
+                return .ifChain(branches, elseBody: [])
+            }
+        }
+    }
+
+    /// `{% for a[, b] in expr [if cond] %}…[{% else %}…]{% endfor %}`.
+    private mutating func parseFor(_ pos: SourcePos) throws -> Node {
+        let targets = try parseTargetNames()
+        try expectName("in")
+        let iter = try parseTuple(condexpr: false)
+        var filter: Expr? = nil
+        if cur.isName("if") { t += 1; filter = try parseExpression() }
+        if cur.isName("recursive") { throw syntax(cur.pos, "recursive loops are not supported") }
+        try expectEnd()
+        let (body, end) = try parseBody(until: ["else", "endfor"])
+        guard let end else { throw unclosed("for", pos, "endfor") }
+        try expectEnd()
+        var elseBody: [Node] = []
+        if end.0 == "else" {
+            let (b, e2) = try parseBody(until: ["endfor"])
+            guard e2 != nil else { throw unclosed("for", pos, "endfor") }
+            try expectEnd()
+            elseBody = b
+        }
+        return .forLoop(targets: targets, iter: iter, filter: filter, body: body, elseBody: elseBody, pos: pos)
+    }
+
+    /// `{% set x = … %}`, `{% set a, b = … %}`, `{% set ns.attr = … %}`, `{% set x %}…{% endset %}`.
+    private mutating func parseSet(_ pos: SourcePos) throws -> Node {
+        let target: SetTarget
+        let namePos = cur.pos
+        let first = try expectNameToken()
+        if cur.isOp(".") {
+            t += 1
+            target = .attribute(first, try expectNameToken(), namePos)
+        } else {
+            var names = [first]
+            while cur.isOp(",") { t += 1; names.append(try expectNameToken()) }
+            target = .names(names, namePos)
+        }
+        if cur.isOp("=") {
+            t += 1
+            let value = try parseTuple()
+            try expectEnd()
+            return .set(target, value)
+        }
+        guard case let .names(ns, _) = target, ns.count == 1 else { throw syntax(namePos, "expected '='") }
+        try expectEnd()
+        let (body, end) = try parseBody(until: ["endset"])
+        guard end != nil else { throw unclosed("set", pos, "endset") }
+        try expectEnd()
+        return .setBlock(ns[0], body)
+    }
+
+    /// `{% macro name(a, b=default) %}…{% endmacro %}`; macros are template-global.
+    private mutating func parseMacro(_ pos: SourcePos) throws {
+        let name = try expectNameToken()
+        try expectOp("(")
+        var params: [(String, Expr?)] = []
+        while !cur.isOp(")") {
+            if !params.isEmpty { try expectOp(",") }
+            let p = try expectNameToken()
+            var def: Expr? = nil
+            if cur.isOp("=") { t += 1; def = try parseExpression() }
+            params.append((p, def))
+        }
+        t += 1
+        try expectEnd()
+        let (body, end) = try parseBody(until: ["endmacro"])
+        guard end != nil else { throw unclosed("macro", pos, "endmacro") }
+        try expectEnd()
+        macros[name] = MacroDef(name: name, params: params, body: body)
+    }
+
+    /// transformers' `{% generation %}…{% endgeneration %}`.
+    private mutating func parseGeneration(_ pos: SourcePos) throws -> Node {
+        try expectEnd()
+        let (body, end) = try parseBody(until: ["endgeneration"])
+        guard end != nil else { throw unclosed("generation", pos, "endgeneration") }
+        try expectEnd()
+        return .generation(body)
     }
 
     // MARK: - Expressions
