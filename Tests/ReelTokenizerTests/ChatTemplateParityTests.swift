@@ -65,6 +65,24 @@ final class ChatTemplateParityTests: XCTestCase {
         }
     }
 
+    /// Llama-3.2 asks `strftime_now("%d %b %Y")` when no date_string is given; with the clock pinned to the date the
+    /// fixture passed as date_string, the output must be the same bytes.
+    func testLlamaDateComesFromStrftimeNowWhenNotGiven() throws {
+        let fixture = try loadFixture()
+        var template = try ChatTemplate(XCTUnwrap(fixture["templates"]?["llama3_2"]?["template"]?.string))
+        template.now = { BrokenDownTime(year: 2025, month: 3, day: 7, hour: 9, weekday: 5) }
+        let cases = try XCTUnwrap(fixture["cases"]?.array).filter { $0["template"]?.string == "llama3_2" && $0["expected"] != nil }
+        XCTAssertFalse(cases.isEmpty)
+        for c in cases {
+            var vars: [String: JSON] = [:]
+            for (k, v) in c["variables"]?.object ?? JSONObject() where k != "date_string" { vars[k] = v }
+            XCTAssertEqual(c["variables"]?["date_string"]?.string, "07 Mar 2025")
+            let got = try template.render(messages: XCTUnwrap(c["messages"]?.array),
+                                          addGenerationPrompt: XCTUnwrap(c["add_generation_prompt"]?.bool), variables: vars)
+            XCTAssertEqual(got, c["expected"]?.string, c["name"]?.string ?? "")
+        }
+    }
+
     private func failedToCompile(_ cases: [JSON], _ compiled: [String: ChatTemplate]) -> Int {
         cases.filter { compiled[$0["template"]?.string ?? ""] == nil }.count
     }
