@@ -342,6 +342,110 @@ FEATURE_ERRORS = {
     "raise_in_macro": "{% macro check(m) %}{% if m.role not in ['user', 'system'] %}{{ raise_exception('Unexpected role ' ~ m.role ~ '!') }}{% endif %}{% endmacro %}{% for m in messages %}{{ check(m) }}{% endfor %}",
 }
 
+def whitespace_fuzz(count=150, seed=20241124):
+    """Random mixes of text and tags with random whitespace modifiers: a differential test of the lexer's
+    trim_blocks / lstrip_blocks / '-' / '+' handling. Only templates Jinja accepts are kept."""
+    import random
+
+    rng = random.Random(seed)
+    texts = ["", " ", "  ", "\n", "\n\n", "\t", " x ", "y\n", "\n  z", "  \n  ", "\n\t ", "w"]
+
+    def mod(plus=True):
+        return rng.choice(["", "", "-", "+"] if plus else ["", "", "-"])
+
+    def block(body):
+        return "{%" + mod() + " " + body + " " + mod() + "%}"
+
+    def piece(depth=0):
+        k = rng.randrange(8 if depth < 2 else 5)
+        if k == 0:
+            return "{{" + mod(False) + " 'v' " + mod(False) + "}}"
+        if k == 1:
+            return "{#" + mod() + " c " + mod() + "#}"
+        if k == 2:
+            return block("set q = 1")
+        if k == 3:
+            return rng.choice(texts) + rng.choice(texts)
+        if k == 4:
+            return "{{" + mod(False) + " q | default('d') " + mod(False) + "}}"
+        inner = "".join(rng.choice(texts) + piece(depth + 1) for _ in range(rng.randrange(1, 3))) + rng.choice(texts)
+        if k == 5:
+            return block("if true") + inner + block("endif")
+        if k == 6:
+            return block("if false") + inner + block("else") + inner + block("endif")
+        return block("for i in [1, 2]") + inner + "{{ i }}" + block("endfor")
+
+    out = {}
+    while len(out) < count:
+        t = "".join(rng.choice(texts) + piece() for _ in range(rng.randrange(2, 6))) + rng.choice(texts)
+        try:
+            render_jinja_template(conversations=[[]], chat_template=t)
+        except Exception:
+            continue
+        out[f"ws_fuzz_{len(out):03d}"] = t
+    return out
+
+
+EXPR_VARS = {"x": 3, "f": 2.5, "s": "Abc dé", "l": [1, 2, 3], "d": {"k": "v", "n": 1}, "e": [], "z": 0}
+
+
+def expression_fuzz(count=250, seed=7):
+    """Random expressions over literals, variables, operators, filters, tests, slices and methods, printed with
+    `{{ }}`: a differential test of precedence, Python value semantics and printing. Only expressions Jinja
+    evaluates without error are kept."""
+    import random
+
+    rng = random.Random(seed)
+    atoms = ["0", "1", "-2", "7", "2.0", "0.5", "1e-05", "3.25", "'a'", "'Hé'", "\"q'\"", "''", "none", "true", "false",
+             "x", "f", "s", "l", "d", "e", "z", "nope", "[1, 'b']", "{'a': 1}", "(1, 2)", "d.k", "d['n']", "l[-1]", "s[1:4]",
+             "l[::-1]", "s[::2]", "d.missing"]
+    binops = ["+", "-", "*", "/", "//", "%", "~", "==", "!=", "<", ">=", "in", "not in", "and", "or", "**"]
+    filters = ["length", "string", "upper", "lower", "first", "last", "list", "trim", "tojson", "default('z')", "int",
+               "float", "join(',')", "title", "capitalize", "abs", "sort", "count", "replace('a', 'X')",
+               "tojson(indent=1)",
+               # Jinja returns generators from these; consume them, as real templates do (printing a generator
+               # shows its address, and a bad input only fails once consumed).
+               "reverse | list", "unique | list", "items | list", "select | list", "map('string') | list"]
+    tests = ["defined", "undefined", "number", "string", "none", "mapping", "iterable", "sequence", "odd", "true",
+             "false", "integer", "float"]
+    methods = [".upper()", ".lower()", ".strip()", ".split()", ".split('b')", ".startswith('A')", ".endswith('é')",
+               ".title()", ".replace('b', 'B')", ".get('k')", ".get('x', 9)",
+               # dict views print as dict_items([...]) in Python; templates iterate them, so list them here.
+               ".keys() | list", ".values() | list", ".items() | list"]
+
+    def expr(depth=0):
+        k = rng.randrange(9 if depth < 3 else 1)
+        if k == 0:
+            return rng.choice(atoms)
+        if k in (1, 2):
+            return "(" + expr(depth + 1) + " " + rng.choice(binops) + " " + expr(depth + 1) + ")"
+        if k == 3:
+            return expr(depth + 1) + " | " + rng.choice(filters)
+        if k == 4:
+            return "(" + expr(depth + 1) + " is " + rng.choice(["", "not "]) + rng.choice(tests) + ")"
+        if k == 5:
+            return "(" + expr(depth + 1) + " if " + expr(depth + 1) + " else " + expr(depth + 1) + ")"
+        if k == 6:
+            return "(not " + expr(depth + 1) + ")"
+        if k == 7:
+            return "(" + expr(depth + 1) + ")" + rng.choice(methods)
+        return "[" + expr(depth + 1) + ", " + expr(depth + 1) + "]"
+
+    out, failing = {}, {}
+    while len(out) < count:
+        t = "{{ " + expr() + " }}"
+        try:
+            rendered, _ = render_jinja_template(conversations=[[]], chat_template=t, **EXPR_VARS)
+        except Exception:
+            if len(failing) < count // 4:
+                failing[f"expr_fuzz_error_{len(failing):03d}"] = t
+            continue
+        if "<generator object" in rendered[0] or "j)" in rendered[0]:
+            continue  # a lazy filter printed unconsumed, or a complex number: Python artefacts, not template output
+        out[f"expr_fuzz_{len(out):03d}"] = t
+    return out, failing
+
+
 FEATURE_MESSAGES = [
     {"role": "system", "content": "  Sys prompt é  "},
     {"role": "user", "content": "Hello there", "name": "ann"},
@@ -362,9 +466,12 @@ def render(template, messages, add_generation_prompt, variables):
     except jinja2.exceptions.UndefinedError as e:
         return {"expected_error": str(e), "error_kind": "render"}
     except jinja2.exceptions.TemplateError as e:
-        return {"expected_error": str(e), "error_kind": "raise_exception"}
+        # raise_exception raises the base class; subclasses (FilterArgumentError, …) are Jinja's own errors.
+        return {"expected_error": str(e), "error_kind": "raise_exception" if type(e) is jinja2.exceptions.TemplateError else "render"}
     except TypeError as e:
         return {"expected_error": str(e), "error_kind": "render"}
+    except Exception as e:  # ValueError, ZeroDivisionError, OverflowError, …: Reel must fail too, message aside
+        return {"expected_error": f"{type(e).__name__}: {e}", "error_kind": "any"}
 
 
 def main():
@@ -392,6 +499,13 @@ def main():
     for name, template in FEATURES.items():
         TEMPLATES["feature/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURES"}
         add("feature/" + name, "feature/" + name, FEATURE_MESSAGES, True, {"bos_token": "<s>"})
+    for name, template in whitespace_fuzz().items():
+        TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: whitespace_fuzz() in tools/make_chat_template_fixtures.py"}
+        add("fuzz/" + name, "fuzz/" + name, [], False, {})
+    fuzz_ok, fuzz_failing = expression_fuzz()
+    for name, template in {**fuzz_ok, **fuzz_failing}.items():
+        TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: expression_fuzz() in tools/make_chat_template_fixtures.py"}
+        add("fuzz/" + name, "fuzz/" + name, [], False, EXPR_VARS)
     for name, template in FEATURE_ERRORS.items():
         TEMPLATES["error/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURE_ERRORS"}
         add("error/" + name, "error/" + name, FEATURE_MESSAGES, False, {})

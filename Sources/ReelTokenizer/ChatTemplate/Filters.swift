@@ -15,7 +15,7 @@ struct FilterCall {
         case let .dict(d): return d.keys.map { .string($0) }
         case let .string(s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
-        default: throw renderError(pos, "filter '\(name)': '\(x.typeName)' object is not iterable")
+        default: throw renderError(pos, "'\(x.typeName)' object is not iterable")
         }
     }
 }
@@ -87,6 +87,7 @@ extension Builtins {
             switch v {
             case let .int(i): return .int(abs(i))
             case let .double(d): return .double(abs(d))
+            case let .bool(b): return .int(b ? 1 : 0)
             default: throw renderError(c.pos, "bad operand type for abs(): '\(v.typeName)'")
             }
         case "round":
@@ -103,7 +104,7 @@ extension Builtins {
             switch v {
             case let .dict(d): return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
             case .undefined: return .list([])
-            default: throw renderError(c.pos, "items filter needs a mapping, got \(v.typeName)")
+            default: throw renderError(c.pos, "Can only get item pairs from a mapping.")
             }
         case "dictsort":
             guard case let .dict(d) = v else { throw renderError(c.pos, "dictsort needs a mapping") }
@@ -166,8 +167,11 @@ extension Builtins {
         case "last": return try c.sequence(v).last ?? .undefined("No last item, sequence was empty.")
         case "list": return .list(try c.sequence(v))
         case "reverse":
-            if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
-            return .list(try c.sequence(v).reversed())
+            switch v {
+            case let .string(s): return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed())))
+            case .list, .tuple, .dict, .undefined: return .list(try c.sequence(v).reversed())
+            default: throw renderError(c.pos, "argument must be iterable")
+            }
         case "unique":
             var out: [Value] = []
             for x in try c.sequence(v) where !out.contains(where: { Value.equal($0, x) }) { out.append(x) }
@@ -175,7 +179,8 @@ extension Builtins {
         case "selectattr", "rejectattr", "select", "reject":
             return try select(c, v, &interp)
         case "map":
-            let items = try c.sequence(v)
+            // Jinja's map and select skip a falsy input (`if value:`) instead of iterating it.
+            let items = v.truthy ? try c.sequence(v) : []
             if let attr = c.kw["attribute"] {
                 return .list(try items.map { x in
                     let r = try interp.getItem(x, attr, c.pos)
@@ -225,7 +230,7 @@ extension Builtins {
         }
         let keep = !c.name.hasPrefix("reject")
         var out: [Value] = []
-        for x in try c.sequence(v) {
+        for x in v.truthy ? try c.sequence(v) : [] {
             let subject = try attr.map { try interp.getItem(x, $0, c.pos) } ?? x
             let ok = try testName.map { try test($0, subject, rest, c.pos) } ?? subject.truthy
             if ok == keep { out.append(x) }

@@ -1,4 +1,5 @@
-/// Walks the parsed template. Scoping follows Jinja: a `for` loop gets its own frame (its `set`s do not leak),
+/// Walks the parsed template. Scoping follows Jinja: each `for` iteration gets a fresh frame (its `set`s do not leak
+/// out of the loop nor into the next iteration),
 /// `if` does not; a macro sees the template's top-level names and its parameters.
 struct Interpreter {
     private var frames: [[String: Value]]
@@ -108,6 +109,8 @@ struct Interpreter {
         }
         let n = items.count
         for (i, x) in items.enumerated() {
+            // Each iteration starts clean: a `set` in one iteration is not visible in the next (as in Jinja).
+            frames[frames.count - 1] = [:]
             try bind(targets, x, pos)
             var loop = Dict()
             loop["index0"] = .int(i)

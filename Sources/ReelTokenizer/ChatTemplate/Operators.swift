@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Python operator semantics: numeric tower with bool as int, floor division and modulo, str/list concatenation.
 extension Builtins {
 
@@ -8,9 +14,11 @@ extension Builtins {
         func typeError() -> ChatTemplateError {
             if op == "+", case .string = a { return renderError(pos, "can only concatenate str (not \"\(b.typeName)\") to str") }
             if op == "+", case .list = a { return renderError(pos, "can only concatenate list (not \"\(b.typeName)\") to list") }
-            return renderError(pos, "unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
+            let spelled = op == "**" ? "** or pow()" : op
+            return renderError(pos, "unsupported operand type(s) for \(spelled): '\(a.typeName)' and '\(b.typeName)'")
         }
         switch (op, a, b) {
+        case let ("%", .string(x), _): return try percentFormat(x, b, pos)
         case let ("+", .string(x), .string(y)): return .string(x + y)
         case let ("+", .list(x), .list(y)): return .list(x + y)
         case let ("+", .tuple(x), .tuple(y)): return .tuple(x + y)
@@ -115,29 +123,57 @@ extension Builtins {
     }
 }
 
-func pyPow(_ x: Double, _ y: Double) -> Double {
-    if y == y.rounded() && abs(y) < 64 {
-        var r = 1.0
-        for _ in 0..<Int(abs(y)) { r *= x }
-        return y < 0 ? 1 / r : r
+/// Python's float `**` (C `pow`); a negative base with a fractional exponent gives nan where Python gives complex.
+func pyPow(_ x: Double, _ y: Double) -> Double { pow(x, y) }
+
+/// Python's `str % args` for the conversions templates could use: `%s %r %d %i %f %%`.
+/// A tuple supplies one value per directive; a dict or list with no directives leaves the text as is (Python treats
+/// them as a mapping).
+private func percentFormat(_ format: String, _ arg: Value, _ pos: SourcePos) throws -> Value {
+    var values: [Value]
+    switch arg {
+    case let .tuple(t): values = t
+    default: values = [arg]
     }
-    return expApprox(y * logApprox(x))
+    var out = ""
+    var it = format.makeIterator()
+    var used = 0
+    while let c = it.next() {
+        guard c == "%" else { out.append(c); continue }
+        guard let d = it.next() else { throw renderError(pos, "incomplete format") }
+        if d == "%" { out.append("%"); continue }
+        guard used < values.count else { throw renderError(pos, "not enough arguments for format string") }
+        let v = values[used]
+        used += 1
+        switch d {
+        case "s": out += v.str
+        case "r": out += v.repr
+        case "d", "i":
+            guard let n = v.number else { throw renderError(pos, "%\(d) format: a real number is required, not \(v.typeName)") }
+            out += String(Int(n.rounded(.towardZero)))
+        case "f":
+            guard let n = v.number else { throw renderError(pos, "%f format: a real number is required, not \(v.typeName)") }
+            out += fixed6(n)
+        default:
+            throw renderError(pos, "unsupported format character '\(d)'")
+        }
+    }
+    if used < values.count {
+        switch arg {
+        case .dict, .list: break
+        case .tuple where values.isEmpty: break
+        default: throw renderError(pos, "not all arguments converted during string formatting")
+        }
+    }
+    return .string(out)
 }
 
-// Non-integral powers are not used by chat templates; kept dependency-free and approximate.
-private func logApprox(_ x: Double) -> Double {
-    guard x > 0 else { return .nan }
-    var m = x, e = 0.0
-    while m > 2 { m /= 2; e += 1 }
-    while m < 1 { m *= 2; e -= 1 }
-    let t = (m - 1) / (m + 1)
-    var sum = 0.0, term = t
-    for k in stride(from: 1, to: 60, by: 2) { sum += term / Double(k); term *= t * t }
-    return 2 * sum + e * 0.6931471805599453
-}
-
-private func expApprox(_ x: Double) -> Double {
-    var sum = 1.0, term = 1.0
-    for k in 1..<60 { term *= x / Double(k); sum += term }
-    return sum
+/// `%f`: six decimals, rounded half-even on the exact binary value like C's printf.
+private func fixed6(_ x: Double) -> String {
+    let neg = x < 0
+    let scaled = (abs(x) * 1_000_000).rounded(.toNearestOrEven)
+    guard scaled < 9e18 else { return pyFloat(x) }
+    let n = Int64(scaled)
+    let frac = String(n % 1_000_000)
+    return (neg ? "-" : "") + String(n / 1_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
 }

@@ -52,7 +52,7 @@ enum Value: @unchecked Sendable {
     /// The Python type name, for error messages.
     var typeName: String {
         switch self {
-        case .undefined: return "undefined"
+        case .undefined: return "Undefined"
         case .none: return "NoneType"
         case .bool: return "bool"
         case .int: return "int"
@@ -90,7 +90,7 @@ enum Value: @unchecked Sendable {
         case let .list(a): return "[" + a.map(\.repr).joined(separator: ", ") + "]"
         case let .tuple(a): return "(" + a.map(\.repr).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
         case let .dict(d): return "{" + d.pairs.map { pyRepr($0.0) + ": " + $0.1.repr }.joined(separator: ", ") + "}"
-        case .undefined: return ""
+        case .undefined: return "Undefined"
         default: return str
         }
     }
@@ -132,7 +132,7 @@ enum Value: @unchecked Sendable {
     /// The value as JSON, for `tojson`.
     func toJSON(sortKeys: Bool = false) -> JSON? {
         switch self {
-        case .none, .undefined: return .null
+        case .none: return .null
         case let .bool(b): return .bool(b)
         case let .int(i): return .int(Int64(i))
         case let .double(d): return .double(d)
