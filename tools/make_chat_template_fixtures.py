@@ -324,6 +324,7 @@ FEATURES = {
     "loops_else_filter": "{% for x in [] %}a{% else %}empty{% endfor %}|{% for x in [1, 2, 3, 4] if x is even %}{{ x }}@{{ loop.index }}{% endfor %}|{% for x in foo %}a{% else %}undef-empty{% endfor %}|{% for c in 'ab' %}[{{ c }}]{% endfor %}|{% for k in {'p': 1, 'q': 2} %}{{ k }}{% endfor %}|{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}|{% for i in range(3) %}{{ i }}{% endfor %}|{% for i in range(1, 7, 2) %}{{ i }}{% endfor %}",
     "loops_control": "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 5 %}{% break %}{% endif %}{{ i }}{% endfor %}|{% for i in [1, 2] %}{% for j in 'ab' %}{{ i }}{{ j }}{{ loop.index }}{% endfor %}{{ loop.index }};{% endfor %}",
     "scoping": "{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}|{% set ns = namespace(found=false, n=0) %}{% for m in messages %}{% if m.role == 'user' %}{% set ns.found = true %}{% set ns.n = ns.n + 1 %}{% endif %}{% endfor %}{{ ns.found }} {{ ns.n }}|{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set blk %}B{{ 1 + 1 }}{% endset %}{{ blk }}|{% if true %}{% set y = 'in-if' %}{% endif %}{{ y }}|{% set messages = messages[1:] %}{{ messages | length }}",
+    "scoping_else_macro": "{% set a = 0 %}{% for i in [] %}{% else %}{% set a = 1 %}{% endfor %}{{ a }}|{% for i in [1] %}{% set a = 5 %}{% continue %}{% else %}{{ a }}{% set a = 1 %}{% endfor %}{{ a }}|{% for i in [1, 2] %}{{ i }}{% break %}{% else %}E{% endfor %}|{% for i in [1, 2] %}{% if i == 2 %}{% continue %}{% endif %}{{ i }}{% else %}E{% endfor %}|{% macro f() %}{% set q = 1 %}{{ q }}{{ x }}{{ y }}{% endmacro %}{% set x = 1 %}{{ f() }}{{ q }}{% set x = 2 %}{% for y in [7] %}{{ f() }}{% endfor %}",
     "macros": "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', punct='?') }} {{ greet(name='C') }}|{% macro render(m) %}<{{ m.role }}>{{ m.content | trim }}{% endmacro %}{% for m in messages %}{{ render(m) }}{% endfor %}",
     "globals": "{{ dict(a=1, b='x') }}|{{ range(3) | list }}|{{ namespace(v=3).v }}|{{ add_generation_prompt }}|{{ tools is none }}|{{ documents is none }}|{{ bos_token }}",
     "content_parts": "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}{% if p.type == 'text' %}{{ p.text }}{% elif p['type'] in ['image', 'video'] %}<{{ p.type }}>{% endif %}{% endfor %}{% endif %}\n{% endfor %}",
@@ -446,6 +447,64 @@ def expression_fuzz(count=250, seed=7):
     return out, failing
 
 
+def statement_fuzz(count=150, seed=99):
+    """Random nests of for/if/set/namespace/macro/break/continue over a conversation: a differential test of
+    scoping (loop frames, namespace writes, macro frames) and loop variables."""
+    import random
+
+    rng = random.Random(seed)
+
+    def value(in_loop):
+        pool = ["a", "b", "1", "'t'", "ns.c", "messages | length", "a ~ b", "nope"]
+        if in_loop:
+            pool += ["m.role", "m.content | length", "loop.index", "loop.first", "loop.previtem.role", "i"]
+        return rng.choice(pool)
+
+    def cond(in_loop):
+        return rng.choice([value(in_loop) + " == " + value(in_loop), value(in_loop) + " is defined",
+                           "not " + value(in_loop), value(in_loop)])
+
+    def body(depth, in_loop):
+        parts = []
+        for _ in range(rng.randrange(1, 4)):
+            k = rng.randrange(9 if depth < 3 else 4)
+            if k == 0:
+                parts.append("{{ " + value(in_loop) + " | default('-') }},")
+            elif k == 1:
+                parts.append("{% set " + rng.choice(["a", "b"]) + " = " + value(in_loop) + " %}")
+            elif k == 2:
+                parts.append("{% set ns.c = ns.c ~ '" + rng.choice("xyz") + "' %}")
+            elif k == 3:
+                parts.append("{{ show(" + value(in_loop) + ") }}")
+            elif k in (4, 5):
+                filt = rng.choice(["", " if m.role == 'user'", " if m.content | length > 3"])
+                var = rng.choice(["m", "m"]) if rng.random() < 0.8 else "i"
+                src = "messages" if var == "m" else "range(3)"
+                if var == "i":
+                    filt = ""
+                parts.append("{% for " + var + " in " + src + filt + " %}" + body(depth + 1, True)
+                             + ("{% else %}none" if rng.random() < 0.2 else "") + "{% endfor %}")
+            elif k == 6:
+                parts.append("{% if " + cond(in_loop) + " %}" + body(depth + 1, in_loop) + "{% elif " + cond(in_loop)
+                             + " %}" + body(depth + 1, in_loop) + "{% else %}" + body(depth + 1, in_loop) + "{% endif %}")
+            elif k == 7 and in_loop:
+                parts.append("{% if " + cond(True) + " %}{% " + rng.choice(["break", "continue"]) + " %}{% endif %}")
+            else:
+                parts.append("{{ a }}/{{ b }};")
+        return "".join(parts)
+
+    prelude = "{% macro show(x) %}<{{ x }}{% set a = 'macro-local' %}>{% endmacro %}{% set ns = namespace(c='') %}{% set a = 0 %}"
+    out = {}
+    while len(out) < count:
+        t = prelude + body(0, False) + "|{{ a }}|{{ b | default('-') }}|{{ ns.c }}"
+        try:
+            render_jinja_template(conversations=[FEATURE_MESSAGES], chat_template=t)
+        except Exception:
+            continue
+        out[f"stmt_fuzz_{len(out):03d}"] = t
+    return out
+
+
 FEATURE_MESSAGES = [
     {"role": "system", "content": "  Sys prompt é  "},
     {"role": "user", "content": "Hello there", "name": "ann"},
@@ -502,6 +561,9 @@ def main():
     for name, template in whitespace_fuzz().items():
         TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: whitespace_fuzz() in tools/make_chat_template_fixtures.py"}
         add("fuzz/" + name, "fuzz/" + name, [], False, {})
+    for name, template in statement_fuzz().items():
+        TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: statement_fuzz() in tools/make_chat_template_fixtures.py"}
+        add("fuzz/" + name, "fuzz/" + name, FEATURE_MESSAGES, False, {})
     fuzz_ok, fuzz_failing = expression_fuzz()
     for name, template in {**fuzz_ok, **fuzz_failing}.items():
         TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: expression_fuzz() in tools/make_chat_template_fixtures.py"}

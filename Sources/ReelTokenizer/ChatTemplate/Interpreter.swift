@@ -103,10 +103,9 @@ struct Interpreter {
             }
             items = kept
         }
-        if items.isEmpty {
-            _ = try exec(elseBody, into: &out)
-            return
-        }
+        // Jinja clears its "no iteration" flag at the end of the body, so the else branch also runs when every
+        // iteration left early through break or continue.
+        var completedAnIteration = false
         let n = items.count
         for (i, x) in items.enumerated() {
             // Each iteration starts clean: a `set` in one iteration is not visible in the next (as in Jinja).
@@ -127,6 +126,11 @@ struct Interpreter {
             frames[frames.count - 1]["loop"] = .dict(loop)
             let f = try exec(body, into: &out)
             if f == .breakLoop { break }
+            if f == .normal { completedAnIteration = true }
+        }
+        if !completedAnIteration {
+            frames[frames.count - 1] = [:]
+            _ = try exec(elseBody, into: &out)
         }
     }
 
