@@ -7,8 +7,9 @@ the error the template raised. The Swift tests (ChatTemplateParityTests) assert 
 
 Reference: transformers.utils.chat_template_utils.render_jinja_template, i.e. the sandboxed Jinja environment
 transformers compiles every chat template with (trim_blocks=True, lstrip_blocks=True, its own tojson,
-raise_exception, strftime_now, namespace). It is called exactly as apply_chat_template calls it, so `tools` and
-`documents` are always passed (None when absent). Nothing is downloaded.
+raise_exception, strftime_now, namespace). It is called exactly as apply_chat_template calls it: messages go through
+_normalize_chat_messages (null-valued keys dropped) and `tools` and `documents` are always passed (None when
+absent). Nothing is downloaded.
 
 Run from the repository root:  python3 tools/make_chat_template_fixtures.py
 Re-record only on purpose: the fixture is the reference the Swift renderer is held to.
@@ -20,7 +21,7 @@ import sys
 
 import jinja2
 import transformers
-from transformers.utils.chat_template_utils import render_jinja_template
+from transformers.utils.chat_template_utils import _normalize_chat_messages, render_jinja_template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "ReelTokenizerTests", "Fixtures", "chat_templates.json")
@@ -287,6 +288,7 @@ PLAN = [
 EXTRA_CASES = [
     # Tools: tojson of nested dicts, tojson(indent=4), tool_calls and tool messages.
     ("qwen2_5", "tools", TOOL_CHAT, QWEN_TOKENS, {"tools": TOOLS}),
+    ("qwen2_5", "null_content", [TOOL_CHAT[1], {**TOOL_CHAT[2], "content": None}, TOOL_CHAT[3]], QWEN_TOKENS, {"tools": TOOLS}),
     ("qwen3", "tools", TOOL_CHAT + [{"role": "assistant", "content": "<think>done</think>It is 21.5 °C."}], QWEN_TOKENS, {"tools": TOOLS}),
     ("llama3_2", "tools_in_user_message", TOOL_CHAT[1:2], LLAMA3_TOKENS, {"tools": TOOLS, "date_string": "07 Mar 2025"}),
     ("llama3_2", "tools_in_system", TOOL_CHAT, LLAMA3_TOKENS,
@@ -330,6 +332,7 @@ FEATURES = {
     "content_parts": "{% for m in messages %}{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}{% if p.type == 'text' %}{{ p.text }}{% elif p['type'] in ['image', 'video'] %}<{{ p.type }}>{% endif %}{% endfor %}{% endif %}\n{% endfor %}",
     "llama3_1_builtin_tools": "{% set builtin_tools = ['code_interpreter', 'brave_search', 'wolfram_alpha'] %}{{- 'Tools: ' + builtin_tools | reject('equalto', 'code_interpreter') | join(', ') + '\\n\\n' }}{{ builtin_tools | string }}",
     "nested_data": "{% for m in messages %}{% if m.content is not string %}{% for p in m.content | selectattr('type', 'equalto', 'text') %}{{ p.text | tojson }}{% endfor %}{{ m.content | map(attribute='type') | join(',') }}{% endif %}{% endfor %}|{{ messages | selectattr('content', 'string') | map(attribute='role') | list }}",
+    "message_preparation": "{% for m in messages %}{{ m | tojson }}\n{% endfor %}",
     "generation_tag": "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}|{% endfor %}",
 }
 
@@ -506,17 +509,18 @@ def statement_fuzz(count=150, seed=99):
 
 
 FEATURE_MESSAGES = [
-    {"role": "system", "content": "  Sys prompt é  "},
+    {"role": "system", "content": "  Sys prompt é  ", "name": None},
     {"role": "user", "content": "Hello there", "name": "ann"},
-    {"role": "assistant", "content": "Hi!"},
-    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What's this?"}, {"type": "video"}]},
+    {"role": "assistant", "content": "Hi!", "reasoning": "greet back", "tool_calls": None},
+    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What's this?", "extra": None}, {"type": "video"}]},
 ]
 
 
 def render(template, messages, add_generation_prompt, variables):
     try:
+        # As apply_chat_template does: drop null-valued keys, then render (which aliases reasoning fields).
         rendered, _ = render_jinja_template(
-            conversations=[messages],
+            conversations=[_normalize_chat_messages(messages)],
             chat_template=template,
             add_generation_prompt=add_generation_prompt,
             **variables,

@@ -108,6 +108,15 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertEqual(try render("{{ tools | length }}", nil, ["tools": [["type": "function"]]]), "1")
     }
 
+    func testMessagesArePreparedLikeApplyChatTemplate() throws {
+        let messages: [JSON] = [["role": "assistant", "content": nil, "reasoning": "r", "tool_calls": [["x": nil]]]]
+        XCTAssertEqual(try render("{{ messages[0] | tojson }}", messages),
+                       #"{"thinking": "r", "role": "assistant", "reasoning": "r", "tool_calls": [{"x": null}], "reasoning_content": "r"}"#)
+        XCTAssertThrowsError(try render("{{ 1 }}", [["role": "user"], "not an object"])) { e in
+            XCTAssertEqual(e as? ChatTemplateError, .invalidMessage(index: 1, reason: "a message must be a JSON object"))
+        }
+    }
+
     func testFindsTheTemplateInAConfig() throws {
         let plain = try JSON.parse(#"{"bos_token": "<s>", "chat_template": "{{ 1 }}"}"#, source: "t")
         XCTAssertEqual(try ChatTemplate.source(inConfig: plain), "{{ 1 }}")

@@ -22,7 +22,8 @@ public struct ChatTemplate: Sendable {
     /// Renders a conversation.
     /// - Parameters:
     ///   - messages: JSON objects such as `{"role": "user", "content": "hi"}`; `content` may be a list of parts
-    ///     (`{"type": "text", "text": "…"}`, `{"type": "video"}`, …).
+    ///     (`{"type": "text", "text": "…"}`, `{"type": "video"}`, …). Null-valued keys are dropped and reasoning
+    ///     fields aliased, as `apply_chat_template` does.
     ///   - addGenerationPrompt: append the assistant header, as `add_generation_prompt=True` does.
     ///   - variables: further template variables: `bos_token`, `eos_token`, `tools`, `date_string`, ….
     ///     Like transformers, `tools` and `documents` are defined (as none) when not given.
@@ -33,10 +34,28 @@ public struct ChatTemplate: Sendable {
         for (k, v) in variables { globals[k] = Value(json: v) }
         if globals["tools"] == nil { globals["tools"] = Value.none }
         if globals["documents"] == nil { globals["documents"] = Value.none }
-        globals["messages"] = .list(messages.map { Value(json: $0) })
+        globals["messages"] = .list(try messages.enumerated().map { try Self.prepare(message: $1, index: $0) })
         globals["add_generation_prompt"] = .bool(addGenerationPrompt)
         var interp = Interpreter(globals: globals, macros: macros, now: now)
         return try interp.render(body)
+    }
+
+    /// A message as `apply_chat_template` hands it to the template: keys whose value is null are dropped
+    /// (`_normalize_chat_messages`), and reasoning given under `reasoning_content`, `thinking` or `reasoning` is
+    /// also exposed as `thinking` (first) and `reasoning_content` (`_alias_reasoning_fields`).
+    static func prepare(message: JSON, index: Int) throws -> Value {
+        guard case let .object(o) = message else {
+            throw ChatTemplateError.invalidMessage(index: index, reason: "a message must be a JSON object")
+        }
+        var kept = JSONObject()
+        for (k, v) in o where !v.isNull { kept[k] = v }
+        if let reasoning = ["reasoning_content", "thinking", "reasoning"].lazy.compactMap({ kept[$0] }).first {
+            var aliased = JSONObject([("thinking", reasoning)])
+            for (k, v) in kept { aliased[k] = v }
+            aliased["reasoning_content"] = reasoning
+            kept = aliased
+        }
+        return Value(json: .object(kept))
     }
 
     /// The clock behind `strftime_now`; local time by default. Tests pin it.
@@ -78,6 +97,8 @@ public enum ChatTemplateError: Error, Equatable, CustomStringConvertible {
     case render(line: Int, column: Int, message: String)
     /// The template called `raise_exception(message)`.
     case raised(message: String, line: Int, column: Int)
+    /// A message passed to `render` is not a JSON object.
+    case invalidMessage(index: Int, reason: String)
     /// The config holding the template is malformed.
     case config(String)
 
@@ -88,6 +109,7 @@ public enum ChatTemplateError: Error, Equatable, CustomStringConvertible {
         case let .unknownTest(n, l, c): return "chat template \(l):\(c): unknown test '\(n)'"
         case let .render(l, c, m): return "chat template \(l):\(c): \(m)"
         case let .raised(m, l, c): return "chat template \(l):\(c): raise_exception: \(m)"
+        case let .invalidMessage(i, r): return "chat message \(i): \(r)"
         case let .config(m): return "chat template config: \(m)"
         }
     }
