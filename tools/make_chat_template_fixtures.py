@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Renders the chat templates of Reel's model families with transformers' own Jinja machinery.
 
-Writes Tests/ReelTokenizerTests/Fixtures/chat_templates.json: for every case the template name, the
-conversation, add_generation_prompt, the extra variables, and either the expected text or the message of
-the error the template raised. The Swift tests (ChatTemplateParityTests) assert byte-identical output.
+Writes Tests/ReelTokenizerTests/Fixtures/chat_templates.json: the templates (with their sources), the distinct
+conversations, and for every case the template, the conversation, add_generation_prompt, the extra variables, and
+either the expected text or the error the template raised (its message and kind). The Swift tests (ChatTemplateParityTests) assert byte-identical output.
 
 Reference: transformers.utils.chat_template_utils.render_jinja_template, i.e. the sandboxed Jinja environment
 transformers compiles every chat template with (trim_blocks=True, lstrip_blocks=True, its own tojson,
@@ -539,15 +539,26 @@ def render(template, messages, add_generation_prompt, variables):
 
 def main():
     cases = []
+    stored_conversations = {}  # each distinct conversation is stored once; cases name it
+    conversation_ids = {}
+    stored_variables, variable_ids = {}, {}  # likewise each distinct variable set
 
     def add(name, template_name, messages, agp, variables):
         variables = {k: v for k, v in variables.items() if v is not None}
+        key = json.dumps(messages, ensure_ascii=False)
+        if key not in conversation_ids:
+            conversation_ids[key] = f"c{len(conversation_ids):02d}"
+            stored_conversations[conversation_ids[key]] = messages
+        vkey = json.dumps(variables, ensure_ascii=False)
+        if vkey not in variable_ids:
+            variable_ids[vkey] = f"v{len(variable_ids):02d}"
+            stored_variables[variable_ids[vkey]] = variables
         case = {
             "name": name,
             "template": template_name,
-            "messages": messages,
+            "conversation": conversation_ids[key],
             "add_generation_prompt": agp,
-            "variables": variables,
+            "variables": variable_ids[vkey],
         }
         case.update(render(TEMPLATES[template_name]["template"], messages, agp, variables))
         cases.append(case)
@@ -560,20 +571,20 @@ def main():
                     add(f"{template_name}/{conv_name}{suffix}/{'gen' if agp else 'nogen'}", template_name, messages, agp,
                         {**tokens, **extra})
     for name, template in FEATURES.items():
-        TEMPLATES["feature/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURES"}
+        TEMPLATES["feature/" + name] = {"template": template, "source": "FEATURES"}
         add("feature/" + name, "feature/" + name, FEATURE_MESSAGES, True, {"bos_token": "<s>"})
     for name, template in whitespace_fuzz().items():
-        TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: whitespace_fuzz() in tools/make_chat_template_fixtures.py"}
+        TEMPLATES["fuzz/" + name] = {"template": template, "source": "whitespace_fuzz()"}
         add("fuzz/" + name, "fuzz/" + name, [], False, {})
     for name, template in statement_fuzz().items():
-        TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: statement_fuzz() in tools/make_chat_template_fixtures.py"}
+        TEMPLATES["fuzz/" + name] = {"template": template, "source": "statement_fuzz()"}
         add("fuzz/" + name, "fuzz/" + name, FEATURE_MESSAGES, False, {})
     fuzz_ok, fuzz_failing = expression_fuzz()
     for name, template in {**fuzz_ok, **fuzz_failing}.items():
-        TEMPLATES["fuzz/" + name] = {"template": template, "source": "synthetic: expression_fuzz() in tools/make_chat_template_fixtures.py"}
+        TEMPLATES["fuzz/" + name] = {"template": template, "source": "expression_fuzz()"}
         add("fuzz/" + name, "fuzz/" + name, [], False, EXPR_VARS)
     for name, template in FEATURE_ERRORS.items():
-        TEMPLATES["error/" + name] = {"template": template, "source": "synthetic: tools/make_chat_template_fixtures.py FEATURE_ERRORS"}
+        TEMPLATES["error/" + name] = {"template": template, "source": "FEATURE_ERRORS"}
         add("error/" + name, "error/" + name, FEATURE_MESSAGES, False, {})
     for template_name, conv_name, messages, tokens, extra in EXTRA_CASES:
         for agp in (False, True):
@@ -585,11 +596,15 @@ def main():
         "transformers_version": transformers.__version__,
         "jinja2_version": jinja2.__version__,
         "templates": TEMPLATES,
+        "sources": "a template's source names where it was copied from; synthetic ones name the table or "
+        "generator function in tools/make_chat_template_fixtures.py",
+        "conversations": stored_conversations,
+        "variables": stored_variables,
         "cases": cases,
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=1)
+        json.dump(doc, f, ensure_ascii=False, indent=0)
         f.write("\n")
     errors = sum(1 for c in cases if "expected_error" in c)
     print(f"wrote {OUT}: {len(TEMPLATES)} templates, {len(cases)} cases ({errors} expected errors)", file=sys.stderr)

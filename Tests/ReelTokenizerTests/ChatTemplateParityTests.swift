@@ -16,6 +16,7 @@ final class ChatTemplateParityTests: XCTestCase {
         let fixture = try loadFixture()
         let templates = try XCTUnwrap(fixture["templates"]?.object)
         let cases = try XCTUnwrap(fixture["cases"]?.array)
+        let conversations = try XCTUnwrap(fixture["conversations"])
         XCTAssertGreaterThan(cases.count, 50)
         var compiled: [String: ChatTemplate] = [:]
         for (name, entry) in templates {
@@ -29,10 +30,10 @@ final class ChatTemplateParityTests: XCTestCase {
         for c in cases {
             let name = try XCTUnwrap(c["name"]?.string)
             guard let template = compiled[try XCTUnwrap(c["template"]?.string)] else { continue }
-            let messages = try XCTUnwrap(c["messages"]?.array)
+            let messages = try XCTUnwrap(conversations[XCTUnwrap(c["conversation"]?.string)]?.array, name)
             let agp = try XCTUnwrap(c["add_generation_prompt"]?.bool)
             var vars: [String: JSON] = [:]
-            for (k, v) in c["variables"]?.object ?? JSONObject() { vars[k] = v }
+            for (k, v) in try fixture["variables"]?[XCTUnwrap(c["variables"]?.string)]?.object ?? JSONObject() { vars[k] = v }
             if let expected = c["expected"]?.string {
                 do {
                     let got = try template.render(messages: messages, addGenerationPrompt: agp, variables: vars)
@@ -77,9 +78,10 @@ final class ChatTemplateParityTests: XCTestCase {
         XCTAssertFalse(cases.isEmpty)
         for c in cases {
             var vars: [String: JSON] = [:]
-            for (k, v) in c["variables"]?.object ?? JSONObject() where k != "date_string" { vars[k] = v }
-            XCTAssertEqual(c["variables"]?["date_string"]?.string, "07 Mar 2025")
-            let got = try template.render(messages: XCTUnwrap(c["messages"]?.array),
+            let set = try XCTUnwrap(fixture["variables"]?[XCTUnwrap(c["variables"]?.string)])
+            for (k, v) in set.object ?? JSONObject() where k != "date_string" { vars[k] = v }
+            XCTAssertEqual(set["date_string"]?.string, "07 Mar 2025")
+            let got = try template.render(messages: XCTUnwrap(fixture["conversations"]?[XCTUnwrap(c["conversation"]?.string)]?.array),
                                           addGenerationPrompt: XCTUnwrap(c["add_generation_prompt"]?.bool), variables: vars)
             XCTAssertEqual(got, c["expected"]?.string, c["name"]?.string ?? "")
         }
