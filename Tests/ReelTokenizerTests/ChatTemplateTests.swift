@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import ReelCore
 import ReelTokenizer
@@ -114,6 +115,36 @@ final class ChatTemplateTests: XCTestCase {
                        #"{"thinking": "r", "role": "assistant", "reasoning": "r", "tool_calls": [{"x": null}], "reasoning_content": "r"}"#)
         XCTAssertThrowsError(try render("{{ 1 }}", [["role": "user"], "not an object"])) { e in
             XCTAssertEqual(e as? ChatTemplateError, .invalidMessage(index: 1, reason: "a message must be a JSON object"))
+        }
+    }
+
+    func testFindsTheTemplateInACheckpointDirectory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reel-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ name: String, _ text: String) throws {
+            let url = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        XCTAssertNil(try ChatTemplate.source(inCheckpoint: dir.path))
+        try write("tokenizer_config.json", #"{"chat_template": [{"name": "default", "template": "T"}, {"name": "tool_use", "template": "U"}]}"#)
+        XCTAssertEqual(try ChatTemplate.source(inCheckpoint: dir.path)?.text, "T")
+        XCTAssertEqual(try ChatTemplate.source(inCheckpoint: dir.path, name: "tool_use")?.text, "U")
+        // The processor's template (multimodal) wins over the tokenizer's, and a .jinja file over both.
+        try write("chat_template.json", #"{"chat_template": "P"}"#)
+        XCTAssertEqual(try ChatTemplate.source(inCheckpoint: dir.path)?.text, "P")
+        try write("chat_template.jinja", "J\n")
+        let found = try XCTUnwrap(ChatTemplate.source(inCheckpoint: dir.path))
+        XCTAssertEqual(found.text, "J\n")
+        XCTAssertTrue(found.path.hasSuffix("/chat_template.jinja"), found.path)
+        try write("additional_chat_templates/rag.jinja", "R")
+        XCTAssertEqual(try ChatTemplate.source(inCheckpoint: dir.path, name: "rag")?.text, "R")
+        // A malformed file is an error naming it.
+        try write("chat_template.json", #"{"chat_template": 7}"#)
+        XCTAssertThrowsError(try ChatTemplate.source(inCheckpoint: dir.path, name: "tool_use")) { e in
+            guard case let ChatTemplateError.config(message) = e else { return XCTFail("\(e)") }
+            XCTAssertTrue(message.contains("chat_template.json"), message)
         }
     }
 
