@@ -81,7 +81,7 @@ extension Builtins {
         case "int": return toInt(v, fallback: c.param(0, "default") ?? .int(0))
         case "float":
             if let d = v.number { return .double(d) }
-            if case let .string(s) = v, let d = Double(strip(s, nil, .both)) { return .double(d) }
+            if case let .string(s) = v, let d = pyParseFloat(s) { return .double(d) }
             return c.param(0, "default") ?? .double(0)
         case "abs":
             switch v {
@@ -148,9 +148,8 @@ extension Builtins {
         case let .bool(b): return .int(b ? 1 : 0)
         case let .double(d): return d.isFinite ? .int(Int(d)) : fallback
         case let .string(s):
-            let t = strip(s, nil, .both)
-            if let i = Int(t) { return .int(i) }
-            if let d = Double(t), d.isFinite, abs(d) < 9e18 { return .int(Int(d)) }
+            if let i = pyParseInt(s) { return .int(i) }
+            if let d = pyParseFloat(s), d.isFinite, abs(d) < 9e18 { return .int(Int(d)) }
             return fallback
         default: return fallback
         }

@@ -250,7 +250,8 @@ struct TemplateLexer {
     }
 }
 
-func isSpace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+/// Python's `str.isspace()` (also what `\s` matches in Jinja's lexer): Unicode White_Space plus U+001C–U+001F.
+func isSpace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace || (c.value >= 0x1C && c.value <= 0x1F) }
 private func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 48 && c.value <= 57 }
 private func isNameStart(_ c: Unicode.Scalar) -> Bool {
     (c.value >= 65 && c.value <= 90) || (c.value >= 97 && c.value <= 122) || c == "_"

@@ -98,3 +98,39 @@ func pyTitle(_ s: String) -> String {
     }
     return out
 }
+
+/// Python's `int(str)`: optional sign, decimal digits, single underscores between digits, surrounding whitespace.
+func pyParseInt(_ s: String) -> Int? {
+    let t = strip(s, nil, .both)
+    guard let digits = pyDigits(t.hasPrefix("+") || t.hasPrefix("-") ? String(t.dropFirst()) : t) else { return nil }
+    return Int((t.hasPrefix("-") ? "-" : "") + digits)
+}
+
+/// Python's `float(str)`: decimal or exponent notation with optional underscores between digits, "inf",
+/// "infinity", "nan" in any case; no hex.
+func pyParseFloat(_ s: String) -> Double? {
+    let t = strip(s, nil, .both)
+    let body = t.hasPrefix("+") || t.hasPrefix("-") ? String(t.dropFirst()) : t
+    if ["inf", "infinity", "nan"].contains(body.lowercased()) { return Double((t.hasPrefix("-") ? "-" : "") + body.lowercased()) }
+    var cleaned = ""
+    var prev: Character? = nil
+    let chars = Array(body)
+    for (i, ch) in chars.enumerated() {
+        if ch == "_" {
+            guard let p = prev, p.isASCII, p.isNumber, i + 1 < chars.count, chars[i + 1].isASCII, chars[i + 1].isNumber else { return nil }
+        } else if ch.isASCII && (ch.isNumber || ch == "." || ch == "e" || ch == "E" || ch == "+" || ch == "-") {
+            cleaned.append(ch)
+        } else {
+            return nil
+        }
+        prev = ch
+    }
+    guard cleaned.contains(where: { $0.isNumber }) else { return nil }
+    return Double((t.hasPrefix("-") ? "-" : "") + cleaned)
+}
+
+private func pyDigits(_ s: String) -> String? {
+    guard let f = s.first, f.isASCII, f.isNumber, let l = s.last, l.isASCII, l.isNumber, !s.contains("__") else { return nil }
+    guard s.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "_" }) else { return nil }
+    return s.filter { $0 != "_" }
+}
