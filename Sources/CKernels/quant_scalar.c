@@ -2,6 +2,10 @@
 #include "quant_internal.h"
 #include <math.h>
 
+// No fused multiply-adds: arm64 compilers contract a·b + c by default, which would make a .reel file's quantised
+// bytes depend on the converting machine (and break rne() below).
+#pragma STDC FP_CONTRACT OFF
+
 // ---- conversions -------------------------------------------------------------------------------------------------
 
 static void f16_to_f32(const uint16_t *s, float *d, int64_t n) { for (int64_t i = 0; i < n; i++) d[i] = reel_h2f(s[i]); }
@@ -49,9 +53,16 @@ static double block_err(const float *x, int n, const qblock *b) {
     return e;
 }
 
+/// Round to nearest even without a libm call (baseline x86-64 has no roundss): adding and subtracting 1.5·2²³
+/// leaves the integer part for |v| < 2²², and larger values are clamped anyway.
+static inline float rne(float v) {
+    const float magic = 12582912.0f;
+    return fabsf(v) < 4194304.0f ? (v + magic) - magic : v;
+}
+
 static void round_codes(const float *x, int n, float id, int qmin, int qmax, int8_t *q) {
     for (int i = 0; i < n; i++) {
-        float v = nearbyintf(x[i] * id);
+        float v = rne(x[i] * id);
         q[i] = (int8_t)(v < (float)qmin ? qmin : (v > (float)qmax ? qmax : v));
     }
 }
@@ -75,10 +86,12 @@ static void search(const float *x, int n, float m, float sign, float base, float
     for (int j = jlo; j <= jhi; j++) {
         const float id = sign * (base + step * (float)j) / m;
         round_codes(x, n, id, qmin, qmax, q);
-        double sxq = 0, sqq = 0;
-        for (int i = 0; i < n; i++) { sxq += (double)x[i] * q[i]; sqq += (double)q[i] * q[i]; }
+        // f32 sums suffice to rank candidates (the winner's true error is checked in f64 below); Σq² is exact.
+        float sxq = 0;
+        int32_t sqq = 0;
+        for (int i = 0; i < n; i++) { sxq += x[i] * (float)q[i]; sqq += q[i] * q[i]; }
         if (sqq == 0) continue;
-        const double e = sxx - sxq * sxq / sqq;
+        const double e = sxx - (double)sxq * sxq / sqq;
         if (e < cand_e) { cand_e = e; cand_id = id; }
     }
     if (cand_e == INFINITY) return;
@@ -99,13 +112,13 @@ static void search(const float *x, int n, float m, float sign, float base, float
     }
 }
 
-/// Tries the f16 scales within 3 ulps of `base` (same sign, finite, non-zero) with codes re-rounded for each.
+/// Tries the f16 scales within `ulps` of `base` (same sign, finite, non-zero) with codes re-rounded for each.
 /// This also rescues blocks whose ideal scale underflows f16 (|d| < 2^-24): they get the smallest subnormal
 /// scales instead of zero.
-static void try_f16_neighbours(const float *x, int n, uint16_t base, int qmin, int qmax, qblock *best,
+static void try_f16_neighbours(const float *x, int n, uint16_t base, int ulps, int qmin, int qmax, qblock *best,
                                double *best_err) {
     const int mag = base & 0x7fff, sign = base & 0x8000;
-    for (int delta = -3; delta <= 3; delta++) {
+    for (int delta = -ulps; delta <= ulps; delta++) {
         const int mg = mag + delta;
         if (mg < 1 || mg > 0x7bff) continue;
         qblock c;
@@ -134,9 +147,8 @@ static int quant_block_q8(const float *x, int n, uint8_t *dst) {
     double best_err = block_err(x, n, &best);
     if (amax > 0 && best_err > 0) {
         search(x, n, amax, 1.0f, 127.0f, 0.5f, -6, 1, -127, 127, &best, &best_err);
-        const uint16_t d16 = reel_f2h(d0);
-        try_f16_neighbours(x, n, d16 ? d16 : 1, -127, 127, &best, &best_err);
-        if (best.d != d16) try_f16_neighbours(x, n, best.d, -127, 127, &best, &best_err);
+        if (reel_f2h(d0) == 0) try_f16_neighbours(x, n, 1, 3, -127, 127, &best, &best_err);  // f16 underflow
+        try_f16_neighbours(x, n, best.d, 1, -127, 127, &best, &best_err);
     }
     reel_wr16(dst, best.d);
     for (int i = 0; i < REEL_QK; i++) ((int8_t *)dst)[2 + i] = i < n ? best.q[i] : 0;
@@ -160,9 +172,9 @@ static int quant_int4(const float *x, int n, uint16_t *d_out, int8_t *q_out) {
     if (amax > 0 && best_err > 0) {
         search(x, n, m, -1.0f, 8.0f, 0.25f, -10, 2, -8, 7, &best, &best_err);  // m ↦ about −8
         search(x, n, m, 1.0f, 7.0f, 0.25f, -6, 2, -8, 7, &best, &best_err);    // m ↦ about +7
-        const uint16_t d16 = reel_f2h(d0);
-        try_f16_neighbours(x, n, (d16 & 0x7fff) ? d16 : (uint16_t)((m > 0) << 15 | 1), -8, 7, &best, &best_err);
-        if (best.d != d16) try_f16_neighbours(x, n, best.d, -8, 7, &best, &best_err);
+        if ((reel_f2h(d0) & 0x7fff) == 0)  // f16 underflow
+            try_f16_neighbours(x, n, (uint16_t)((m > 0) << 15 | 1), 3, -8, 7, &best, &best_err);
+        try_f16_neighbours(x, n, best.d, 1, -8, 7, &best, &best_err);
     }
     *d_out = best.d;
     memset(q_out, 0, REEL_QK);

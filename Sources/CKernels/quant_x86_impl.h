@@ -10,10 +10,23 @@
 // With VNNI, q4's unsigned codes u = q + 8 go in directly: Σ q·a = Σ u·a − Σ 8·a (the offset trick).
 #include <immintrin.h>
 
+#ifndef REEL_PREFETCH
+// Bytes ahead of each weight row's read position to prefetch: measured on the 4096×4096 gemv, 512 beats the
+// hardware prefetcher alone by ~1.5× when several rows stream at once.
+#define REEL_PREFETCH 512
+#endif
 #define KFN static inline KTGT __attribute__((always_inline))
 
-/// f16 scale → f32. (_cvtsh_ss merges into a register that clang ties to the accumulator: a false dependency.)
-KFN float K(h2f)(const uint8_t *p) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(reel_rd16(p)))); }
+/// One f16 value broadcast to 8 f32 lanes (vpbroadcastw + vcvtph2ps: no scalar round trip, no false dependency).
+KFN __m256 K(bcast_h)(const uint8_t *p) { return _mm256_cvtph_ps(_mm_set1_epi16((short)reel_rd16(p))); }
+
+/// q4f's two scales as [d₀ ×4, d₁ ×4]: lanes 0–3 of a 32-byte dot hold elements 0–15, lanes 4–7 hold 16–31.
+KFN __m256 K(q4f_scales)(const uint8_t *p) {
+    uint32_t two;
+    memcpy(&two, p, 4);
+    const __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)two));
+    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+}
 
 KFN float K(hsum8)(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -29,9 +42,9 @@ KFN __m256i K(q4_32)(const uint8_t *nib) {
     return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
 }
 
-/// 8 int32 lanes, lane i = Σ w·a over bytes 4i … 4i+3.
-KFN __m256i K(dot_i8_32)(__m256i w, __m256i a) {
-    const __m256i aw = _mm256_sign_epi8(w, w), sa = _mm256_sign_epi8(a, w);
+/// 8 int32 lanes, lane i = Σ w·a over bytes 4i … 4i+3, given aw = |w| and a.
+KFN __m256i K(dot_i8_32)(__m256i aw, __m256i w, __m256i a) {
+    const __m256i sa = _mm256_sign_epi8(a, w);
 #if KVNNI
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sa);
 #else
@@ -39,25 +52,39 @@ KFN __m256i K(dot_i8_32)(__m256i w, __m256i a) {
 #endif
 }
 
-/// out[j] = dot(weight row w, activation row x + j·xs) over nb blocks, for j < mr, one block per register.
-KFN void K(tile32)(int enc, int mr, const uint8_t *w, int64_t nb, const uint8_t *x, size_t xs, float *out) {
-    const size_t wbs = enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+static inline size_t K(block_bytes)(int enc) {
+    return enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
+}
+
+/// A register tile: out[i·mr + j] = dot(weight row w + i·wrs, activation row x + j·xs) over nb blocks, for
+/// i < nr ≤ 4, j < mr ≤ 4, one block per 256-bit register. Each weight block is unpacked once for mr activation
+/// rows and each activation block loaded once for nr weight rows. nr and mr are constants after inlining.
+KFN void K(tile32)(int enc, int nr, int mr, const uint8_t *w, size_t wrs, int64_t nb, const uint8_t *x, size_t xs,
+                   float *out) {
+    const size_t wbs = K(block_bytes)(enc), off = enc == REEL_ENC_Q4F ? 4 : 2;
+    __m256 acc[4][4];
+    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *wb = w + (size_t)b * wbs;
-        const __m256i wq = enc == REEL_ENC_Q8 ? _mm256_loadu_si256((const __m256i *)(wb + 2))
-                                              : K(q4_32)(wb + (enc == REEL_ENC_Q4 ? 2 : 4));
-        const float d0 = K(h2f)(wb), d1 = enc == REEL_ENC_Q4F ? K(h2f)(wb + 2) : d0;
+        __m256i wq[4], wa[4];
+        __m256 dw[4];
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *wb = w + (size_t)i * wrs + (size_t)b * wbs;
+            _mm_prefetch((const char *)(wb + REEL_PREFETCH), _MM_HINT_T0);
+            wq[i] = enc == REEL_ENC_Q8 ? _mm256_loadu_si256((const __m256i *)(wb + 2)) : K(q4_32)(wb + off);
+            wa[i] = _mm256_sign_epi8(wq[i], wq[i]);
+            dw[i] = enc == REEL_ENC_Q4F ? K(q4f_scales)(wb) : K(bcast_h)(wb);
+        }
         for (int j = 0; j < mr; j++) {
             const uint8_t *ab = x + (size_t)j * xs + (size_t)b * REEL_Q8_BYTES;
-            const __m256i p = K(dot_i8_32)(wq, _mm256_loadu_si256((const __m256i *)(ab + 2)));
-            const float da = K(h2f)(ab);
-            const __m256 s = enc == REEL_ENC_Q4F ? _mm256_set_m128(_mm_set1_ps(d1 * da), _mm_set1_ps(d0 * da))
-                                                 : _mm256_set1_ps(d0 * da);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[j]);
+            const __m256i av = _mm256_loadu_si256((const __m256i *)(ab + 2));
+            const __m256 da = K(bcast_h)(ab);
+            for (int i = 0; i < nr; i++) {
+                const __m256i p = K(dot_i8_32)(wa[i], wq[i], av);
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[i], da), acc[i][j]);
+            }
         }
     }
-    for (int j = 0; j < mr; j++) out[j] = K(hsum8)(acc[j]);
+    for (int i = 0; i < nr; i++) for (int j = 0; j < mr; j++) out[i * mr + j] = K(hsum8)(acc[i][j]);
 }
 
 #if KWIDE
@@ -75,80 +102,117 @@ KFN __m512i K(pair_q4)(const uint8_t *n0, const uint8_t *n1) {
     return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-/// 16 int32 lanes of Σ w·a over 4 bytes, w signed (no vpsignb in AVX-512: |w| and a masked-negated where w < 0).
-KFN __m512i K(dot_i8_64)(__m512i w, __m512i a) {
-    const __m512i aw = _mm512_abs_epi8(w);
-    const __m512i sa = _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
-#if KVNNI
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sa);
-#else
-    return _mm512_madd_epi16(_mm512_maddubs_epi16(aw, sa), _mm512_set1_epi16(1));
-#endif
+/// Two blocks' scales as 16 lanes: [s₀ ×8, s₁ ×8], or for q4f [d₀₀ ×4, d₀₁ ×4, d₁₀ ×4, d₁₁ ×4].
+KFN __m512 K(pair_scales)(int q4f, const uint8_t *b0, const uint8_t *b1) {
+    if (q4f) {
+        uint32_t s0, s1;
+        memcpy(&s0, b0, 4);
+        memcpy(&s1, b1, 4);
+        const __m128 d = _mm_cvtph_ps(_mm_set_epi32(0, 0, (int)s1, (int)s0));
+        return _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                     _mm512_castps128_ps512(d));
+    }
+    const __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(reel_rd16(b0)), reel_rd16(b1), 1));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                 _mm512_castps128_ps512(d));
 }
 
-/// As dot_i8_64 for unsigned q4 codes u = q + 8.
-KFN __m512i K(dot_u4_64)(__m512i u, __m512i a) {
-#if KVNNI
-    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, a),
-                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), a));
-#else
-    return K(dot_i8_64)(_mm512_sub_epi8(u, _mm512_set1_epi8(8)), a);
-#endif
-}
-
-/// tile32 with two blocks per 512-bit register; an odd last block goes through tile32.
-KFN void K(tile)(int enc, int mr, const uint8_t *w, int64_t nb, const uint8_t *x, size_t xs, float *out) {
-    const size_t wbs = enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
-    const size_t off = enc == REEL_ENC_Q4F ? 4 : 2;
-    const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+/// tile32 with two blocks per 512-bit register; an odd last block goes through tile32. q8 weights use the sign
+/// trick (AVX-512 has no vpsignb: |w| and a masked-negated where w < 0); q4 codes use the offset trick with VNNI.
+KFN void K(tile)(int enc, int nr, int mr, const uint8_t *w, size_t wrs, int64_t nb, const uint8_t *x, size_t xs,
+                 float *out) {
+    const size_t wbs = K(block_bytes)(enc), off = enc == REEL_ENC_Q4F ? 4 : 2;
+    const int offset_trick = KVNNI && enc != REEL_ENC_Q8;
+    __m512 acc[4][4];
+    for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
-        const uint8_t *w0 = w + (size_t)b * wbs, *w1 = w0 + wbs;
-        const __m512i wq = enc == REEL_ENC_Q8 ? K(pair_q8)(w0 + 2, w1 + 2) : K(pair_q4)(w0 + off, w1 + off);
-        const float d00 = K(h2f)(w0), d10 = K(h2f)(w1);
-        const float d01 = enc == REEL_ENC_Q4F ? K(h2f)(w0 + 2) : d00, d11 = enc == REEL_ENC_Q4F ? K(h2f)(w1 + 2) : d10;
+        __m512i wq[4], wa[4];
+        __mmask64 neg[4];
+        __m512 dw[4];
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *w0 = w + (size_t)i * wrs + (size_t)b * wbs, *w1 = w0 + wbs;
+            _mm_prefetch((const char *)(w0 + REEL_PREFETCH), _MM_HINT_T0);
+            wq[i] = enc == REEL_ENC_Q8 ? K(pair_q8)(w0 + 2, w1 + 2) : K(pair_q4)(w0 + off, w1 + off);
+            if (!offset_trick) {
+                if (enc != REEL_ENC_Q8) wq[i] = _mm512_sub_epi8(wq[i], _mm512_set1_epi8(8));
+                wa[i] = _mm512_abs_epi8(wq[i]);
+                neg[i] = _mm512_movepi8_mask(wq[i]);
+            }
+            dw[i] = K(pair_scales)(enc == REEL_ENC_Q4F, w0, w1);
+        }
         for (int j = 0; j < mr; j++) {
             const uint8_t *a0 = x + (size_t)j * xs + (size_t)b * REEL_Q8_BYTES, *a1 = a0 + REEL_Q8_BYTES;
             const __m512i av = K(pair_q8)(a0 + 2, a1 + 2);
-            const __m512i p = enc == REEL_ENC_Q8 ? K(dot_i8_64)(wq, av) : K(dot_u4_64)(wq, av);
-            const float da0 = K(h2f)(a0), da1 = K(h2f)(a1);
-            __m512 s;
-            if (enc == REEL_ENC_Q4F)
-                s = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(
-                                                      _mm_set_ps(d11 * da1, d10 * da1, d01 * da0, d00 * da0)));
-            else
-                s = _mm512_insertf32x8(_mm512_set1_ps(d00 * da0), _mm256_set1_ps(d10 * da1), 1);
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[j]);
+            const __m512 da = K(pair_scales)(0, a0, a1);
+#if KVNNI
+            const __m512i corr = offset_trick ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), av)
+                                              : _mm512_setzero_si512();
+#endif
+            for (int i = 0; i < nr; i++) {
+                __m512i p;
+#if KVNNI
+                if (offset_trick) {
+                    p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[i], av), corr);
+                } else {
+                    const __m512i sa = _mm512_mask_sub_epi8(av, neg[i], _mm512_setzero_si512(), av);
+                    p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa[i], sa);
+                }
+#else
+                const __m512i sa = _mm512_mask_sub_epi8(av, neg[i], _mm512_setzero_si512(), av);
+                p = _mm512_madd_epi16(_mm512_maddubs_epi16(wa[i], sa), _mm512_set1_epi16(1));
+#endif
+                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[i], da), acc[i][j]);
+            }
         }
     }
-    float tail[4] = {0, 0, 0, 0};
-    if (b < nb) K(tile32)(enc, mr, w + (size_t)b * wbs, 1, x + (size_t)b * REEL_Q8_BYTES, xs, tail);
-    for (int j = 0; j < mr; j++) out[j] = _mm512_reduce_add_ps(acc[j]) + tail[j];
+    float tail[16] = {0};
+    if (b < nb) K(tile32)(enc, nr, mr, w + (size_t)b * wbs, wrs, 1, x + (size_t)b * REEL_Q8_BYTES, xs, tail);
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < mr; j++) out[i * mr + j] = _mm512_reduce_add_ps(acc[i][j]) + tail[i * mr + j];
 }
 #else
-KFN void K(tile)(int enc, int mr, const uint8_t *w, int64_t nb, const uint8_t *x, size_t xs, float *out) {
-    K(tile32)(enc, mr, w, nb, x, xs, out);
+KFN void K(tile)(int enc, int nr, int mr, const uint8_t *w, size_t wrs, int64_t nb, const uint8_t *x, size_t xs,
+                 float *out) {
+    K(tile32)(enc, nr, mr, w, wrs, nb, x, xs, out);
 }
 #endif
 
-/// Rows [r0, r1) × activation rows [0, m): each weight row is unpacked once per 4 activation rows.
-KFN void K(gemm)(int enc, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+/// Rows [r0, r1) × activation rows [0, m). Decode (m = 1) runs 4 weight rows per tile so each activation block is
+/// loaded once for 4 rows; prefill runs 2 weight rows × 4 activation rows.
+KFN void K(gemm)(int enc, const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                  size_t xs, int64_t m, float *y, int64_t ldy) {
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wr = w + (size_t)r * row_bytes;
+    float o[16];
+    int64_t r = r0;
+    if (m == 1) {
+        for (; r + 4 <= r1; r += 4) {
+            K(tile)(enc, 4, 1, w + (size_t)r * rb, rb, nb, x, xs, o);
+            for (int i = 0; i < 4; i++) y[r + i] = o[i];
+        }
+        for (; r < r1; r++) {
+            K(tile)(enc, 1, 1, w + (size_t)r * rb, rb, nb, x, xs, o);
+            y[r] = o[0];
+        }
+        return;
+    }
+    for (; r < r1;) {
+        const int nr = r + 2 <= r1 ? 2 : 1;
+        const uint8_t *wr = w + (size_t)r * rb;
         for (int64_t i = 0; i < m; i += 4) {
             const uint8_t *xi = x + (size_t)i * xs;
-            float o[4];
             const int mr = m - i < 4 ? (int)(m - i) : 4;
-            switch (mr) {  // constant tile heights, so the accumulators live in registers
-            case 4: K(tile)(enc, 4, wr, nb, xi, xs, o); break;
-            case 3: K(tile)(enc, 3, wr, nb, xi, xs, o); break;
-            case 2: K(tile)(enc, 2, wr, nb, xi, xs, o); break;
-            default: K(tile)(enc, 1, wr, nb, xi, xs, o); break;
+            // Constant tile shapes, so the accumulators live in registers.
+#define KT(NR, MR) K(tile)(enc, NR, MR, wr, rb, nb, xi, xs, o)
+            if (nr == 2) {
+                switch (mr) { case 4: KT(2, 4); break; case 3: KT(2, 3); break; case 2: KT(2, 2); break; default: KT(2, 1); }
+            } else {
+                switch (mr) { case 4: KT(1, 4); break; case 3: KT(1, 3); break; case 2: KT(1, 2); break; default: KT(1, 1); }
             }
-            for (int j = 0; j < mr; j++) y[(i + j) * ldy + r] = o[j];
+#undef KT
+            for (int a = 0; a < nr; a++)
+                for (int j = 0; j < mr; j++) y[(i + j) * ldy + r + a] = o[a * mr + j];
         }
+        r += nr;
     }
 }
 
@@ -166,17 +230,17 @@ static KTGT void K(gemm_q4f)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1
 }
 static KTGT float K(dot_q8)(const uint8_t *w, const uint8_t *a, int64_t nb) {
     float o;
-    K(tile)(REEL_ENC_Q8, 1, w, nb, a, 0, &o);
+    K(tile)(REEL_ENC_Q8, 1, 1, w, 0, nb, a, 0, &o);
     return o;
 }
 static KTGT float K(dot_q4)(const uint8_t *w, const uint8_t *a, int64_t nb) {
     float o;
-    K(tile)(REEL_ENC_Q4, 1, w, nb, a, 0, &o);
+    K(tile)(REEL_ENC_Q4, 1, 1, w, 0, nb, a, 0, &o);
     return o;
 }
 static KTGT float K(dot_q4f)(const uint8_t *w, const uint8_t *a, int64_t nb) {
     float o;
-    K(tile)(REEL_ENC_Q4F, 1, w, nb, a, 0, &o);
+    K(tile)(REEL_ENC_Q4F, 1, 1, w, 0, nb, a, 0, &o);
     return o;
 }
 

@@ -117,3 +117,35 @@ final class RoundTripTests: XCTestCase {
         }
     }
 }
+
+/// The bytes follow formats/REEL.md §3, decoded here straight from the spec's drawings (not through the kernels).
+final class SpecLayoutTests: XCTestCase {
+    static func specDecode(_ b: [UInt8], _ enc: Encoding, k: Int) -> [Float] {
+        func f16(_ o: Int) -> Float { Float(Float16(bitPattern: UInt16(b[o]) | UInt16(b[o + 1]) << 8)) }
+        var y: [Float] = []
+        for blk in 0..<((k + 31) / 32) {
+            let o = blk * enc.bytesPerBlock
+            for i in 0..<32 where y.count < k {
+                switch enc {
+                case .q8: y.append(f16(o) * Float(Int8(bitPattern: b[o + 2 + i])))
+                case .q4: y.append(f16(o) * Float(Int(i < 16 ? b[o + 2 + i] & 15 : b[o + 2 + i - 16] >> 4) - 8))
+                default: y.append(f16(o + (i < 16 ? 0 : 2)) * Float(Int(i < 16 ? b[o + 4 + i] & 15 : b[o + 4 + i - 16] >> 4) - 8))
+                }
+            }
+        }
+        return y
+    }
+
+    func testQuantisedBytesMatchTheSpec() throws {
+        var rng = SplitMix64(seed: 30)
+        for enc in [Encoding.q8, .q4, .q4f] {
+            for k in oddSizes {
+                let x = Pattern.mixed.values(k, &rng)
+                let b = try Codec.encode(x, rows: 1, k: k, as: enc)
+                XCTAssertEqual(b.count, enc.rowBytes(k))
+                XCTAssertEqual(try Codec.decode(b, rows: 1, k: k, from: enc), Self.specDecode(b, enc, k: k), "\(enc) k=\(k)")
+                if enc == .q8 { XCTAssertFalse(b.enumerated().contains { $0.offset % 34 >= 2 && $0.element == 0x80 }, "q8 wrote −128") }
+            }
+        }
+    }
+}
