@@ -51,12 +51,31 @@ public struct GenerationResult: Sendable {
     public var timings: GenerationTimings
 }
 
+/// What a generation starts from.
+public enum PromptInput {
+    /// Token ids to append to the cache.
+    case tokens([Int])
+    /// Ready input embeddings f32 [n, hidden] (text embeddings with vision/audio features spliced in), and the n
+    /// token ids they stand for (placeholder ids where features are; used by the repetition penalty).
+    case embeddings([Float], tokens: [Int])
+}
+
 extension TextModel {
     /// Runs `prompt` after whatever the decoder already holds and generates from there, streaming text.
     /// - Parameters:
     ///   - prompt: token ids to append (the whole prompt, or a chat turn's new suffix).
     ///   - onText: receives text as soon as it is complete UTF-8 and cannot be the start of a stop string.
     public func generate(prompt: [Int], options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try generate(.tokens(prompt), options: options, onText: onText)
+    }
+
+    /// As `generate(prompt:)`, from token ids or from ready embeddings.
+    public func generate(_ input: PromptInput, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        let prompt: [Int]
+        switch input {
+        case let .tokens(t): prompt = t
+        case let .embeddings(_, t): prompt = t
+        }
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         var timings = GenerationTimings()
         timings.promptTokens = prompt.count
@@ -109,7 +128,11 @@ extension TextModel {
         }
 
         var t = ProgressBar.now()
-        var logits = try decoder.prefill(tokens: prompt, logits: .last)
+        var logits: Tensor
+        switch input {
+        case let .tokens(t): logits = try decoder.prefill(tokens: t, logits: .last)
+        case let .embeddings(e, _): logits = try decoder.prefill(embeddings: e, logits: .last)
+        }
         timings.prefillSeconds = ProgressBar.now() - t
         t = ProgressBar.now()
         let vocab = logits.count
