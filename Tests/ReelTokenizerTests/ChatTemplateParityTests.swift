@@ -62,7 +62,7 @@ final class ChatTemplateParityTests: XCTestCase {
 
     func testFixtureCoversEveryFamily() throws {
         let names = try XCTUnwrap(loadFixture()["templates"]?.object).keys
-        for family in ["qwen2", "qwen2_5", "qwen2_vl", "qwen3", "llama3", "llama3_2", "llama2", "phi3", "llava_onevision",
+        for family in ["qwen2", "qwen2_5", "qwen2_vl", "qwen3", "llama3", "llama3_1", "llama3_2", "llama2", "phi3", "llava_onevision",
                        "qwen2_audio", "llava_next_video"] {
             XCTAssertTrue(names.contains(family), family)
         }
