@@ -531,6 +531,30 @@ def statement_fuzz(count=150, seed=99):
     return out
 
 
+# Templates Jinja refuses to compile; Reel must refuse them too (ChatTemplateError.syntax/unknownFilter/unknownTest).
+SYNTAX_ERRORS = {
+    "unclosed_if": "{% if true %}x",
+    "unclosed_for": "{% for m in messages %}{{ m }}",
+    "stray_endfor": "x{% endfor %}",
+    "mismatched_end": "{% if true %}{% endfor %}",
+    "else_twice": "{% if a %}1{% else %}2{% else %}3{% endif %}",
+    "elif_after_else": "{% if a %}1{% else %}2{% elif b %}3{% endif %}",
+    "unterminated_variable": "a {{ b",
+    "unterminated_block": "a {% if b",
+    "unterminated_comment": "a {# b",
+    "unterminated_string": "{{ 'abc }}",
+    "empty_expression": "{{ }}",
+    "unknown_filter": "{{ x | frobnicate }}",
+    "unknown_test": "{{ x is frobbed }}",
+    "unknown_tag": "{% frob %}",
+    "bad_operator": "{{ 1 + }}",
+    "unbalanced_paren": "{{ (1 + 2 }}",
+    "missing_in": "{% for x messages %}{% endfor %}",
+    "set_without_value": "{% set %}",
+    "break_outside_loop": "{% break %}",
+    "unclosed_macro": "{% macro f() %}x",
+}
+
 FEATURE_MESSAGES = [
     {"role": "system", "content": "  Sys prompt é  ", "name": None},
     {"role": "user", "content": "Hello there", "name": "ann"},
@@ -549,6 +573,10 @@ def render(template, messages, add_generation_prompt, variables):
             **variables,
         )
         return {"expected": rendered[0]}
+    except jinja2.exceptions.TemplateSyntaxError as e:  # includes TemplateAssertionError (unknown filter/test)
+        return {"expected_error": f"line {e.lineno}: {e.message}", "error_kind": "compile"}
+    except SyntaxError as e:  # the Python Jinja generated does not compile, e.g. 'break' outside a loop
+        return {"expected_error": f"{e.msg}", "error_kind": "compile"}
     except jinja2.exceptions.UndefinedError as e:
         return {"expected_error": str(e), "error_kind": "render"}
     except jinja2.exceptions.TemplateError as e:
@@ -609,6 +637,9 @@ def main():
     for name, template in FEATURE_ERRORS.items():
         TEMPLATES["error/" + name] = {"template": template, "source": "FEATURE_ERRORS"}
         add("error/" + name, "error/" + name, FEATURE_MESSAGES, False, {})
+    for name, template in SYNTAX_ERRORS.items():
+        TEMPLATES["syntax/" + name] = {"template": template, "source": "SYNTAX_ERRORS"}
+        add("syntax/" + name, "syntax/" + name, FEATURE_MESSAGES, False, {})
     for template_name, conv_name, messages, tokens, extra in EXTRA_CASES:
         for agp in (False, True):
             add(f"{template_name}/{conv_name}/{'gen' if agp else 'nogen'}", template_name, messages, agp, {**tokens, **extra})
