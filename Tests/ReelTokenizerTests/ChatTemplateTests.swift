@@ -110,7 +110,7 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testMessagesArePreparedLikeApplyChatTemplate() throws {
-        let messages: [JSON] = [["role": "assistant", "content": nil, "reasoning": "r", "tool_calls": [["x": nil]]]]
+        let messages: [JSON] = [["role": "assistant", "content": .null, "reasoning": "r", "tool_calls": [["x": .null]]]]
         XCTAssertEqual(try render("{{ messages[0] | tojson }}", messages),
                        #"{"thinking": "r", "role": "assistant", "reasoning": "r", "tool_calls": [{"x": null}], "reasoning_content": "r"}"#)
         XCTAssertThrowsError(try render("{{ 1 }}", [["role": "user"], "not an object"])) { e in
