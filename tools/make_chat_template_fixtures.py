@@ -104,6 +104,9 @@ LLAVA_NEXT_VIDEO = (
 # literal exactly as it appears in tokenizer_config.json, decoded here.
 QWEN3 = json.loads(r'''"{%- if tools %}\n    {{- '<|im_start|>system\\n' }}\n    {%- if messages[0].role == 'system' %}\n        {{- messages[0].content + '\\n\\n' }}\n    {%- endif %}\n    {{- \"# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n    {%- for tool in tools %}\n        {{- \"\\n\" }}\n        {{- tool | tojson }}\n    {%- endfor %}\n    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n{%- else %}\n    {%- if messages[0].role == 'system' %}\n        {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}\n    {%- endif %}\n{%- endif %}\n{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}\n{%- for message in messages[::-1] %}\n    {%- set index = (messages|length - 1) - loop.index0 %}\n    {%- if ns.multi_step_tool and message.role == \"user\" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}\n        {%- set ns.multi_step_tool = false %}\n        {%- set ns.last_query_index = index %}\n    {%- endif %}\n{%- endfor %}\n{%- for message in messages %}\n    {%- if message.content is string %}\n        {%- set content = message.content %}\n    {%- else %}\n        {%- set content = '' %}\n    {%- endif %}\n    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) %}\n        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}\n    {%- elif message.role == \"assistant\" %}\n        {%- set reasoning_content = '' %}\n        {%- if message.reasoning_content is string %}\n            {%- set reasoning_content = message.reasoning_content %}\n        {%- else %}\n            {%- if '</think>' in content %}\n                {%- set reasoning_content = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}\n                {%- set content = content.split('</think>')[-1].lstrip('\\n') %}\n            {%- endif %}\n        {%- endif %}\n        {%- if loop.index0 > ns.last_query_index %}\n            {%- if loop.last or (not loop.last and reasoning_content) %}\n                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}\n            {%- else %}\n                {{- '<|im_start|>' + message.role + '\\n' + content }}\n            {%- endif %}\n        {%- else %}\n            {{- '<|im_start|>' + message.role + '\\n' + content }}\n        {%- endif %}\n        {%- if message.tool_calls %}\n            {%- for tool_call in message.tool_calls %}\n                {%- if (loop.first and content) or (not loop.first) %}\n                    {{- '\\n' }}\n                {%- endif %}\n                {%- if tool_call.function %}\n                    {%- set tool_call = tool_call.function %}\n                {%- endif %}\n                {{- '<tool_call>\\n{\"name\": \"' }}\n                {{- tool_call.name }}\n                {{- '\", \"arguments\": ' }}\n                {%- if tool_call.arguments is string %}\n                    {{- tool_call.arguments }}\n                {%- else %}\n                    {{- tool_call.arguments | tojson }}\n                {%- endif %}\n                {{- '}\\n</tool_call>' }}\n            {%- endfor %}\n        {%- endif %}\n        {{- '<|im_end|>\\n' }}\n    {%- elif message.role == \"tool\" %}\n        {%- if loop.first or (messages[loop.index0 - 1].role != \"tool\") %}\n            {{- '<|im_start|>user' }}\n        {%- endif %}\n        {{- '\\n<tool_response>\\n' }}\n        {{- content }}\n        {{- '\\n</tool_response>' }}\n        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n            {{- '<|im_end|>\\n' }}\n        {%- endif %}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}"''')
 
+# Llama-3.1 / 3.3 (builtin_tools, <|python_tag|>, <|eom_id|>), as a JSON string literal decoded here.
+LLAMA3_1 = json.loads(r'''"{{- bos_token }}\n{%- if custom_tools is defined %}\n    {%- set tools = custom_tools %}\n{%- endif %}\n{%- if not tools_in_user_message is defined %}\n    {%- set tools_in_user_message = true %}\n{%- endif %}\n{%- if not date_string is defined %}\n    {%- set date_string = \"26 Jul 2024\" %}\n{%- endif %}\n{%- if not tools is defined %}\n    {%- set tools = none %}\n{%- endif %}\n\n{#- This block extracts the system message, so we can slot it into the right place. #}\n{%- if messages[0]['role'] == 'system' %}\n    {%- set system_message = messages[0]['content']|trim %}\n    {%- set messages = messages[1:] %}\n{%- else %}\n    {%- set system_message = \"\" %}\n{%- endif %}\n\n{#- System message + builtin tools #}\n{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n{%- if builtin_tools is defined or tools is not none %}\n    {{- \"Environment: ipython\\n\" }}\n{%- endif %}\n{%- if builtin_tools is defined %}\n    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpreter') | join(\", \") + \"\\n\\n\"}}\n{%- endif %}\n{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n{%- if tools is not none and not tools_in_user_message %}\n    {{- \"You have access to the following functions. To call a function, please respond with JSON for a function call.\" }}\n    {{- 'Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.' }}\n    {{- \"Do not use variables.\\n\\n\" }}\n    {%- for t in tools %}\n        {{- t | tojson(indent=4) }}\n        {{- \"\\n\\n\" }}\n    {%- endfor %}\n{%- endif %}\n{{- system_message }}\n{{- \"<|eot_id|>\" }}\n\n{#- Custom tools are passed in a user message with some extra guidance #}\n{%- if tools_in_user_message and not tools is none %}\n    {#- Extract the first user message so we can plug it in here #}\n    {%- if messages | length != 0 %}\n        {%- set first_user_message = messages[0]['content']|trim %}\n        {%- set messages = messages[1:] %}\n    {%- else %}\n        {{- raise_exception(\"Cannot put tools in the first user message when there's no first user message!\") }}\n{%- endif %}\n    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n    {{- \"Given the following functions, please respond with a JSON for a function call \" }}\n    {{- \"with its proper arguments that best answers the given prompt.\\n\\n\" }}\n    {{- 'Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.' }}\n    {{- \"Do not use variables.\\n\\n\" }}\n    {%- for t in tools %}\n        {{- t | tojson(indent=4) }}\n        {{- \"\\n\\n\" }}\n    {%- endfor %}\n    {{- first_user_message + \"<|eot_id|>\"}}\n{%- endif %}\n\n{%- for message in messages %}\n    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}\n        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n    {%- elif 'tool_calls' in message %}\n        {%- if not message.tool_calls|length == 1 %}\n            {{- raise_exception(\"This model only supports single tool-calls at once!\") }}\n        {%- endif %}\n        {%- set tool_call = message.tool_calls[0].function %}\n        {%- if builtin_tools is defined and tool_call.name in builtin_tools %}\n            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}\n            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n            {%- for arg_name, arg_val in tool_call.arguments | items %}\n                {{- arg_name + '=\"' + arg_val + '\"' }}\n                {%- if not loop.last %}\n                    {{- \", \" }}\n                {%- endif %}\n                {%- endfor %}\n            {{- \")\" }}\n        {%- else  %}\n            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}\n            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n            {{- '\"parameters\": ' }}\n            {{- tool_call.arguments | tojson }}\n            {{- \"}\" }}\n        {%- endif %}\n        {%- if builtin_tools is defined %}\n            {#- This means we're in ipython mode #}\n            {{- \"<|eom_id|>\" }}\n        {%- else %}\n            {{- \"<|eot_id|>\" }}\n        {%- endif %}\n    {%- elif message.role == \"tool\" or message.role == \"ipython\" %}\n        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n        {%- if message.content is mapping or message.content is iterable %}\n            {{- message.content | tojson }}\n        {%- else %}\n            {{- message.content }}\n        {%- endif %}\n        {{- \"<|eot_id|>\" }}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n{%- endif %}\n"''')
+
 LLAMA2, LLAMA2_TOKENS = config_template("llama2")
 PHI3, PHI3_TOKENS = config_template("phi3-mini")
 
@@ -139,6 +142,12 @@ TEMPLATES = {
     "llama3": {
         "template": LLAMA3,
         "source": "meta-llama/Meta-Llama-3-8B-Instruct tokenizer_config.json chat_template (as quoted in public code)",
+    },
+    "llama3_1": {
+        "template": LLAMA3_1,
+        "source": "meta-llama/Llama-3.3-70B-Instruct chat_template (the same template as Llama-3.1-Instruct); "
+        "github.com/ye-NX/llama.cpp models/templates/meta-llama-Llama-3.3-70B-Instruct.jinja @b354d7c9, written by "
+        "llama.cpp's scripts/get_chat_template.py from the hub",
     },
     "llama3_2": {
         "template": LLAMA3_2,
@@ -277,6 +286,7 @@ PLAN = [
     ("qwen2_vl", {**VISUAL, "no_system": TEXT["no_system"]}, QWEN_TOKENS, [{}, {"add_vision_id": True}]),
     ("qwen3", {**TEXT, "reasoning": REASONING_CHAT}, QWEN_TOKENS, [{}]),
     ("llama3", TEXT, LLAMA3_TOKENS, [{}]),
+    ("llama3_1", TEXT, LLAMA3_TOKENS, [{}, {"date_string": "07 Mar 2025"}]),
     ("llama3_2", TEXT, LLAMA3_TOKENS, [{"date_string": "07 Mar 2025"}]),
     ("llama2", TEXT, LLAMA2_TOKENS, [{}]),
     ("phi3", TEXT, PHI3_TOKENS, [{}]),
@@ -293,6 +303,17 @@ EXTRA_CASES = [
     ("llama3_2", "tools_in_user_message", TOOL_CHAT[1:2], LLAMA3_TOKENS, {"tools": TOOLS, "date_string": "07 Mar 2025"}),
     ("llama3_2", "tools_in_system", TOOL_CHAT, LLAMA3_TOKENS,
      {"tools": TOOLS, "date_string": "07 Mar 2025", "tools_in_user_message": False}),
+    ("llama3_1", "tools_in_system", TOOL_CHAT, LLAMA3_TOKENS, {"tools": TOOLS, "tools_in_user_message": False}),
+    ("llama3_1", "builtin_tools", [
+        {"role": "system", "content": "Answer with search."},
+        {"role": "user", "content": "Who won?"},
+        {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "brave_search", "arguments": {"query": "winner \"2024\""}}}]},
+        {"role": "ipython", "content": {"result": "Team Ä"}},
+    ], LLAMA3_TOKENS, {"builtin_tools": ["code_interpreter", "brave_search", "wolfram_alpha"], "date_string": "07 Mar 2025"}),
+    ("llama3_1", "two_tool_calls", [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "tool_calls": [{"function": {"name": "a", "arguments": {}}}, {"function": {"name": "b", "arguments": {}}}]},
+    ], LLAMA3_TOKENS, {}),
     # raise_exception: the message must surface.
     ("llama2", "not_alternating", NOT_ALTERNATING, LLAMA2_TOKENS, {}),
     ("llama3_2", "tools_without_user", [{"role": "system", "content": "x"}], LLAMA3_TOKENS,
@@ -510,6 +531,30 @@ def statement_fuzz(count=150, seed=99):
     return out
 
 
+# Templates Jinja refuses to compile; Reel must refuse them too (ChatTemplateError.syntax/unknownFilter/unknownTest).
+SYNTAX_ERRORS = {
+    "unclosed_if": "{% if true %}x",
+    "unclosed_for": "{% for m in messages %}{{ m }}",
+    "stray_endfor": "x{% endfor %}",
+    "mismatched_end": "{% if true %}{% endfor %}",
+    "else_twice": "{% if a %}1{% else %}2{% else %}3{% endif %}",
+    "elif_after_else": "{% if a %}1{% else %}2{% elif b %}3{% endif %}",
+    "unterminated_variable": "a {{ b",
+    "unterminated_block": "a {% if b",
+    "unterminated_comment": "a {# b",
+    "unterminated_string": "{{ 'abc }}",
+    "empty_expression": "{{ }}",
+    "unknown_filter": "{{ x | frobnicate }}",
+    "unknown_test": "{{ x is frobbed }}",
+    "unknown_tag": "{% frob %}",
+    "bad_operator": "{{ 1 + }}",
+    "unbalanced_paren": "{{ (1 + 2 }}",
+    "missing_in": "{% for x messages %}{% endfor %}",
+    "set_without_value": "{% set %}",
+    "break_outside_loop": "{% break %}",
+    "unclosed_macro": "{% macro f() %}x",
+}
+
 FEATURE_MESSAGES = [
     {"role": "system", "content": "  Sys prompt é  ", "name": None},
     {"role": "user", "content": "Hello there", "name": "ann"},
@@ -528,6 +573,10 @@ def render(template, messages, add_generation_prompt, variables):
             **variables,
         )
         return {"expected": rendered[0]}
+    except jinja2.exceptions.TemplateSyntaxError as e:  # includes TemplateAssertionError (unknown filter/test)
+        return {"expected_error": f"line {e.lineno}: {e.message}", "error_kind": "compile"}
+    except SyntaxError as e:  # the Python Jinja generated does not compile, e.g. 'break' outside a loop
+        return {"expected_error": f"{e.msg}", "error_kind": "compile"}
     except jinja2.exceptions.UndefinedError as e:
         return {"expected_error": str(e), "error_kind": "render"}
     except jinja2.exceptions.TemplateError as e:
@@ -588,6 +637,9 @@ def main():
     for name, template in FEATURE_ERRORS.items():
         TEMPLATES["error/" + name] = {"template": template, "source": "FEATURE_ERRORS"}
         add("error/" + name, "error/" + name, FEATURE_MESSAGES, False, {})
+    for name, template in SYNTAX_ERRORS.items():
+        TEMPLATES["syntax/" + name] = {"template": template, "source": "SYNTAX_ERRORS"}
+        add("syntax/" + name, "syntax/" + name, FEATURE_MESSAGES, False, {})
     for template_name, conv_name, messages, tokens, extra in EXTRA_CASES:
         for agp in (False, True):
             add(f"{template_name}/{conv_name}/{'gen' if agp else 'nogen'}", template_name, messages, agp, {**tokens, **extra})

@@ -166,13 +166,7 @@ struct Interpreter {
         case let .tuple(items):
             return .tuple(try items.map { try eval($0) })
         case let .dict(pairs):
-            var d = Dict()
-            for (k, v) in pairs {
-                let key = try eval(k)
-                guard case let .string(ks) = key else { throw renderError(exprPos(k), "dict keys must be strings, not \(key.typeName)") }
-                d[ks] = try eval(v)
-            }
-            return .dict(d)
+            return try dictLiteral(pairs)
         case let .attr(base, name, pos):
             return try getAttr(try eval(base), name, pos)
         case let .item(base, key, pos):
@@ -182,15 +176,7 @@ struct Interpreter {
             let start = try a.map { try eval($0) }, stop = try b.map { try eval($0) }, step = try c.map { try eval($0) }
             return try slice(v, start, stop, step, pos)
         case let .unary(op, x, pos):
-            let v = try eval(x)
-            try requireDefined(v, pos)
-            switch (op, v) {
-            case ("-", .int(let i)): return .int(-i)
-            case ("-", .double(let d)): return .double(-d)
-            case ("-", .bool(let b)): return .int(b ? -1 : 0)
-            case ("+", .int), ("+", .double): return v
-            default: throw renderError(pos, "bad operand type for unary \(op): '\(v.typeName)'")
-            }
+            return try Builtins.unary(op, try eval(x), pos)
         case let .binary(op, l, r, pos):
             return try Builtins.binary(op, try eval(l), try eval(r), pos)
         case let .and(l, r):
@@ -229,6 +215,16 @@ struct Interpreter {
             if try eval(test).truthy { return try eval(then) }
             return try otherwise.map { try eval($0) } ?? .undefined("conditional expression had no else branch")
         }
+    }
+
+    private mutating func dictLiteral(_ pairs: [(Expr, Expr)]) throws -> Value {
+        var d = Dict()
+        for (k, v) in pairs {
+            let key = try eval(k)
+            guard case let .string(ks) = key else { throw renderError(exprPos(k), "dict keys must be strings, not \(key.typeName)") }
+            d[ks] = try eval(v)
+        }
+        return .dict(d)
     }
 
     mutating func call(_ f: Value, _ args: [Value], _ kwargs: [(String, Value)], _ pos: SourcePos) throws -> Value {
@@ -344,10 +340,6 @@ struct Interpreter {
         case let .undefined(msg): throw renderError(pos, msg)
         default: throw renderError(pos, "'\(v.typeName)' object is not subscriptable")
         }
-    }
-
-    private func requireDefined(_ v: Value, _ pos: SourcePos) throws {
-        if case let .undefined(msg) = v { throw renderError(pos, msg) }
     }
 
     private func exprPos(_ e: Expr) -> SourcePos {

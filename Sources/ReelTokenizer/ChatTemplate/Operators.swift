@@ -76,6 +76,18 @@ extension Builtins {
         throw typeError()
     }
 
+    static func unary(_ op: String, _ v: Value, _ pos: SourcePos) throws -> Value {
+        if case let .undefined(m) = v { throw renderError(pos, m) }
+        switch (op, v) {
+        case ("-", .int(let i)): return .int(-i)
+        case ("-", .double(let d)): return .double(-d)
+        case ("-", .bool(let b)): return .int(b ? -1 : 0)
+        case ("+", .int), ("+", .double): return v
+        case ("+", .bool(let b)): return .int(b ? 1 : 0)
+        default: throw renderError(pos, "bad operand type for unary \(op): '\(v.typeName)'")
+        }
+    }
+
     static func compare(_ op: String, _ a: Value, _ b: Value, _ pos: SourcePos) throws -> Bool {
         switch op {
         case "==": return Value.equal(a, b)

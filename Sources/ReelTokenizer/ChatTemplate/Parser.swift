@@ -50,6 +50,8 @@ struct TemplateParser {
     private var tokens: [TemplateToken]
     private var index = 0
     private(set) var macros: [String: MacroDef] = [:]
+    /// How many `for` bodies enclose the current tag (a macro body starts again at 0): `break`/`continue` need one.
+    private var loopDepth = 0
 
     // Expression token cursor for the tag being parsed.
     private var toks: [Tok] = []
@@ -96,12 +98,10 @@ struct TemplateParser {
         case "set": return try parseSet(pos)
         case "macro": try parseMacro(pos); return nil
         case "generation": return try parseGeneration(pos)
-        case "break":
+        case "break", "continue":
+            guard loopDepth > 0 else { throw syntax(pos, "'\(kw)' outside loop") }
             try expectEnd()
-            return .breakLoop(pos)
-        case "continue":
-            try expectEnd()
-            return .continueLoop(pos)
+            return kw == "break" ? .breakLoop(pos) : .continueLoop(pos)
         default:
             throw syntax(pos, "unknown or unexpected tag '\(kw)'")
         }
@@ -142,7 +142,9 @@ struct TemplateParser {
         if cur.isName("if") { t += 1; filter = try parseExpression() }
         if cur.isName("recursive") { throw syntax(cur.pos, "recursive loops are not supported") }
         try expectEnd()
+        loopDepth += 1
         let (body, end) = try parseBody(until: ["else", "endfor"])
+        loopDepth -= 1
         guard let end else { throw unclosed("for", pos, "endfor") }
         try expectEnd()
         var elseBody: [Node] = []
@@ -196,7 +198,10 @@ struct TemplateParser {
         }
         t += 1
         try expectEnd()
+        let outerDepth = loopDepth
+        loopDepth = 0
         let (body, end) = try parseBody(until: ["endmacro"])
+        loopDepth = outerDepth
         guard end != nil else { throw unclosed("macro", pos, "endmacro") }
         try expectEnd()
         macros[name] = MacroDef(name: name, params: params, body: body)
