@@ -1,0 +1,180 @@
+import ArgumentParser
+import ReelConvert
+import ReelCore
+import ReelFormat
+import ReelModels
+import ReelRuntime
+import ReelSafetensors
+
+struct Forward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one forward pass over tensors from a safetensors file and write the outputs to another.",
+        discussion: """
+        For diffing Reel against PyTorch without writing Swift (docs/forward.md). Inputs use Hugging Face names:
+          input_ids        int64 or int32, [1, S] or [S]
+          attention_mask   optional; must be all ones (no padding)
+        Outputs (f32):
+          logits                 [S, vocab]
+          hidden_states.{i}      [S, hidden] for i = 0…L, as transformers' output_hidden_states: 0 is the
+                                 embeddings, i the output of layer i, L the final-norm output
+        --all-stages adds every named intermediate (layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …).
+
+        Example:
+          python -c "import torch, safetensors.torch as s; s.save_file({'input_ids': torch.tensor([[1,5,9]])}, 'in.safetensors')"
+          reel forward model.reel --inputs in.safetensors --outputs out.safetensors
+        """)
+
+    @Argument(help: "The .reel model.")
+    var model: String
+
+    @Option(help: "A safetensors file with the inputs.")
+    var inputs: String
+
+    @Option(help: "The safetensors file to write.")
+    var outputs: String
+
+    @Flag(help: "Write every named intermediate, not only logits and hidden states.")
+    var allStages = false
+
+    @Flag(help: "Overwrite an existing output file.")
+    var force = false
+
+    @OptionGroup var load: ModelOptions
+
+    func run() throws {
+        let ids = try readInputIds(inputs)
+        let file = try ReelFile(path: model)
+        guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
+        var opts = load.decoderOptions
+        opts.contextLength = max(opts.contextLength ?? 0, ids.count)
+        let decoder = try Decoder(weights: file, config: .object(c.config), options: opts)
+        let recorder = StageRecorder(rows: ids.count) { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        decoder.capture = recorder.record
+        _ = try decoder.prefill(tokens: ids, logits: .all)
+        var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
+        for name in recorder.names {
+            let s = recorder.stages[name]!
+            try w.add(name, float32: s.values, shape: [ids.count, s.rowLength])
+        }
+        try w.write(to: outputs, force: force)
+        printErr("wrote \(recorder.names.count) tensors for \(ids.count) tokens to \(outputs)")
+    }
+}
+
+/// `input_ids` from a safetensors file (int64 or int32, [1, S] or [S]); an `attention_mask` must be all ones.
+func readInputIds(_ path: String) throws -> [Int] {
+    let f = try SafetensorsFile(path: path)
+    let supported = ["input_ids", "attention_mask"]
+    for name in f.names where !supported.contains(name) {
+        throw ValidationError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
+    }
+    guard f.contains("input_ids") else { throw ValidationError("\(path): no input_ids tensor") }
+    let t = try f.tensor("input_ids")
+    guard t.shape.count == 1 || (t.shape.count == 2 && t.shape[0] == 1) else {
+        throw ValidationError("\(path): input_ids has shape \(t.shape); expected [S] or [1, S] (one sequence)")
+    }
+    let ids = try f.float32("input_ids").map { Int($0) }
+    if f.contains("attention_mask") {
+        guard try f.float32("attention_mask").allSatisfy({ $0 == 1 }) else {
+            throw ValidationError("\(path): attention_mask has zeros; padded batches are not supported (pass one unpadded sequence)")
+        }
+    }
+    return ids
+}
+
+struct Parity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare a .reel file with the checkpoint it came from, stage by stage.",
+        discussion: """
+        Runs the source checkpoint's weights (f32/f16/bf16, in place from its safetensors) and the .reel file through
+        Reel's runtime on the same tokens, and prints for every hidden state and for the logits: max-abs and relative
+        error, cosine similarity, and for the logits the KL divergence of the next-token distributions and top-1
+        agreement. Use it to see what quantisation costs; no Python needed. (For parity with PyTorch itself, see
+        `reel forward` and docs/forward.md.)
+
+        Examples:
+          reel parity ./Qwen2-0.5B-Instruct qwen2-q4.reel --prompt "The capital of France is"
+          reel parity ./ckpt model.reel --input-ids 1,5,9,77 --json
+        """)
+
+    @Argument(help: "The checkpoint directory the file was converted from.")
+    var checkpoint: String
+
+    @Argument(help: "The .reel file.")
+    var model: String
+
+    @Option(help: "Text to run (through the model's chat template unless --raw).")
+    var prompt: String?
+
+    @Option(help: "Comma-separated token ids to run as they are.")
+    var inputIds: String?
+
+    @Flag(help: "Tokenize --prompt without the chat template.")
+    var raw = false
+
+    @Flag(help: "Print the reports as JSON.")
+    var json = false
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
+    }
+
+    func run() throws {
+        let file = try ReelFile(path: model)
+        guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
+        let ids: [Int]
+        if let inputIds {
+            ids = try parseIds(inputIds)
+        } else {
+            let m = try TextModel(path: model, options: DecoderOptions(contextLength: 1, threads: threads))
+            ids = raw ? m.tokenizer.encode(prompt!, addSpecialTokens: true) : try m.promptIds(messages: TextModel.messages(system: nil, user: prompt!))
+        }
+        let source = try CheckpointWeights(directory: checkpoint)
+        guard let refConfig = source.componentConfig("decoder") else {
+            throw GenerationError.notATextModel(path: checkpoint, architecture: source.spec.architecture)
+        }
+        let opts = DecoderOptions(contextLength: ids.count, threads: threads)
+        func stages(_ d: Decoder) throws -> StageRecorder {
+            let r = StageRecorder(rows: ids.count) { $0 == "logits" || $0.hasPrefix("hidden_states.") }
+            d.capture = r.record
+            _ = try d.prefill(tokens: ids, logits: .all)
+            return r
+        }
+        let reference = try stages(try Decoder(weights: source, config: refConfig, options: opts))
+        let actual = try stages(try Decoder(weights: file, config: .object(c.config), options: opts))
+        var reports: [ParityReport] = []
+        for name in reference.names {
+            guard let a = actual.stages[name], let r = reference.stages[name] else { continue }
+            reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
+        }
+        if json {
+            let j = JSON.array(reports.map { p in
+                ["stage": .string(p.name), "max_abs": .double(p.maxAbs), "relative": .double(p.relative), "cosine": .double(p.cosine),
+                 "kl_divergence": p.name == "logits" ? .double(p.klDivergence) : .null,
+                 "top1_agreement": p.name == "logits" ? .double(p.top1Agreement) : .null]
+            })
+            print(JSON.object(JSONObject([("tokens", .int(Int64(ids.count))), ("stages", j)])).serialized(pretty: true))
+            return
+        }
+        print("\(model) vs \(checkpoint) on \(ids.count) tokens")
+        print("\(pad("stage", 18)) \(rpad("max-abs", 11)) \(rpad("relative", 11)) \(rpad("cosine", 10)) \(rpad("KL", 11)) \(rpad("top-1", 7))")
+        for p in reports {
+            let logits = p.name == "logits"
+            print("\(pad(p.name, 18)) \(rpad(sci(p.maxAbs), 11)) \(rpad(sci(p.relative), 11)) \(rpad(fixed(p.cosine, 6), 10)) \(rpad(logits ? sci(p.klDivergence) : "", 11)) \(rpad(logits ? fixed(p.top1Agreement * 100, 1) + "%" : "", 7))")
+        }
+    }
+}
+
+/// 1.23e-04
+func sci(_ x: Double) -> String {
+    if x == 0 { return "0" }
+    if !x.isFinite { return "\(x)" }
+    var e = 0
+    var m = abs(x)
+    while m >= 10 { m /= 10; e += 1 }
+    while m < 1 { m *= 10; e -= 1 }
+    return (x < 0 ? "-" : "") + fixed(m, 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "") + "\(abs(e))"
+}

@@ -1,0 +1,225 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import ReelCore
+import ReelModels
+import ReelRuntime
+
+/// Options that shape how a model is loaded.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Context length in tokens: the KV cache's size (default: the model's max_position_embeddings).")
+    var context: Int?
+
+    @Option(help: "KV cache storage: f32 or f16.")
+    var kvCache: KVCacheStorage = .f32
+
+    var decoderOptions: DecoderOptions {
+        DecoderOptions(contextLength: context, kvCache: kvCache, threads: threads)
+    }
+}
+
+extension KVCacheStorage: ExpressibleByArgument {}
+
+/// Sampling and stopping options, shared by run and chat.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Stop after this many new tokens.")
+    var maxTokens = 256
+
+    @Option(help: "Temperature; 0 is greedy. Default: the model's generation_config.json when it samples, else greedy.")
+    var temperature: Float?
+
+    @Option(help: "Keep the k most likely tokens (0: off).")
+    var topK: Int?
+
+    @Option(help: "Keep the smallest set of tokens whose probability reaches p (1: off).")
+    var topP: Float?
+
+    @Option(help: "Drop tokens less likely than min-p × the most likely (0: off).")
+    var minP: Float?
+
+    @Option(help: "Penalise tokens already in the sequence (1: off; transformers' repetition_penalty).")
+    var repeatPenalty: Float?
+
+    @Option(help: "Random seed (sampling is reproducible for a seed).")
+    var seed: UInt64 = 0
+
+    @Option(parsing: .singleValue, help: "Stop when the text contains this string (repeatable).")
+    var stop: [String] = []
+
+    @Flag(help: "Keep generating past end-of-sequence tokens.")
+    var ignoreEos = false
+
+    /// Flags over the model's own generation_config.json defaults.
+    func options(for model: TextModel) -> GenerationOptions {
+        let g = model.file.metadata["generation_config"]
+        let samples = g?["do_sample"]?.bool ?? false
+        var c = SamplerConfig.greedy
+        if samples {
+            c.temperature = Float(g?["temperature"]?.double ?? 1)
+            c.topK = g?["top_k"]?.int ?? 0
+            c.topP = Float(g?["top_p"]?.double ?? 1)
+            c.minP = Float(g?["min_p"]?.double ?? 0)
+        }
+        c.repetitionPenalty = Float(g?["repetition_penalty"]?.double ?? 1)
+        if let temperature { c.temperature = temperature }
+        if let topK { c.topK = topK }
+        if let topP { c.topP = topP }
+        if let minP { c.minP = minP }
+        if let repeatPenalty { c.repetitionPenalty = repeatPenalty }
+        c.seed = seed
+        return GenerationOptions(maxTokens: maxTokens, sampler: c, stopStrings: stop, ignoreEOS: ignoreEos)
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a prompt, streaming it as it is written.",
+        discussion: """
+        The prompt goes through the model's own chat template (from its tokenizer_config.json) as one user turn,
+        after --system when given. The answer streams to stdout; a summary (prompt and generated tokens, prefill and
+        decode tokens/s) goes to stderr. --raw skips the template; --input-ids runs exact token ids.
+
+        Examples:
+          reel run qwen2-q4.reel --prompt "Why is the sky blue?"
+          reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
+          reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
+        """)
+
+    @Argument(help: "The .reel model.")
+    var model: String
+
+    @Option(help: "The user's message.")
+    var prompt: String?
+
+    @Option(help: "A system message before the prompt.")
+    var system: String?
+
+    @Option(help: "Comma-separated token ids to run as the prompt (with --raw: exactly these ids).")
+    var inputIds: String?
+
+    @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
+    var raw = false
+
+    @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var load: ModelOptions
+
+    @Flag(help: "Print {\"tokens\", \"text\", \"stop_reason\", \"timings\"} as JSON on stdout instead of streaming.")
+    var json = false
+
+    func validate() throws {
+        guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
+        if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
+    }
+
+    func run() throws {
+        let m = try TextModel(path: model, options: load.decoderOptions)
+        let ids: [Int]
+        if let inputIds {
+            ids = try parseIds(inputIds)
+        } else if raw {
+            ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
+        } else {
+            ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
+        }
+        let result = try m.generate(prompt: ids, options: sampling.options(for: m)) { piece in
+            if !json {
+                fputs(piece, stdout)
+                fflush(stdout)
+            }
+        }
+        if json {
+            let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
+                           "stop_reason": .string(result.stopReason.rawValue), "timings": result.timings.json]
+            print(j.serialized(pretty: true))
+        } else {
+            print("")
+            printErr(summaryLine(result))
+        }
+    }
+}
+
+/// "prompt 14 tokens · 32 generated (eos) · prefill 812.3 tok/s · decode 64.1 tok/s"
+func summaryLine(_ r: GenerationResult) -> String {
+    let t = r.timings
+    return "prompt \(t.promptTokens) tokens · \(t.generatedTokens) generated (\(r.stopReason.rawValue)) · prefill \(fixed(t.prefillTokensPerSecond, 1)) tok/s · decode \(fixed(t.decodeTokensPerSecond, 1)) tok/s"
+}
+
+/// "1,2, 3" → [1, 2, 3].
+func parseIds(_ s: String) throws -> [Int] {
+    let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+    let ids = parts.compactMap { Int($0) }
+    guard ids.count == parts.count, !ids.isEmpty else { throw ValidationError("--input-ids takes comma-separated integers, got \"\(s)\"") }
+    return ids
+}
+
+extension Substring {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = self
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
+}
+
+struct Chat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Chat with a model in the terminal; the KV cache is kept between turns.",
+        discussion: """
+        Type a message and press Enter. Each turn renders the whole conversation with the model's chat template and
+        runs only the tokens that differ from what the cache already holds, so long conversations stay fast.
+        Commands: /reset starts over, /exit (or end of input) quits.
+
+        Example:
+          reel chat qwen2-q4.reel --system "You are terse."
+        """)
+
+    @Argument(help: "The .reel model.")
+    var model: String
+
+    @Option(help: "A system message for the whole conversation.")
+    var system: String?
+
+    @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var load: ModelOptions
+
+    func run() throws {
+        let m = try TextModel(path: model, options: load.decoderOptions)
+        var messages: [JSON] = system.map { [["role": "system", "content": .string($0)]] } ?? []
+        var cached: [Int] = []   // the tokens the KV cache holds, in order
+        let interactive = isatty(0) != 0
+        if interactive { printErr("reel chat — \(model). /reset starts over, /exit quits.") }
+        while true {
+            if interactive { fputs("> ", stdout); fflush(stdout) }
+            guard let line = readLine() else { break }
+            if line == "/exit" { break }
+            if line == "/reset" {
+                messages = system.map { [["role": "system", "content": .string($0)]] } ?? []
+                cached = []
+                m.decoder.reset()
+                continue
+            }
+            if line.isEmpty { continue }
+            messages.append(["role": "user", "content": .string(line)])
+            let ids = try m.promptIds(messages: messages)
+            // Keep the cached prefix the new prompt shares; run only the rest.
+            var common = 0
+            while common < min(cached.count, ids.count - 1) && cached[common] == ids[common] { common += 1 }
+            m.decoder.rewind(to: common)
+            let result = try m.generate(prompt: Array(ids[common...]), options: sampling.options(for: m)) { piece in
+                fputs(piece, stdout)
+                fflush(stdout)
+            }
+            print("")
+            if interactive { printErr(summaryLine(result)) }
+            // The cache now holds the prompt and every generated token but the last (never fed back).
+            cached = ids + result.tokens.dropLast()
+            messages.append(["role": "assistant", "content": .string(result.text)])
+        }
+    }
+}
