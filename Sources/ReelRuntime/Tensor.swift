@@ -27,11 +27,20 @@ public final class Tensor: @unchecked Sendable {
 
     deinit { UnsafeMutableRawPointer(data).deallocate() }
 
-    public var count: Int { shape.reduce(1, *) }
+    // Plain loops, not reduce/last: these run several times per op in the per-token path.
+    public var count: Int {
+        var n = 1
+        for d in shape { n *= d }
+        return n
+    }
     /// The last dimension (a row's length).
-    public var rowLength: Int { shape.last ?? 1 }
+    public var rowLength: Int { shape.isEmpty ? 1 : shape[shape.count - 1] }
     /// Rows: the product of all dimensions but the last.
-    public var rows: Int { shape.dropLast().reduce(1, *) }
+    public var rows: Int {
+        var n = 1
+        for i in 0..<max(shape.count - 1, 0) { n *= shape[i] }
+        return n
+    }
 
     /// Changes the shape in place; throws if it needs more than the capacity.
     public func reshape(_ newShape: [Int]) throws {

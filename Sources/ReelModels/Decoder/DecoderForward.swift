@@ -9,16 +9,16 @@ extension Decoder {
         let c = config, b = buffers, start = cache.count
         let H = c.hiddenSize
         try cache.reserve(n)
-        for (i, layer) in layers.enumerated() {
+        for i in 0..<layers.count {
             emit("hidden_states.\(i)", b.x, start)
-            try layerForward(i, layer, rows: n, start: start)
+            try layerForward(i, layers[i], rows: n, start: start)
         }
         // hidden_states = self.norm(hidden_states)
         let eps = Float(c.rmsNormEps)
         norm.withUnsafeBufferPointer { Ops.rmsNorm(b.x.data, rows: n, dim: H, weight: $0.baseAddress!, eps: eps, into: b.x.data) }
         emit("hidden_states.\(layers.count)", b.x, start)  // HF: hs[L] is the final-norm output
         try cache.advance(n)
-        nextPosition = max(nextPosition, (b.positions[0..<n].max() ?? 0) + 1)
+        for i in 0..<n { nextPosition = max(nextPosition, b.positions[i] + 1) }
 
         // logits = self.lm_head(hidden_states[:, slice_indices, :])
         switch logits {
