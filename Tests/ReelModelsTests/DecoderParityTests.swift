@@ -51,6 +51,7 @@ final class DecoderParityTests: XCTestCase {
                 guard let got = recorder.tensors[name] else { XCTFail("\(family): \(name) not captured"); continue }
                 let h = try ParityReport(name: "\(family) \(name)", reference: try ref.floats(name), actual: got.values,
                                          rowLength: got.rowLength)
+                if i == dec.config.numHiddenLayers { print(h) }
                 assertRelative(h, Self.f32Relative)
             }
         }
