@@ -42,6 +42,8 @@ public struct WhisperFeatureExtractor: Sendable {
     public let method: SpectrumMethod
     /// f64 [melBins, 201] (values are f32-representable)
     let filters: [Double]
+    /// Nonzero bin range [lo, hi) of each filter: [melBins]
+    let spans: [(Int, Int)]
     /// f64 [400] periodic Hann
     let window: [Double]
     let fft: FFT
@@ -53,7 +55,13 @@ public struct WhisperFeatureExtractor: Sendable {
         guard melBins > 0, melBins <= 512 else { throw MediaError.badArgument(detail: "melBins must be in 1...512, got \(melBins)") }
         self.melBins = melBins
         self.method = method
-        self.filters = Self.melFilters(melBins: melBins).map { Double(Float($0)) }
+        let filters = Self.melFilters(melBins: melBins).map { Double(Float($0)) }
+        self.filters = filters
+        self.spans = (0..<melBins).map { m in
+            let row = filters[(m * Self.bins)..<((m + 1) * Self.bins)]
+            guard let lo = row.firstIndex(where: { $0 != 0 }), let hi = row.lastIndex(where: { $0 != 0 }) else { return (0, 0) }
+            return (lo - m * Self.bins, hi + 1 - m * Self.bins)
+        }
         self.window = (0..<Self.nFFT).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(Self.nFFT)) }
         self.fft = try FFT(n: Self.nFFT)
     }
@@ -102,25 +110,37 @@ public struct WhisperFeatureExtractor: Sendable {
             case .gemm: powerGEMM(framer, into: p.baseAddress!)
             }
         }
-        // 2. mel = filters · powerᵀ: f64 [melBins, 3000]
+        // 2. mel = filters · powerᵀ: f64 [melBins, 3000]. Each triangle covers a few bins, so only its nonzero span
+        //    is summed (≈ 2·201 products per frame instead of melBins·201).
         var mel = [Double](repeating: 0, count: melBins * frames)
-        filters.withUnsafeBufferPointer { f in
-            power.withUnsafeBufferPointer { p in
+        var top = 0.0
+        power.withUnsafeBufferPointer { p in
+            filters.withUnsafeBufferPointer { f in
                 mel.withUnsafeMutableBufferPointer { m in
-                    BLAS.dgemm(m: melBins, n: frames, k: bins, a: f.baseAddress!, b: p.baseAddress!, transB: true,
-                               c: m.baseAddress!)
+                    for b in 0..<melBins {
+                        let (lo, hi) = spans[b]
+                        let w = f.baseAddress! + b * bins
+                        let row = m.baseAddress! + b * frames
+                        for t in 0..<frames {
+                            let pt = p.baseAddress! + t * bins
+                            var acc = 0.0
+                            for k in lo..<hi { acc += w[k] * pt[k] }
+                            row[t] = acc
+                            top = max(top, acc)
+                        }
+                    }
                 }
             }
         }
-        // 3. log10 with the 1e-10 clamp, the max − 8 floor over the whole window, then (x + 4)/4.
-        var top = -Double.infinity
-        for i in 0..<mel.count {
-            let v = log10(max(mel[i], 1e-10))
-            mel[i] = v
-            top = max(top, v)
+        // 3. log10 with the 1e-10 clamp, the max − 8 floor over the whole window, then (x + 4)/4. Values clearly
+        //    below the floor (most of a short clip's zero padding) skip the logarithm.
+        let floorLog = log10(max(top, 1e-10)) - 8
+        let skipBelow = pow(10, floorLog) * 0.999
+        let floorValue = Float((floorLog + 4) / 4)
+        let values = mel.map { v -> Float in
+            let c = max(v, 1e-10)
+            return c < skipBelow ? floorValue : Float((max(log10(c), floorLog) + 4) / 4)
         }
-        let floor = top - 8
-        let values = mel.map { Float((max($0, floor) + 4) / 4) }
         let valid = (n + Self.hop - 1) / Self.hop
         return WhisperFeatures(melBins: melBins, frames: frames, values: values, validFrames: min(valid, frames))
     }
