@@ -122,30 +122,36 @@ private func horizontalPass(_ src: [UInt8], width: Int, height: Int, taps: Resam
     var dst = [UInt8](repeating: 0, count: height * outW * 3)
     let shift = Int32(taps.precision)
     let half: Int32 = taps.precision > 0 ? 1 << (shift - 1) : 0
-    src.withUnsafeBufferPointer { s in
-        taps.weights.withUnsafeBufferPointer { w in
-            dst.withUnsafeMutableBufferPointer { d in
-                for y in 0..<height {
-                    let row = y * width * 3
-                    for x in 0..<outW {
-                        var r = half, g = half, b = half
-                        let base = row + taps.start[x] * 3
-                        let wb = x * taps.stride
-                        for k in 0..<taps.count[x] {
-                            let c = w[wb + k]
-                            let p = base + k * 3
-                            r &+= Int32(s[p]) &* c
-                            g &+= Int32(s[p + 1]) &* c
-                            b &+= Int32(s[p + 2]) &* c
-                        }
-                        let o = (y * outW + x) * 3
-                        d[o] = clip8(r, shift)
-                        d[o + 1] = clip8(g, shift)
-                        d[o + 2] = clip8(b, shift)
-                    }
+    let stride = taps.stride
+    src.withUnsafeBufferPointer { sb in
+    taps.weights.withUnsafeBufferPointer { wb in
+    taps.start.withUnsafeBufferPointer { startb in
+    taps.count.withUnsafeBufferPointer { countb in
+    dst.withUnsafeMutableBufferPointer { db in
+        let s = sb.baseAddress!, w = wb.baseAddress!, d = db.baseAddress!
+        for y in 0..<height {
+            let row = s + y * width * 3
+            let out = d + y * outW * 3
+            for x in 0..<outW {
+                var r = half, g = half, b = half
+                var p = row + startb[x] * 3
+                let c = w + x * stride
+                for k in 0..<countb[x] {
+                    let ck = c[k]
+                    r &+= Int32(p[0]) &* ck
+                    g &+= Int32(p[1]) &* ck
+                    b &+= Int32(p[2]) &* ck
+                    p += 3
                 }
+                out[x * 3] = clip8(r, shift)
+                out[x * 3 + 1] = clip8(g, shift)
+                out[x * 3 + 2] = clip8(b, shift)
             }
         }
+    }
+    }
+    }
+    }
     }
     return dst
 }
@@ -155,22 +161,24 @@ private func verticalPass(_ src: [UInt8], rowBytes: Int, taps: ResampleTaps) -> 
     var dst = [UInt8](repeating: 0, count: taps.outSize * rowBytes)
     let shift = Int32(taps.precision)
     let half: Int32 = taps.precision > 0 ? 1 << (shift - 1) : 0
-    var acc = [Int32](repeating: 0, count: rowBytes)
-    src.withUnsafeBufferPointer { s in
-        dst.withUnsafeMutableBufferPointer { d in
-            acc.withUnsafeMutableBufferPointer { a in
-                for y in 0..<taps.outSize {
-                    for i in 0..<rowBytes { a[i] = half }
-                    for k in 0..<taps.count[y] {
-                        let c = taps.weights[y * taps.stride + k]
-                        let row = (taps.start[y] + k) * rowBytes
-                        for i in 0..<rowBytes { a[i] &+= Int32(s[row + i]) &* c }
-                    }
-                    let o = y * rowBytes
-                    for i in 0..<rowBytes { d[o + i] = clip8(a[i], shift) }
-                }
+    let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
+    defer { acc.deallocate() }
+    src.withUnsafeBufferPointer { sb in
+    taps.weights.withUnsafeBufferPointer { wb in
+    dst.withUnsafeMutableBufferPointer { db in
+        let s = sb.baseAddress!, d = db.baseAddress!
+        for y in 0..<taps.outSize {
+            acc.update(repeating: half, count: rowBytes)
+            for k in 0..<taps.count[y] {
+                let c = wb[y * taps.stride + k]
+                let row = s + (taps.start[y] + k) * rowBytes
+                for i in 0..<rowBytes { acc[i] &+= Int32(row[i]) &* c }
             }
+            let o = d + y * rowBytes
+            for i in 0..<rowBytes { o[i] = clip8(acc[i], shift) }
         }
+    }
+    }
     }
     return dst
 }
