@@ -77,13 +77,17 @@ def hf_preprocess(frames, cfg):
         new = (new_long, new_short) if W <= H else (new_short, new_long)
     else:
         new = (size["height"], size["width"])
-    assert cfg.get("resample", 3) == 3
-    if tuple(new) != (H, W):
-        x = F.interpolate(x, size=tuple(new), mode="bicubic", antialias=True, align_corners=False)
+    mode = {2: "bilinear", 3: "bicubic"}[cfg.get("resample", 3)]
+    if tuple(new) != (H, W):   # torchvision returns the input unchanged when the size already matches
+        x = F.interpolate(x, size=tuple(new), mode=mode, antialias=True, align_corners=False)
     if cfg.get("do_center_crop"):
         ch, cw = cfg["crop_size"]["height"], cfg["crop_size"]["width"]
         ih, iw = x.shape[-2:]
-        assert ch <= ih and cw <= iw
+        if ch > ih or cw > iw:   # the torchvision backend's center_crop pads with zeros first
+            pad = [(cw - iw) // 2 if cw > iw else 0, (ch - ih) // 2 if ch > ih else 0,
+                   (cw - iw + 1) // 2 if cw > iw else 0, (ch - ih + 1) // 2 if ch > ih else 0]
+            x = F.pad(x, (pad[0], pad[2], pad[1], pad[3]), value=0)
+            ih, iw = x.shape[-2:]
         top, left = int((ih - ch) / 2.0), int((iw - cw) / 2.0)
         x = x[..., top:top + ch, left:left + cw]
     r = cfg["rescale_factor"]
@@ -169,6 +173,14 @@ def main():
     manifest["processors"]["image_ov_siglip70"] = {"config": ov_siglip, "input": "image_frame",
                                                    "output": "px_image_ov_siglip70"}
     store("px_image_ov_siglip70", hf_preprocess(img, ov_siglip).numpy(), np.float32)
+    # Small image cases: bilinear; a height-only resize (the horizontal pass is skipped); a crop larger than the
+    # resized image (zero padding on top and bottom).
+    small = {"bilinear_20x16": dict(ov_clip, size={"height": 16, "width": 20}, resample=2),
+             "height_only_41x12": dict(ov_siglip, size={"height": 12, "width": 41}),
+             "crop_pad_s20c24": dict(next_clip, size={"shortest_edge": 20}, crop_size={"height": 24, "width": 24})}
+    for name, cfg in small.items():
+        manifest["processors"][f"image_{name}"] = {"config": cfg, "input": "image_frame", "output": f"px_image_{name}"}
+        store(f"px_image_{name}", hf_preprocess(img, cfg).numpy(), np.float32)
 
     # ---- audio: WhisperFeatureExtractor on the samples ffmpeg gives Reel
     PAD_COLS = 8

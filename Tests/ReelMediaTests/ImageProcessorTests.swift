@@ -43,6 +43,9 @@ final class ImageProcessorTests: XCTestCase {
     func testLlavaOnevisionClipMean40x56() throws { try checkParity("ov_clip40x56") }     // non-square, CLIP mean/std
     func testNextVideoShortestEdgeCrop() throws { try checkParity("nextvideo_clip56c48") } // 97 → 56 short side, crop 48
     func testImageUpscale() throws { try checkParity("image_ov_siglip70") }               // 41×29 → 70×70
+    func testBilinear() throws { try checkParity("image_bilinear_20x16") }                // resample 2
+    func testHeightOnlyResize() throws { try checkParity("image_height_only_41x12") }     // horizontal pass skipped
+    func testCropLargerThanImage() throws { try checkParity("image_crop_pad_s20c24") }    // 28×20 → zero-pad → 24×24
 
     /// The same comparison, decoding the clip with ffmpeg first (what `reel --video` does).
     func testDecodeThenProcess() throws {
