@@ -123,6 +123,8 @@ def main():
               "-c:a", "aac", "-b:a", "24k", "-ac", "2", "-shortest"] + BITEXACT + [p("clip.mp4")])
     run(FF + ["-f", "lavfi", "-i", "testsrc2=size=48x32:rate=4:duration=1", "-an",
               "-c:v", "libx264", "-pix_fmt", "yuv444p", "-crf", "35", "-threads", "1"] + BITEXACT + [p("silent.mp4")])
+    # The silent clip again with a 90° display rotation: ffmpeg delivers 32×48 frames.
+    run(FF + ["-i", p("silent.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90"] + BITEXACT + [p("rotated.mp4")])
     run(FF + ["-f", "lavfi", "-i", "testsrc2=size=40x28:rate=1", "-frames:v", "1",
               "-vf", "scale=41:29:flags=bicubic"] + BITEXACT + [p("image.png")])
     open(p("empty.mp4"), "wb").close()

@@ -20,8 +20,13 @@ public struct VideoStreamInfo: Sendable, Equatable {
     /// ffprobe's stream index (used with `-map 0:<index>`).
     public var index: Int
     public var codec: String
+    /// Width of the frames Reel delivers: ffmpeg applies the display rotation, so a portrait phone clip stored as
+    /// 1920×1080 with a 90° display matrix decodes to 1080×1920.
     public var width: Int
+    /// Height of the delivered frames (after rotation).
     public var height: Int
+    /// Display rotation in degrees as ffprobe reports it (0 when none; the sign convention varies by version).
+    public var rotation: Int
     /// Average frame rate (`avg_frame_rate`, else `r_frame_rate`), if known.
     public var frameRate: Double?
     /// Frame count: the container's `nb_frames`, else the demuxed packet count, else duration × frame rate.
@@ -77,9 +82,16 @@ public enum MediaProbe {
 
     private static func videoInfo(_ s: JSON, index: Int, path: String, tools: MediaTools,
                                    container: Double?) throws -> VideoStreamInfo {
-        guard let w = s["width"]?.int, let h = s["height"]?.int, w > 0, h > 0 else {
+        guard var w = s["width"]?.int, var h = s["height"]?.int, w > 0, h > 0 else {
             throw MediaError.badProbe(path: path, detail: "video stream \(index) has no width/height")
         }
+        // Display matrix (side data) or, from older muxers, a `rotate` tag.
+        var rotation = 0
+        for side in s["side_data_list"]?.array ?? [] {
+            if let r = number(side["rotation"]) { rotation = Int(r) }
+        }
+        if rotation == 0, let r = number(s["tags"]?["rotate"]) { rotation = Int(r) }
+        if abs(rotation) % 180 == 90 { swap(&w, &h) }
         let rate = rational(s["avg_frame_rate"]) ?? rational(s["r_frame_rate"])
         let duration = number(s["duration"]) ?? container
         var count = number(s["nb_frames"]).map { Int($0) } ?? 0
@@ -98,7 +110,7 @@ public enum MediaProbe {
             estimate = true
         }
         return VideoStreamInfo(index: index, codec: s["codec_name"]?.string ?? "?", width: w, height: h,
-                               frameRate: rate, frameCount: max(count, 0), frameCountIsEstimate: estimate,
+                               rotation: rotation, frameRate: rate, frameCount: max(count, 0), frameCountIsEstimate: estimate,
                                duration: duration)
     }
 

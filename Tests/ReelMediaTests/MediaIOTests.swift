@@ -93,6 +93,29 @@ final class MediaIOTests: XCTestCase {
         XCTAssertLessThanOrEqual(diff, Self.decodeMaxLevelDiff)
     }
 
+    func testRotatedClipDecodesUpright() throws {
+        let tools = try Fixtures.tools()
+        let p = Fixtures.path("rotated.mp4")
+        let v = try XCTUnwrap(try MediaProbe.probe(p, tools: tools).video)
+        XCTAssertEqual(abs(v.rotation), 90)
+        XCTAssertEqual([v.width, v.height], [32, 48])   // stored 48×32
+        let frames = try VideoReader(path: p, sampling: .frames(2), tools: tools).readAll()
+        XCTAssertEqual(frames.map(\.width), [32, 32])
+        XCTAssertEqual(frames.map(\.height), [48, 48])
+        let plain = try VideoReader(path: Fixtures.path("silent.mp4"), sampling: .frames(2), tools: tools).readAll()
+        // Rotating the unrotated frame by ±90° gives the delivered frame.
+        let (a, b) = (plain[0], frames[0])
+        func rot(_ cw: Bool) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: a.pixels.count)
+            for y in 0..<b.height { for x in 0..<b.width {
+                let (sx, sy) = cw ? (y, a.height - 1 - x) : (a.width - 1 - y, x)
+                for c in 0..<3 { out[(y * b.width + x) * 3 + c] = a.pixels[(sy * a.width + sx) * 3 + c] }
+            } }
+            return out
+        }
+        XCTAssertTrue(rot(true) == b.pixels || rot(false) == b.pixels)
+    }
+
     func testImageThroughTheVideoPath() throws {
         let tools = try Fixtures.tools()
         let frame = try ImageReader.read(Fixtures.path("image.png"), tools: tools)
