@@ -44,8 +44,9 @@ def select_expr(n, total):
 def decode_frames(path, n, total, w, h):
     argv = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn",
             "-sws_flags", "bicubic+accurate_rnd+full_chroma_int+bitexact"]
-    if n < total:
-        argv += ["-vf", select_expr(n, total)]
+    filters = [select_expr(n, total)] if n < total else []
+    filters.append(f"scale={w}:{h}")   # pins the output size (a mid-stream size change cannot misframe the pipe)
+    argv += ["-vf", ",".join(filters)]
     argv += ["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     raw = run(argv)
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)

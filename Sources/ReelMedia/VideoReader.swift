@@ -92,11 +92,15 @@ public final class VideoReader {
                     // Pin the yuv→rgb conversion (C code path, accurate rounding) so it does not depend on the CPU.
                     "-sws_flags", "bicubic+accurate_rnd+full_chroma_int+bitexact"]
         let n = indices.count
+        var filters: [String] = []
         if n < total {
             // Keep frame n iff n = floor(i·total/n') for some i < n': i = ceil(n·n'/total) is the only candidate.
             // All operands are small integers, so ffmpeg's double arithmetic is exact here.
-            args += ["-vf", "select='lt(ceil(n*\(n)/\(total)),\(n))*eq(floor(ceil(n*\(n)/\(total))*\(total)/\(n)),n)'"]
+            filters.append("select='lt(ceil(n*\(n)/\(total)),\(n))*eq(floor(ceil(n*\(n)/\(total))*\(total)/\(n)),n)'")
         }
+        // Pin the output size to the probed one: a mid-stream resolution change must not misframe the pipe.
+        filters.append("scale=\(width):\(height)")
+        args += ["-vf", filters.joined(separator: ",")]
         args += ["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
         return args
     }
