@@ -129,6 +129,11 @@ def main():
     run(FF + ["-f", "lavfi", "-i", "testsrc2=size=40x28:rate=1", "-frames:v", "1",
               "-vf", "scale=41:29:flags=bicubic"] + BITEXACT + [p("image.png")])
     open(p("empty.mp4"), "wb").close()
+    # Zero-length media that ffprobe accepts: an mp4 with no frames (so no stream at all) and a wav with no samples.
+    run(FF + ["-f", "lavfi", "-i", "testsrc2=size=48x32:rate=4", "-frames:v", "0", "-c:v", "libx264"] + BITEXACT
+        + [p("zero_frames.mp4")])
+    run(FF + ["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", "-c:a", "pcm_s16le"] + BITEXACT
+        + [p("zero_samples.wav")])
     with open(p("garbage.mp4"), "wb") as f:
         f.write(b"this is not a video file; ffprobe should refuse it.\n" * 4)
 

@@ -15,7 +15,12 @@ public enum AudioReader {
     public static func read(_ path: String, tools: MediaTools? = nil) throws -> [Float] {
         let tools = try tools ?? MediaTools.locate()
         let info = try MediaProbe.probe(path, tools: tools)
-        guard let audio = info.audio else { throw MediaError.noAudioStream(path: path) }
+        guard let audio = info.audio else {
+            if !info.hasVideo, (info.duration ?? 0) <= 0 {
+                throw MediaError.emptyMedia(path: path, detail: "no streams and zero duration")
+            }
+            throw MediaError.noAudioStream(path: path)
+        }
         let child = try ChildProcess(executable: tools.ffmpeg, arguments: ffmpegArguments(path: path, streamIndex: audio.index),
                                      tool: "ffmpeg", inputPath: path)
         var samples: [Float] = []

@@ -55,7 +55,7 @@ public struct MediaTools: Sendable, Equatable {
 
     static func currentEnvironment() -> [String: String] {
         var out: [String: String] = [:]
-        var p = environ
+        guard var p = environment() else { return out }
         while let entry = p.pointee {
             let s = String(cString: entry)
             if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
@@ -63,6 +63,15 @@ public struct MediaTools: Sendable, Equatable {
         }
         return out
     }
+}
+
+/// The process environment block (`environ`; Darwin exposes it through `_NSGetEnviron`).
+func environment() -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+    #if canImport(Darwin)
+    return _NSGetEnviron().pointee
+    #else
+    return environ
+    #endif
 }
 
 /// Checks that `path` is a readable, non-empty regular file before any tool sees it, so errors name the real cause.
@@ -126,7 +135,7 @@ final class ChildProcess {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, environment())
         close(out[1]); close(err[1])
         guard rc == 0 else {
             close(out[0]); close(err[0])

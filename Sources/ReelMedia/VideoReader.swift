@@ -71,7 +71,12 @@ public final class VideoReader {
     public init(path: String, sampling: FrameSampling = .all, tools: MediaTools? = nil) throws {
         let tools = try tools ?? MediaTools.locate()
         let info = try MediaProbe.probe(path, tools: tools)
-        guard let video = info.video else { throw MediaError.noVideoStream(path: path) }
+        guard let video = info.video else {
+            if !info.hasAudio, (info.duration ?? 0) <= 0 {
+                throw MediaError.emptyMedia(path: path, detail: "no streams and zero duration")
+            }
+            throw MediaError.noVideoStream(path: path)
+        }
         guard video.frameCount > 0 else { throw MediaError.emptyMedia(path: path, detail: "the video stream has no frames") }
         self.info = info
         self.tools = tools

@@ -187,6 +187,17 @@ final class MediaIOTests: XCTestCase {
         assertThrows(.emptyMedia(path: p, detail: "the file is 0 bytes")) { _ = try AudioReader.read(p, tools: tools) }
     }
 
+    func testZeroLengthClips() throws {
+        let tools = try Fixtures.tools()
+        let mp4 = Fixtures.path("zero_frames.mp4")   // a valid container holding no frames
+        assertThrows(.emptyMedia(path: mp4, detail: "no streams and zero duration")) {
+            _ = try VideoReader(path: mp4, sampling: .frames(4), tools: tools)
+        }
+        assertThrows(.emptyMedia(path: mp4, detail: "no streams and zero duration")) { _ = try AudioReader.read(mp4, tools: tools) }
+        let wav = Fixtures.path("zero_samples.wav")  // an audio stream with no samples
+        assertThrows(.emptyMedia(path: wav, detail: "the audio stream has no samples")) { _ = try AudioReader.read(wav, tools: tools) }
+    }
+
     func testGarbageFileReportsFFprobeStderr() throws {
         let tools = try Fixtures.tools()
         let p = Fixtures.path("garbage.mp4")
