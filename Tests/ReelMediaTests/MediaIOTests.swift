@@ -231,16 +231,43 @@ final class MediaIOTests: XCTestCase {
         XCTAssertTrue(message.contains("apt-get install ffmpeg") && message.contains("REEL_FFMPEG"), message)
     }
 
+    func testLocateHonoursEnvironment() throws {
+        let real = try Fixtures.tools()
+        // REEL_FFMPEG alone: ffprobe is taken from beside it, PATH is not needed.
+        let t = try MediaTools.locate(environment: ["REEL_FFMPEG": real.ffmpeg, "PATH": "/nonexistent"])
+        XCTAssertEqual(t.ffmpeg, real.ffmpeg)
+        XCTAssertTrue(t.ffprobe.hasSuffix("/ffprobe"))
+        let both = try MediaTools.locate(environment: ["REEL_FFMPEG": real.ffmpeg, "REEL_FFPROBE": real.ffprobe])
+        XCTAssertEqual(both, real)
+    }
+
     func testFFmpegFailureCarriesStderr() throws {
         let real = try Fixtures.tools()
-        // ffprobe works, the "ffmpeg" is a program that fails: the error names the tool, status and stderr tail.
-        let tools = MediaTools(ffmpeg: "/bin/false", ffprobe: real.ffprobe)
-        do {
-            _ = try VideoReader(path: Fixtures.path("clip.mp4"), sampling: .frames(2), tools: tools).next()
-            XCTFail("no error")
-        } catch let MediaError.toolFailed(tool, _, status, _) {
-            XCTAssertEqual(tool, "ffmpeg")
-            XCTAssertEqual(status, 1)
+        // ffprobe works; "ffmpeg" is a script that complains and exits 3, like a decoder failing mid-stream.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reel-media-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fake = dir.appendingPathComponent("ffmpeg")
+        let lines = (1...10).map { "echo 'noise line \($0)' >&2" }.joined(separator: "\n")
+        try "#!/bin/sh\n\(lines)\necho 'Error while decoding stream #0:0: Invalid data' >&2\nexit 3\n"
+            .write(to: fake, atomically: true, encoding: .utf8)
+        chmod(fake.path, 0o755)
+        let tools = MediaTools(ffmpeg: fake.path, ffprobe: real.ffprobe)
+        let clip = Fixtures.path("clip.mp4")
+        for read in [{ _ = try VideoReader(path: clip, sampling: .frames(2), tools: tools).next() },
+                     { _ = try AudioReader.read(clip, tools: tools) }] as [() throws -> Void] {
+            do {
+                try read()
+                XCTFail("no error")
+            } catch let MediaError.toolFailed(tool, path, status, tail) {
+                XCTAssertEqual(tool, "ffmpeg")
+                XCTAssertEqual(path, clip)
+                XCTAssertEqual(status, 3)
+                XCTAssertTrue(tail.hasSuffix("Error while decoding stream #0:0: Invalid data"), tail)
+                XCTAssertFalse(tail.contains("noise line 4"), "only the last lines: \(tail)")
+                XCTAssertTrue(MediaError.toolFailed(tool: tool, path: path, status: status, stderrTail: tail)
+                    .description.contains("ffmpeg failed with status 3"))
+            }
         }
     }
 }
