@@ -26,6 +26,9 @@ public enum FrameSampling: Sendable, Equatable {
     /// `fps` frames per second of video, at most `max`: `n = max(1, Int(total / videoFPS · fps))`, capped at `max`,
     /// then the same index rule as `.frames(n)` (transformers' rule when `fps` is given).
     case fps(Double, max: Int)
+    /// Exactly these frame indices (a model's own rule, e.g. Reel AV's per-segment sampling); sorted, repeats
+    /// removed, and clamped to the last frame.
+    case explicit([Int])
 
     /// The frame indices this sampling takes from a clip of `total` frames at `frameRate` fps.
     /// - Throws: `MediaError.badArgument` for a non-positive count or rate.
@@ -33,6 +36,11 @@ public enum FrameSampling: Sendable, Equatable {
         guard total > 0 else { return [] }
         let n: Int
         switch self {
+        case let .explicit(list):
+            guard list.allSatisfy({ $0 >= 0 }), !list.isEmpty else {
+                throw MediaError.badArgument(detail: "explicit frame indices must be non-negative and not empty")
+            }
+            return Array(Set(list.map { min($0, total - 1) })).sorted()
         case .all:
             n = total
         case let .frames(k):
@@ -65,6 +73,7 @@ public final class VideoReader {
     private var child: ChildProcess?
     private var produced = 0
     private var finished = false
+    private let explicitSampling: FrameSampling?
 
     /// Probes `path` and plans the sampling; decoding starts on the first `next()`.
     /// - Throws: `MediaError.noVideoStream`, `.emptyMedia` (no frames), and the probe's errors.
@@ -84,6 +93,7 @@ public final class VideoReader {
         self.width = video.width
         self.height = video.height
         self.indices = try sampling.indices(total: video.frameCount, frameRate: video.frameRate)
+        if case .explicit = sampling { explicitSampling = sampling } else { explicitSampling = nil }
     }
 
     deinit { child?.terminate() }
@@ -98,7 +108,9 @@ public final class VideoReader {
                     "-sws_flags", "bicubic+accurate_rnd+full_chroma_int+bitexact"]
         let n = indices.count
         var filters: [String] = []
-        if n < total {
+        if case let .explicit(list)? = explicitSampling, n < total || list.count != n {
+            filters.append("select='" + indices.map { "eq(n,\($0))" }.joined(separator: "+") + "'")
+        } else if n < total {
             // Keep frame n iff n = floor(i·total/n') for some i < n': i = ceil(n·n'/total) is the only candidate.
             // All operands are small integers, so ffmpeg's double arithmetic is exact here.
             filters.append("select='lt(ceil(n*\(n)/\(total)),\(n))*eq(floor(ceil(n*\(n)/\(total))*\(total)/\(n)),n)'")

@@ -53,6 +53,24 @@ final class MediaIOTests: XCTestCase {
         }
     }
 
+    func testExplicitIndicesAreSortedDedupedAndClamped() throws {
+        XCTAssertEqual(try FrameSampling.explicit([12, 0, 6, 6, 99]).indices(total: 24, frameRate: 12), [0, 6, 12, 23])
+        assertThrows(.badArgument(detail: "explicit frame indices must be non-negative and not empty")) {
+            _ = try FrameSampling.explicit([]).indices(total: 24, frameRate: 12)
+        }
+    }
+
+    /// Explicit indices select exactly those frames: the same pixels as the uniform sampling that picks them.
+    func testExplicitIndicesDecodeTheSameFrames() throws {
+        let tools = try Fixtures.tools()
+        let uniform = try VideoReader(path: Fixtures.path("clip.mp4"), sampling: .frames(4), tools: tools).readAll()
+        let explicit = try VideoReader(path: Fixtures.path("clip.mp4"), sampling: .explicit([18, 0, 12, 6]), tools: tools).readAll()
+        XCTAssertEqual(explicit.map(\.index), [0, 6, 12, 18])
+        XCTAssertEqual(explicit.map(\.pixels), uniform.map(\.pixels))
+        let one = try VideoReader(path: Fixtures.path("clip.mp4"), sampling: .explicit([5]), tools: tools).readAll()
+        XCTAssertEqual(one.map(\.index), [5])
+    }
+
     /// Reel's decode of 4 sampled frames equals the fixture script's (same command, same sampling).
     func testVideoFramesMatchFixture() throws {
         let tools = try Fixtures.tools()
