@@ -111,6 +111,8 @@ extension Decoder {
 /// rows in sequence order. Pass `recorder.hook` as `Decoder.capture`.
 public final class IntermediateRecorder {
     public private(set) var tensors: [String: (rowLength: Int, values: [Float])] = [:]
+    /// Recorded names in the order first seen (stable output order for `reel forward` / `reel parity`).
+    public private(set) var names: [String] = []
     /// Records only names this returns true for (default: all).
     public var filter: (String) -> Bool
 
@@ -120,9 +122,10 @@ public final class IntermediateRecorder {
         { [unowned self] name, t, _ in
             guard self.filter(name) else { return }
             let k = t.rowLength
+            if self.tensors[name] == nil { self.names.append(name) }
             self.tensors[name, default: (k, [])].values.append(contentsOf: UnsafeBufferPointer(start: t.data, count: t.count))
         }
     }
 
-    public func removeAll() { tensors = [:] }
+    public func removeAll() { tensors = [:]; names = [] }
 }
