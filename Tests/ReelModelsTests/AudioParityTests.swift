@@ -157,6 +157,18 @@ final class AudioParityTests: XCTestCase {
         XCTAssertEqual(result.tokens, try ref.ints("greedy_ids"))
     }
 
+    /// The checkpoint's own bf16 weights (convert without --quant): the bf16 Linear paths and the conv view over bf16
+    /// rows. The fixture's values are bf16-exact, so this meets the f32 bound.
+    func testQwen2AudioSourceBF16() throws {
+        let ref = try reference("qwen2_audio")
+        let m = try audioModel(nil)
+        let w = try window(ref)
+        let features = try m.audioFeatures(features: w.features, validFrames: w.validFrames)
+        try assertClose("qwen2_audio bf16 audio_features", features, try ref.floats("audio_features"), relative: Self.f32Relative)
+        let input = try m.prompt(ids: try ref.ints("input_ids"), audio: [[w]])
+        XCTAssertEqual(try m.generate(input, options: GenerationOptions(maxTokens: 16, ignoreEOS: true)).tokens, try ref.ints("greedy_ids"))
+    }
+
     func testQwen2AudioQuantised() throws {
         let ref = try reference("qwen2_audio")
         let w = try window(ref)
