@@ -208,6 +208,24 @@ final class AudioParityTests: XCTestCase {
         XCTAssertEqual(Array(e[(start * 64)..<((start + 29) * 64)]), f1 + f2)
     }
 
+    /// Two clips in one conversation: the template writes one placeholder per audio item, paired in order.
+    func testTwoClipsPairWithTheirPlaceholdersInOrder() throws {
+        let ref = try reference("qwen2_audio")
+        let m = try audioModel()
+        let w1 = try window(ref)
+        let w2 = AudioWindow(features: w1.features, validFrames: 40)
+        let messages: [JSON] = [["role": "user", "content": .array([
+            ["type": "audio", "audio_url": "a.wav"], ["type": "audio", "audio_url": "b.wav"],
+            ["type": "text", "text": "Which is longer?"],
+        ])]]
+        guard case let .embeddings(e, tokens) = try m.prompt(messages: messages, audio: [[w1], [w2]]) else { return XCTFail() }
+        let text = m.text.tokenizer.decode(tokens)
+        XCTAssertTrue(text.contains("Audio 1: <|audio_bos|>" + String(repeating: "<|AUDIO|>", count: 19) + "<|audio_eos|>\nAudio 2: <|audio_bos|>"
+                                    + String(repeating: "<|AUDIO|>", count: 10) + "<|audio_eos|>"), text)
+        let second = try XCTUnwrap(tokens.indices.first { $0 > 0 && tokens[$0] == 400 && tokens[$0 - 1] != 400 && $0 > tokens.firstIndex(of: 400)! })
+        XCTAssertEqual(Array(e[(second * 64)..<((second + 10) * 64)]), try m.audioFeatures(features: w2.features, validFrames: 40))
+    }
+
     func testQwen2AudioRejectsBadInput() throws {
         let ref = try reference("qwen2_audio")
         let m = try audioModel()
