@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import ReelCore
+import ReelMedia
 import ReelModels
 import ReelRuntime
 
@@ -106,6 +107,9 @@ struct Run: ParsableCommand {
     @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
     var raw = false
 
+    @Option(help: "An audio file (anything ffmpeg reads: wav, mp3, flac, a video's sound) for an audio model (Qwen2-Audio).")
+    var audio: String?
+
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var load: ModelOptions
 
@@ -115,23 +119,30 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
+        if audio != nil && (prompt == nil || raw) { throw ValidationError("--audio goes with --prompt (through the chat template)") }
     }
 
     func run() throws {
-        let m = try TextModel(path: model, options: load.decoderOptions)
-        let ids: [Int]
-        if let inputIds {
-            ids = try parseIds(inputIds)
-        } else if raw {
-            ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
-        } else {
-            ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
-        }
-        let result = try m.generate(prompt: ids, options: sampling.options(for: m)) { piece in
+        let stream: (String) -> Void = { piece in
             if !json {
                 fputs(piece, stdout)
                 fflush(stdout)
             }
+        }
+        let result: GenerationResult
+        if let audio {
+            result = try runAudio(audio, onText: stream)
+        } else {
+            let m = try TextModel(path: model, options: load.decoderOptions)
+            let ids: [Int]
+            if let inputIds {
+                ids = try parseIds(inputIds)
+            } else if raw {
+                ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
+            } else {
+                ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
+            }
+            result = try m.generate(prompt: ids, options: sampling.options(for: m), onText: stream)
         }
         if json {
             let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
@@ -141,6 +152,26 @@ struct Run: ParsableCommand {
             print("")
             printErr(summaryLine(result))
         }
+    }
+}
+
+extension Run {
+    /// Qwen2-Audio: ffmpeg decodes the file to 16 kHz mono, the checkpoint's own feature extractor settings make
+    /// Whisper log-mel windows of 30 s, the audio tower encodes them, and the answer streams.
+    func runAudio(_ path: String, onText: (String) -> Void) throws -> GenerationResult {
+        let m = try AudioLanguageModel(path: model, options: load.decoderOptions)
+        let t0 = ProgressBar.now()
+        let samples = try AudioReader.read(path)
+        let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
+        let fx = try pre.map { try WhisperFeatureExtractor(json: $0) } ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
+        let windows = fx.windows(samples).map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
+        let t1 = ProgressBar.now()
+        let input = try m.prompt(text: prompt!, system: system, audio: windows)
+        let t2 = ProgressBar.now()
+        if !json {
+            printErr("audio: \(fixed(Double(samples.count) / 16000, 1)) s in \(windows.count) window(s) · decoded + log-mel \(fixed(t1 - t0, 2)) s · encoded \(fixed(t2 - t1, 2)) s")
+        }
+        return try m.generate(input, options: sampling.options(for: m.text), onText: onText)
     }
 }
 
