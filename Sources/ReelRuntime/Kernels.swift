@@ -102,6 +102,15 @@ public enum Kernels {
         }
     }
 
+    /// c[m, n] (row stride ldc) = alpha · op(a) · op(b) + beta · c, row-major, with strides: the strided GEMM of
+    /// encoder attention (one head's columns inside [S, heads·hd] rows). op(a) is [m, k]; op(b) is [k, n].
+    public static func gemm(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// f16 bits → f32 rows.
     @inline(__always) public static func f16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
         reel_f16_to_f32(src, dst, Int64(n))
