@@ -15,7 +15,8 @@ Writes:
 - <out>/llava_next_video/: a tiny random LlavaNextVideoForConditionalGeneration (CLIP 28/7 → 4×4 + CLS, 3 layers,
   quick_gelu; Llama text, untied; vision_feature_layer −2, "default", average pool stride 2), saved as f16;
   ref.safetensors: pixel_values_videos [1,3,3,28,28], vision hidden states, selected [3,16,32], pooled [3,4,32],
-  video_features [12,64], logits, greedy_ids.
+  video_features [12,64], logits, greedy_ids; and a tokenizer (byte-level ASCII, <video> = 121) with a vicuna-style
+  chat template, chat_input_ids (the rendered template with <video> expanded) and chat_greedy_ids.
 
 The reference is the saved checkpoint reloaded in float64 (stored as f32), so it is the model's exact output up to
 f32 storage. Deterministic: re-running rewrites the same bytes.
@@ -144,6 +145,46 @@ def make_llava_ov():
     report(di)
 
 
+# LLaVA-NeXT-Video's vicuna-style template (tools/make_chat_template_fixtures.py LLAVA_NEXT_VIDEO) with the
+# checkpoint's `{"type": "video"}` content parts rendered as "<video>\n" after the images.
+NEXT_VIDEO_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'][0]['text'] }}"
+    "{% else %}{{ message['role'].upper() + ': '}}{% endif %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}{% endfor %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+CHAT = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What happens in it?"}]}]
+
+
+def make_tokenizer():
+    """A byte-level BPE over newline and printable ASCII (ids 3…98, no merges), <unk>/<s>/</s> = 0/1/2, unused
+    fillers up to the special placeholders <image>/<video> at IMAGE_TOKEN/VIDEO_TOKEN: fits the 128-token model."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    # GPT-2's byte → printable-character table (byte-level BPE)
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs = bs[:] + [256 + i for i in range(256) if i not in bs]
+    bs += [i for i in range(256) if i not in bs]
+    byte_map = dict(zip(bs, map(chr, cs)))
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for b in [10] + list(range(32, 127)):
+        vocab[byte_map[b]] = len(vocab)
+    while len(vocab) < IMAGE_TOKEN:
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
+    vocab["<image>"], vocab["<video>"] = IMAGE_TOKEN, VIDEO_TOKEN
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in ["<unk>", "<s>", "</s>", "<image>", "<video>"]])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   model_max_length=128)
+    fast.chat_template = NEXT_VIDEO_TEMPLATE
+    assert fast.convert_tokens_to_ids(["<image>", "<video>"]) == [IMAGE_TOKEN, VIDEO_TOKEN]
+    return fast
+
+
 def make_llava_next_video():
     d = os.path.join(OUT, "llava_next_video")
     vc = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
@@ -171,6 +212,16 @@ def make_llava_next_video():
         out = m(input_ids=ids, pixel_values_videos=pv.double(), output_hidden_states=True)
         lm_stages(ref, out)
         ref["greedy_ids"] = greedy(m, ids, pixel_values_videos=pv.double())
+        # end to end through the chat template: one <video> expanded to F·(g/stride)² tokens, as the processor does
+        tok = make_tokenizer()
+        tok.save_pretrained(d)
+        rendered = tok.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=True, return_dict=False)
+        expanded = []
+        for t in rendered:
+            expanded += [t] * 12 if t == VIDEO_TOKEN else [t]
+        chat_ids = torch.tensor([expanded])
+        ref["chat_input_ids"] = chat_ids[0]
+        ref["chat_greedy_ids"] = greedy(m, chat_ids, pixel_values_videos=pv.double())
     save_ref(ref, os.path.join(d, "ref.safetensors"))
     report(d)
 

@@ -21,31 +21,45 @@ public final class LlavaModel {
     let linear2: Linear        // any [Ht, Ht] (+ bias [Ht])
     let imageNewline: [Float]  // f32 [Ht]
 
+    /// A model over a `.reel` file (tensors in place in the mapping, configs from the metadata).
     /// - Parameters:
     ///   - decoder: the decoder to splice into (e.g. a `TextModel`'s); nil builds one over the file.
     ///   - maxImages: frames or tiles encoded per batch.
-    public init(file: ReelFile, decoder: Decoder? = nil, options: DecoderOptions = DecoderOptions(), maxImages: Int = 2) throws {
-        guard let comp = file.component("projector") else {
-            throw VisionError.config(key: "components.projector", message: "\(file.path) (\(file.architecture)) has no projector component")
+    public convenience init(file: ReelFile, decoder: Decoder? = nil, options: DecoderOptions = DecoderOptions(),
+                            maxImages: Int = 2) throws {
+        var configs: [String: JSON] = [:]
+        for name in ["vision", "projector", "decoder"] {
+            guard let comp = file.component(name) else {
+                throw VisionError.config(key: "components.\(name)", message: "\(file.path) (\(file.architecture)) has no \(name) component")
+            }
+            configs[name] = .object(comp.config)
         }
-        config = try LlavaConfig(json: .object(comp.config), architecture: file.architecture)
-        let dec = try decoder ?? Decoder(file: file, options: options)
-        self.decoder = dec
-        vision = try VisionTower(file: file, maxImages: maxImages, pool: dec.pool)
+        try self.init(weights: file, architecture: file.architecture, vision: configs["vision"]!,
+                      projector: configs["projector"]!, decoder: decoder ?? Decoder(file: file, options: options),
+                      maxImages: maxImages)
+    }
+
+    /// A model over any weights with Reel names (`vision.…`, `projector.…`, `decoder.…`; e.g. a checkpoint read in
+    /// place by ReelConvert's `CheckpointWeights`) and normalised component configs.
+    public init(weights: WeightProvider, architecture: String, vision visionConfig: JSON, projector: JSON,
+                decoder dec: Decoder, maxImages: Int = 2) throws {
+        config = try LlavaConfig(json: projector, architecture: architecture)
+        decoder = dec
+        vision = try VisionTower(weights: weights, config: visionConfig, prefix: "vision", maxImages: maxImages, pool: dec.pool)
         let ht = dec.config.hiddenSize
         let inDim = vision.config.hiddenSize * config.featureLayers.count
         var used: Set<String> = []
-        linear1 = try Linear(file, "projector.linear_1", out: ht, in: inDim, hasBias: config.projectorBias)
-        linear2 = try Linear(file, "projector.linear_2", out: ht, in: ht, hasBias: config.projectorBias)
+        linear1 = try Linear(weights, "projector.linear_1", out: ht, in: inDim, hasBias: config.projectorBias)
+        linear2 = try Linear(weights, "projector.linear_2", out: ht, in: ht, hasBias: config.projectorBias)
         for l in ["linear_1", "linear_2"] {
             used.insert("projector.\(l).weight")
             if config.projectorBias { used.insert("projector.\(l).bias") }
         }
-        let nl = try file.weight("projector.image_newline")
+        let nl = try weights.weight("projector.image_newline")
         try nl.expect(shape: [ht])
         used.insert(nl.name)
         imageNewline = nl.toFloat()
-        let unused = file.weightNames.filter { $0.hasPrefix("projector.") && !used.contains($0) }
+        let unused = weights.weightNames.filter { $0.hasPrefix("projector.") && !used.contains($0) }
         guard unused.isEmpty else { throw VisionError.unusedWeights(unused.sorted()) }
         for l in config.featureLayers { _ = try vision.config.hiddenStateIndex(l) }
         if config.selectStrategy == "full" && vision.config.classToken && config.variant == .onevision {
