@@ -13,11 +13,14 @@ struct Forward: ParsableCommand {
         For diffing Reel against PyTorch without writing Swift (docs/forward.md). Inputs use Hugging Face names:
           input_ids        int64 or int32, [1, S] or [S]
           attention_mask   optional; must be all ones (no padding)
+          pixel_values_videos, pixel_values + image_sizes   LLaVA models: one video / one image (processor
+                           outputs); input_ids must hold the placeholders already expanded, as in transformers
         Outputs (f32):
           logits                 [S, vocab]
           hidden_states.{i}      [S, hidden] for i = 0…L, as transformers' output_hidden_states: 0 is the
                                  embeddings, i the output of layer i, L the final-norm output
-        --all-stages adds every named intermediate (layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …).
+          video_features / image_features   [tokens, hidden], when pixels are given
+        --all-stages adds every named intermediate (vision.hidden_states.{i}, projector.*,  (layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …).
 
         Example:
           python -c "import torch, safetensors.torch as s; s.save_file({'input_ids': torch.tensor([[1,5,9]])}, 'in.safetensors')"
@@ -44,6 +47,8 @@ struct Forward: ParsableCommand {
     func run() throws {
         let ids = try readInputIds(inputs)
         let file = try ReelFile(path: model)
+        let pixels = try PixelInputs(path: inputs)
+        if !pixels.media.isEmpty { return try runWithMedia(file, ids: ids, media: pixels.media) }
         guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
@@ -61,10 +66,42 @@ struct Forward: ParsableCommand {
     }
 }
 
+extension Forward {
+    /// LLaVA: features from the pixels, spliced into the embeddings of `ids` (placeholders expanded), one prefill.
+    func runWithMedia(_ file: ReelFile, ids: [Int], media: [MediaInput]) throws {
+        var opts = load.decoderOptions
+        opts.contextLength = max(opts.contextLength ?? 0, ids.count)
+        let m = try LlavaModel(file: file, options: opts)
+        let stages = IntermediateRecorder { allStages || $0 == "video_features" || $0 == "image_features" }
+        m.capture = stages.hook
+        m.vision.capture = allStages ? stages.hook : nil
+        var videos: [Tensor] = [], images: [Tensor] = []
+        for x in media {
+            switch x {
+            case let .video(p, frames): videos.append(try m.videoFeatures(pixels: p, frames: frames))
+            case let .image(p, tiles, size): images.append(try m.imageFeatures(pixels: p, tiles: tiles, size: size))
+            }
+        }
+        let recorder = StageRecorder(rows: ids.count) { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        m.decoder.capture = recorder.record
+        _ = try m.decoder.prefill(embeddings: try m.inputEmbeddings(ids: ids, videoFeatures: videos, imageFeatures: images), logits: .all)
+        var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
+        for (name, s) in stages.tensors.sorted(by: { $0.key < $1.key }) {
+            try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
+        }
+        for name in recorder.names {
+            let s = recorder.stages[name]!
+            try w.add(name, float32: s.values, shape: [ids.count, s.rowLength])
+        }
+        try w.write(to: outputs, force: force)
+        printErr("wrote \(stages.tensors.count + recorder.names.count) tensors for \(ids.count) tokens to \(outputs)")
+    }
+}
+
 /// `input_ids` from a safetensors file (int64 or int32, [1, S] or [S]); an `attention_mask` must be all ones.
 func readInputIds(_ path: String) throws -> [Int] {
     let f = try SafetensorsFile(path: path)
-    let supported = ["input_ids", "attention_mask"]
+    let supported = ["input_ids", "attention_mask"] + PixelInputs.names
     for name in f.names where !supported.contains(name) {
         throw ValidationError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
     }

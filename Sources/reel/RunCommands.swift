@@ -106,6 +106,9 @@ struct Run: ParsableCommand {
     @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
     var raw = false
 
+    @Option(help: "LLaVA models: processor outputs (pixel_values_videos, or pixel_values + image_sizes) in a safetensors file; the prompt gets one <video>/<image> part each. Interim input until --video/--image read files.")
+    var pixels: String?
+
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var load: ModelOptions
 
@@ -115,9 +118,11 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
+        if pixels != nil && (prompt == nil || raw) { throw ValidationError("--pixels needs --prompt (through the chat template)") }
     }
 
     func run() throws {
+        if let pixels { return try runWithMedia(pixels) }
         let m = try TextModel(path: model, options: load.decoderOptions)
         let ids: [Int]
         if let inputIds {
@@ -140,6 +145,32 @@ struct Run: ParsableCommand {
         } else {
             print("")
             printErr(summaryLine(result))
+        }
+    }
+}
+
+extension Run {
+    /// A LLaVA model on processor outputs: the prompt with one video/image content part each, features spliced in.
+    func runWithMedia(_ path: String) throws {
+        let inputs = try PixelInputs(path: path)
+        let m = try VisionLanguageModel(path: model, options: load.decoderOptions)
+        let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: inputs.videos, images: inputs.images)
+        let input = try m.prompt(messages: messages, media: inputs.media)
+        let result = try m.text.generate(input, options: sampling.options(for: m.text)) { piece in
+            if !json {
+                fputs(piece, stdout)
+                fflush(stdout)
+            }
+        }
+        let v = m.timings
+        if json {
+            let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
+                           "stop_reason": .string(result.stopReason.rawValue), "timings": result.timings.json,
+                           "vision": ["images": .int(Int64(v.images)), "encode_seconds": .double(v.encodeSeconds)]]
+            print(j.serialized(pretty: true))
+        } else {
+            print("")
+            printErr("encoded \(v.images) frame(s)/tile(s) at \(fixed(v.imagesPerSecond, 1))/s · " + summaryLine(result))
         }
     }
 }
