@@ -3,6 +3,8 @@
     python3 tools/make_vision_fixtures.py [out_dir]      # default: Tests/ReelModelsTests/Fixtures
 
 Writes:
+- <out>/vision_siglip/, <out>/vision_clip/: standalone SiglipVisionModel / CLIPVisionModel (28/7, 3 layers, D 32),
+  f32, with hidden_states, last_hidden_state (and CLIP's pooler_output) for pixel_values [2,3,28,28].
 - <out>/llava_ov/: a tiny random LlavaOnevisionForConditionalGeneration (SigLIP 35/7 → 5×5 grid, 3 layers, D 32;
   Qwen2 text vocab 128, H 64, tied), every parameter randomised with `randomize_`, rounded to f16 and saved as f16.
   ref.safetensors (video path): pixel_values_videos f32 [1,4,3,35,35] (f16 values), input_ids i64 [S] (placeholders already
@@ -27,9 +29,9 @@ import sys
 from common import randomize_, save_ref  # sets HF_HUB_OFFLINE
 
 import torch
-from transformers import (CLIPVisionConfig, GenerationConfig, LlamaConfig, LlavaNextVideoConfig,
+from transformers import (CLIPVisionConfig, CLIPVisionModel, GenerationConfig, LlamaConfig, LlavaNextVideoConfig,
                           LlavaNextVideoForConditionalGeneration, LlavaOnevisionConfig,
-                          LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig)
+                          LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig, SiglipVisionModel)
 
 torch.manual_seed(0)
 torch.use_deterministic_algorithms(True)
@@ -226,6 +228,36 @@ def make_llava_next_video():
     report(d)
 
 
+def make_towers():
+    """Standalone towers (saved without the `vision_model.` prefix), f32: hidden_states.{0..3}, last_hidden_state
+    (post_layernorm of every token) and, for CLIP, pooler_output (post_layernorm of the class token)."""
+    for name, cls, cfg in [
+        ("vision_siglip", SiglipVisionModel, SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                                                num_attention_heads=4, image_size=28, patch_size=7,
+                                                                vision_use_head=False)),
+        ("vision_clip", CLIPVisionModel, CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                                          num_attention_heads=4, image_size=28, patch_size=7,
+                                                          projection_dim=16)),
+    ]:
+        d = os.path.join(OUT, name)
+        os.makedirs(d, exist_ok=True)
+        m = cls(cfg).eval()
+        randomize_(m, seed=6)
+        m.save_pretrained(d)
+        m = cls.from_pretrained(d, dtype=torch.float64).eval()
+        px = pixels((2, 3, 28, 28), seed=7)
+        with torch.no_grad():
+            out = m(pixel_values=px.double(), output_hidden_states=True)
+        ref = {"pixel_values": px, "last_hidden_state": out.last_hidden_state.float()}
+        if name == "vision_clip":
+            ref["pooler_output"] = out.pooler_output.float()
+        for i, h in enumerate(out.hidden_states):
+            ref[f"hidden_states.{i}"] = h.float()
+        save_ref(ref, os.path.join(d, "ref.safetensors"))
+        report(d)
+
+
 if __name__ == "__main__":
+    make_towers()
     make_llava_ov()
     make_llava_next_video()
