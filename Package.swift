@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "ReelSafetensorsTests", dependencies: ["ReelSafetensors", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelTokenizerTests", dependencies: ["ReelTokenizer", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelConvertTests", dependencies: ["ReelConvert", "ReelFormat", "ReelSafetensors", "ReelQuant", "ReelCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReelCLITests", dependencies: ["ReelCore", "ReelFormat", "ReelSafetensors"]),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelModelsTests", dependencies: ["ReelModels", "ReelRuntime", "ReelConvert", "ReelFormat", "ReelCore"], resources: [.copy("Fixtures")]),
     ],

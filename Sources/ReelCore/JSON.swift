@@ -98,9 +98,10 @@ public enum JSON: Equatable, Sendable {
         case json_type_boolean: return .bool(json_object_get_boolean(o) != 0)
         case json_type_double: return .double(json_object_get_double(o))
         case json_type_int:
-            // json-c keeps values above Int64.max as uint64; they do not fit our model.
+            // json-c keeps values above Int64.max as uint64 (tokenizer configs write 1000000000000000019884624838656
+            // for "no limit"); such a value is read as a double. json-c clamps integers past 2⁶⁴ to 2⁶⁴.
             if json_object_get_int64(o) == Int64.max && json_object_get_uint64(o) > UInt64(Int64.max) {
-                throw JSONError.parse(source: source, message: "integer \(json_object_get_uint64(o)) exceeds Int64")
+                return .double(json_object_get_double(o))
             }
             return .int(json_object_get_int64(o))
         case json_type_string:

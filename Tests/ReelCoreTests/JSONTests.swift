@@ -17,6 +17,16 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSON.parse(j.serialized(pretty: true), source: "t"), j)
     }
 
+    /// Tokenizer configs write 1000000000000000019884624838656 for "no limit"; integers past Int64 read as doubles
+    /// (json-c clamps those past 2⁶⁴ to 2⁶⁴, which still means "no limit").
+    func testHugeIntegersReadAsDoubles() throws {
+        let j = try JSON.parse(#"{"m": 1000000000000000019884624838656, "u": 18446744073709551615, "i": 9223372036854775807}"#, source: "t")
+        XCTAssertEqual(j["m"]?.double, 18446744073709551615.0)
+        XCTAssertEqual(j["u"]?.double, 18446744073709551615.0)
+        XCTAssertEqual(j["i"], .int(Int64.max))
+        XCTAssertNil(j["m"]?.int)
+    }
+
     func testErrorsNameTheSource() {
         for bad in ["", "{", "{\"a\":}", "[1,2", "{\"a\":1} x", "{\"a\":1,\"a\":2}", "nul"] {
             XCTAssertThrowsError(try JSON.parse(bad, source: "config.json"), bad) { e in
