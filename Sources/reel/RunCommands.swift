@@ -89,6 +89,7 @@ struct Run: ParsableCommand {
           reel run qwen2-q4.reel --prompt "Why is the sky blue?"
           reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
           reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
+          reel run llava-ov-q8.reel --video clip.mp4 --frames 16 --prompt "What happens in this video?"
         """)
 
     @Argument(help: "The .reel model.")
@@ -106,7 +107,16 @@ struct Run: ParsableCommand {
     @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
     var raw = false
 
-    @Option(help: "LLaVA models: processor outputs (pixel_values_videos, or pixel_values + image_sizes) in a safetensors file; the prompt gets one <video>/<image> part each. Interim input until --video/--image read files.")
+    @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor.")
+    var video: [String] = []
+
+    @Option(help: "Frames sampled uniformly from each video (transformers' index rule).")
+    var frames: Int?
+
+    @Option(help: "Sample this many frames per second of video instead, at most --frames (default 32).")
+    var fps: Double?
+
+    @Option(help: "LLaVA models: processor outputs (pixel_values_videos, or pixel_values + image_sizes) in a safetensors file, e.g. an image preprocessed in Python; the prompt gets one <video>/<image> part each.")
     var pixels: String?
 
     @OptionGroup var sampling: SamplingOptions
@@ -118,11 +128,16 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
-        if pixels != nil && (prompt == nil || raw) { throw ValidationError("--pixels needs --prompt (through the chat template)") }
+        if (pixels != nil || !video.isEmpty) && (prompt == nil || raw) {
+            throw ValidationError("--video and --pixels need --prompt (through the chat template)")
+        }
+        if (frames != nil || fps != nil) && video.isEmpty { throw ValidationError("--frames and --fps go with --video") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
 
     func run() throws {
-        if let pixels { return try runWithMedia(pixels) }
+        if pixels != nil || !video.isEmpty { return try runWithMedia() }
         let m = try TextModel(path: model, options: load.decoderOptions)
         let ids: [Int]
         if let inputIds {
@@ -150,12 +165,16 @@ struct Run: ParsableCommand {
 }
 
 extension Run {
-    /// A LLaVA model on processor outputs: the prompt with one video/image content part each, features spliced in.
-    func runWithMedia(_ path: String) throws {
-        let inputs = try PixelInputs(path: path)
+    /// A LLaVA model on videos (and processor outputs): the prompt with one video/image content part each, features
+    /// spliced in.
+    func runWithMedia() throws {
         let m = try VisionLanguageModel(path: model, options: load.decoderOptions)
-        let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: inputs.videos, images: inputs.images)
-        let input = try m.prompt(messages: messages, media: inputs.media)
+        let videos = try VideoInputs(paths: video, file: m.text.file, frames: frames, fps: fps, quiet: json)
+        let tensors = try pixels.map { try PixelInputs(path: $0) }
+        let media = videos.media + (tensors?.media ?? [])
+        let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: video.count + (tensors?.videos ?? 0),
+                                                    images: tensors?.images ?? 0)
+        let input = try m.prompt(messages: messages, media: media)
         let result = try m.text.generate(input, options: sampling.options(for: m.text)) { piece in
             if !json {
                 fputs(piece, stdout)
@@ -166,11 +185,13 @@ extension Run {
         if json {
             let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
                            "stop_reason": .string(result.stopReason.rawValue), "timings": result.timings.json,
-                           "vision": ["images": .int(Int64(v.images)), "encode_seconds": .double(v.encodeSeconds)]]
+                           "vision": ["frames_decoded": .int(Int64(videos.frames)), "decode_seconds": .double(videos.decodeSeconds),
+                                      "images_encoded": .int(Int64(v.images)), "encode_seconds": .double(v.encodeSeconds)]]
             print(j.serialized(pretty: true))
         } else {
             print("")
-            printErr("encoded \(v.images) frame(s)/tile(s) at \(fixed(v.imagesPerSecond, 1))/s · " + summaryLine(result))
+            let decoded = videos.frames > 0 ? "decoded \(videos.frames) frame(s) at \(fixed(Double(videos.frames) / max(videos.decodeSeconds, 1e-9), 1))/s · " : ""
+            printErr(decoded + "encoded \(v.images) frame(s)/tile(s) at \(fixed(v.imagesPerSecond, 1))/s · " + summaryLine(result))
         }
     }
 }
