@@ -90,6 +90,7 @@ struct Run: ParsableCommand {
           reel run qwen2-q4.reel --prompt "Why is the sky blue?"
           reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
           reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
+          reel run llava-ov-q8.reel --video clip.mp4 --frames 16 --prompt "What happens in this video?"
         """)
 
     @Argument(help: "The .reel model.")
@@ -110,6 +111,18 @@ struct Run: ParsableCommand {
     @Option(help: "An audio file (anything ffmpeg reads: wav, mp3, flac, a video's sound) for an audio model (Qwen2-Audio).")
     var audio: String?
 
+    @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor.")
+    var video: [String] = []
+
+    @Option(help: "Frames sampled uniformly from each video (transformers' index rule).")
+    var frames: Int?
+
+    @Option(help: "Sample this many frames per second of video instead, at most --frames (default 32).")
+    var fps: Double?
+
+    @Option(help: "LLaVA models: processor outputs (pixel_values_videos, or pixel_values + image_sizes) in a safetensors file, e.g. an image preprocessed in Python; the prompt gets one <video>/<image> part each.")
+    var pixels: String?
+
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var load: ModelOptions
 
@@ -120,9 +133,19 @@ struct Run: ParsableCommand {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
         if audio != nil && (prompt == nil || raw) { throw ValidationError("--audio goes with --prompt (through the chat template)") }
+        if audio != nil && (pixels != nil || !video.isEmpty) {
+            throw ValidationError("--audio is for audio models (Qwen2-Audio); a Reel AV model hears a --video's own sound")
+        }
+        if (pixels != nil || !video.isEmpty) && (prompt == nil || raw) {
+            throw ValidationError("--video and --pixels need --prompt (through the chat template)")
+        }
+        if (frames != nil || fps != nil) && video.isEmpty { throw ValidationError("--frames and --fps go with --video") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
 
     func run() throws {
+        if pixels != nil || !video.isEmpty { return try runWithMedia() }
         let stream: (String) -> Void = { piece in
             if !json {
                 fputs(piece, stdout)
@@ -172,6 +195,36 @@ extension Run {
             printErr("audio: \(fixed(Double(samples.count) / 16000, 1)) s in \(windows.count) window(s) · decoded + log-mel \(fixed(t1 - t0, 2)) s · encoded \(fixed(t2 - t1, 2)) s")
         }
         return try m.generate(input, options: sampling.options(for: m.text), onText: onText)
+    }
+
+    /// A LLaVA model on videos (and processor outputs): the prompt with one video/image content part each, features
+    /// spliced in.
+    func runWithMedia() throws {
+        let m = try VisionLanguageModel(path: model, options: load.decoderOptions)
+        let videos = try VideoInputs(paths: video, file: m.text.file, frames: frames, fps: fps, quiet: json)
+        let tensors = try pixels.map { try PixelInputs(path: $0) }
+        let media = videos.media + (tensors?.media ?? [])
+        let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: video.count + (tensors?.videos ?? 0),
+                                                    images: tensors?.images ?? 0)
+        let input = try m.prompt(messages: messages, media: media)
+        let result = try m.text.generate(input, options: sampling.options(for: m.text)) { piece in
+            if !json {
+                fputs(piece, stdout)
+                fflush(stdout)
+            }
+        }
+        let v = m.timings
+        if json {
+            let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
+                           "stop_reason": .string(result.stopReason.rawValue), "timings": result.timings.json,
+                           "vision": ["frames_decoded": .int(Int64(videos.frames)), "decode_seconds": .double(videos.decodeSeconds),
+                                      "images_encoded": .int(Int64(v.images)), "encode_seconds": .double(v.encodeSeconds)]]
+            print(j.serialized(pretty: true))
+        } else {
+            print("")
+            let decoded = videos.frames > 0 ? "decoded \(videos.frames) frame(s) at \(fixed(Double(videos.frames) / max(videos.decodeSeconds, 1e-9), 1))/s · " : ""
+            printErr(decoded + "encoded \(v.images) frame(s)/tile(s) at \(fixed(v.imagesPerSecond, 1))/s · " + summaryLine(result))
+        }
     }
 }
 

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import ReelCore
+import ReelFormat
+import ReelMedia
+import ReelModels
+import ReelSafetensors
+
+/// Processor outputs read from a safetensors file (Hugging Face names), for `reel run --pixels` and `reel forward`:
+///   pixel_values_videos  f32/f16/bf16 [1, F, 3, H, W] or [F, 3, H, W]: one video
+///   pixel_values         [1, n, 3, H, W] or [n, 3, H, W]: one image's anyres tiles (base first)
+///   image_sizes          int [1, 2] or [2]: that image's original (H, W)
+/// For tensors made by a Python processor (e.g. images, whose anyres preprocessing Reel does not do yet).
+struct PixelInputs {
+    static let names = ["pixel_values_videos", "pixel_values", "image_sizes"]
+    var media: [MediaInput] = []
+    var videos = 0
+    var images = 0
+
+    init(path: String) throws {
+        let f = try SafetensorsFile(path: path)
+        try self.init(f, path: path)
+    }
+
+    init(_ f: SafetensorsFile, path: String) throws {
+        func images5(_ name: String) throws -> (values: [Float], count: Int)? {
+            guard f.contains(name) else { return nil }
+            let s = try f.tensor(name).shape
+            guard (s.count == 5 && s[0] == 1) || s.count == 4 else {
+                throw ValidationError("\(path): \(name) has shape \(s); expected [1, n, 3, H, W] or [n, 3, H, W] (one video or image)")
+            }
+            return (try f.float32(name), s.count == 5 ? s[1] : s[0])
+        }
+        if let v = try images5("pixel_values_videos") {
+            media.append(.video(pixels: v.values, frames: v.count))
+            videos = 1
+        }
+        if let p = try images5("pixel_values") {
+            guard f.contains("image_sizes") else { throw ValidationError("\(path): pixel_values needs image_sizes (the image's original H, W)") }
+            let hw = try f.float32("image_sizes").map { Int($0) }
+            guard hw.count == 2 else { throw ValidationError("\(path): image_sizes must hold one (H, W) pair") }
+            media.append(.image(pixels: p.values, tiles: p.count, size: ImageSize(height: hw[0], width: hw[1])))
+            images = 1
+        }
+    }
+}
+
+/// Videos from files (ReelMedia: ffmpeg frames, the checkpoint's own video processor) as pixel values for a LLaVA
+/// model: frames sampled by index, each processed to f32 [3, S, S] with S the tower's image_size.
+struct VideoInputs {
+    var media: [MediaInput] = []
+    var frames = 0
+    var decodeSeconds = 0.0
+
+    /// - Parameters:
+    ///   - file: the .reel, for `metadata.preprocessors` (video_preprocessor_config.json, else preprocessor_config.json)
+    ///     and the tower's image_size.
+    ///   - frames, fps: `.frames(frames ?? 8)`, or `.fps(fps, max: frames ?? 32)` when fps is given.
+    init(paths: [String], file: ReelFile, frames count: Int?, fps: Double?, quiet: Bool) throws {
+        let sampling: FrameSampling = fps.map { .fps($0, max: count ?? 32) } ?? .frames(count ?? 8)
+        let pre = file.metadata["preprocessors"]
+        guard let config = pre?["video_preprocessor_config.json"] ?? pre?["preprocessor_config.json"] else {
+            throw ValidationError("\(file.path) carries no video_preprocessor_config.json or preprocessor_config.json: reconvert from a checkpoint directory that has the processor configs")
+        }
+        let processor = try ImageProcessor(json: config)
+        guard let side = file.component("vision")?.config["image_size"]?.int else {
+            throw ValidationError("\(file.path) (\(file.architecture)) has no vision tower")
+        }
+        let start = ProgressBar.now()
+        let tty = !quiet && isatty(2) != 0
+        for path in paths {
+            let reader = try VideoReader(path: path, sampling: sampling)
+            defer { reader.close() }
+            var pixels: [Float] = []
+            var n = 0
+            try reader.forEach { frame in
+                let p = try processor.process(frame)
+                guard p.height == side, p.width == side else {
+                    throw ValidationError("the processor makes \(p.width)×\(p.height) frames; the vision tower takes \(side)×\(side)")
+                }
+                pixels += p.pixels
+                n += 1
+                if tty { fputs("\r\u{1B}[2Kdecoding \(path): frame \(n)/\(reader.indices.count)", stderr) }
+            }
+            if tty { fputs("\r\u{1B}[2K", stderr) }
+            guard n > 0 else { throw ValidationError("\(path): no frames decoded") }
+            media.append(.video(pixels: pixels, frames: n))
+            frames += n
+        }
+        decodeSeconds = ProgressBar.now() - start
+    }
+}
