@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "ReelSafetensors", dependencies: ["ReelCore"]),
         .target(name: "ReelTokenizer", dependencies: ["ReelCore"]),
         .target(name: "ReelRuntime", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelTokenizer", "CBLAS", "CKernels"]),
-        .target(name: "ReelModels", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelRuntime"]),
+        .target(name: "ReelModels", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelRuntime", "ReelMedia"]),
         .target(name: "ReelMedia", dependencies: ["ReelCore", "CBLAS"]),
         .target(name: "ReelConvert", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelSafetensors", "ReelModels"]),
         .executableTarget(name: "reel", dependencies: [
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "ReelConvertTests", dependencies: ["ReelConvert", "ReelFormat", "ReelSafetensors", "ReelQuant", "ReelCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReelCLITests", dependencies: ["ReelCore", "ReelFormat", "ReelSafetensors"]),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReelModelsTests", dependencies: ["ReelModels", "ReelRuntime", "ReelConvert", "ReelFormat", "ReelCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReelModelsTests", dependencies: ["ReelModels", "ReelMedia", "ReelRuntime", "ReelConvert", "ReelFormat", "ReelCore"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -57,6 +57,16 @@ public enum FrameSampling: Sendable, Equatable {
     }
 }
 
+/// How ffmpeg converts the decoded YUV frames to RGB.
+public enum ColorConversion: Sendable, Equatable {
+    /// Pinned swscale flags (`bicubic+accurate_rnd+full_chroma_int+bitexact`): the same bytes on every CPU.
+    case pinned
+    /// ffmpeg's default swscale flags, as a plain `ffmpeg -i CLIP -f rawvideo -pix_fmt rgb24 -` decodes: what a
+    /// model trained on that decode expects (Reel AV, formats/REEL-AV.md §4.1). Differs from `.pinned` by up to
+    /// ~30 levels at chroma edges.
+    case ffmpegDefault
+}
+
 /// Decodes frames with ffmpeg through a pipe (`-f rawvideo -pix_fmt rgb24`), one frame at a time.
 ///
 /// ffmpeg's `select` filter keeps only the sampled indices, so unsampled frames never cross the pipe, and at most one
@@ -74,10 +84,12 @@ public final class VideoReader {
     private var produced = 0
     private var finished = false
     private let explicitSampling: FrameSampling?
+    private let conversion: ColorConversion
 
     /// Probes `path` and plans the sampling; decoding starts on the first `next()`.
     /// - Throws: `MediaError.noVideoStream`, `.emptyMedia` (no frames), and the probe's errors.
-    public init(path: String, sampling: FrameSampling = .all, tools: MediaTools? = nil) throws {
+    ///   - conversion: the YUV → RGB conversion (`.pinned` unless a model's media path says otherwise).
+    public init(path: String, sampling: FrameSampling = .all, conversion: ColorConversion = .pinned, tools: MediaTools? = nil) throws {
         let tools = try tools ?? MediaTools.locate()
         let info = try MediaProbe.probe(path, tools: tools)
         guard let video = info.video else {
@@ -94,6 +106,7 @@ public final class VideoReader {
         self.height = video.height
         self.indices = try sampling.indices(total: video.frameCount, frameRate: video.frameRate)
         if case .explicit = sampling { explicitSampling = sampling } else { explicitSampling = nil }
+        self.conversion = conversion
     }
 
     deinit { child?.terminate() }
@@ -103,9 +116,11 @@ public final class VideoReader {
     public var ffmpegArguments: [String] {
         let total = info.video?.frameCount ?? 0
         var args = ["-nostdin", "-hide_banner", "-v", "error", "-i", path,
-                    "-map", "0:\(info.video?.index ?? 0)", "-an", "-sn", "-dn",
-                    // Pin the yuv→rgb conversion (C code path, accurate rounding) so it does not depend on the CPU.
-                    "-sws_flags", "bicubic+accurate_rnd+full_chroma_int+bitexact"]
+                    "-map", "0:\(info.video?.index ?? 0)", "-an", "-sn", "-dn"]
+        if conversion == .pinned {
+            // Pin the yuv→rgb conversion (C code path, accurate rounding) so it does not depend on the CPU.
+            args += ["-sws_flags", "bicubic+accurate_rnd+full_chroma_int+bitexact"]
+        }
         let n = indices.count
         var filters: [String] = []
         if case let .explicit(list)? = explicitSampling, n < total || list.count != n {

@@ -5,14 +5,14 @@ import Darwin
 #endif
 import ReelCore
 
-/// Log-mel features of one 30 s window.
+/// Log-mel features of one window (30 s unless the extractor's chunk length says otherwise).
 public struct WhisperFeatures: Sendable, Equatable {
     public let melBins: Int
-    /// Always 3000 (30 s at hop 160).
+    /// `nb_max_frames`: chunk_length · 100 (3000 for 30 s, 200 for Reel AV's 2 s).
     public let frames: Int
     /// f32 [melBins, frames], row-major (as HF's `input_features[0]`).
     public var values: [Float]
-    /// Frames backed by audio: ceil(samples / 160), at most 3000 (HF's `attention_mask.sum()`).
+    /// Frames backed by audio: ceil(samples / 160), at most `frames` (HF's `attention_mask.sum()`).
     public let validFrames: Int
 }
 
@@ -24,9 +24,10 @@ public enum SpectrumMethod: Sendable {
     case gemm
 }
 
-/// `WhisperFeatureExtractor` (transformers 5.24) in f64: 16 kHz mono audio → [melBins, 3000] log-mel.
+/// `WhisperFeatureExtractor` (transformers 5.24) in f64: 16 kHz mono audio → [melBins, 3000] log-mel (30 s windows;
+/// `chunkLength` seconds give [melBins, chunkLength · 100], e.g. Reel AV's 2 s windows of 200 frames).
 ///
-/// Mirrors `_torch_extract_fbank_features` (ARCHSPEC §5): pad/truncate to 480000 samples; STFT with n_fft 400,
+/// Mirrors `_torch_extract_fbank_features` (ARCHSPEC §5): pad/truncate to `n_samples` (480000 for 30 s); STFT with n_fft 400,
 /// hop 160, periodic Hann, reflect padding 200 (center=True); |X|², last frame dropped; Slaney mel filters
 /// (built in f64, rounded to f32 as HF uses them); log10(max(mel, 1e-10)); max(x, max − 8); (x + 4)/4.
 /// Computing in f64 keeps Reel near the exact value; HF's own f32 STFT is the larger error (docs/media.md).
@@ -34,11 +35,18 @@ public struct WhisperFeatureExtractor: Sendable {
     public static let sampleRate = 16000
     public static let nFFT = 400
     public static let hop = 160
+    /// The default 30 s window: `n_samples` and `nb_max_frames`.
     public static let chunkSamples = 480_000
     public static let frames = 3000
     static let bins = nFFT / 2 + 1   // 201
 
     public let melBins: Int
+    /// `chunk_length`: seconds per window.
+    public let chunkLength: Int
+    /// `n_samples` = chunk_length · 16000: samples per window (padded or truncated to this).
+    public let chunkSamples: Int
+    /// `nb_max_frames` = n_samples / 160: mel frames per window.
+    public let frames: Int
     public let method: SpectrumMethod
     /// f64 [melBins, 201] (values are f32-representable)
     let filters: [Double]
@@ -50,10 +58,17 @@ public struct WhisperFeatureExtractor: Sendable {
 
     /// - Parameters:
     ///   - melBins: 80 (Whisper ≤ v2) or 128 (large-v3, Qwen2-Audio, Omni); any positive count is accepted.
+    ///   - chunkLength: seconds per window (`chunk_length`; 30 for Whisper and Qwen2-Audio, 2 for Reel AV).
     ///   - method: FFT (default, faster) or GEMM.
-    public init(melBins: Int = 80, method: SpectrumMethod = .fft) throws {
+    public init(melBins: Int = 80, chunkLength: Int = 30, method: SpectrumMethod = .fft) throws {
         guard melBins > 0, melBins <= 512 else { throw MediaError.badArgument(detail: "melBins must be in 1...512, got \(melBins)") }
+        guard chunkLength > 0, chunkLength <= 3600 else {
+            throw MediaError.badArgument(detail: "chunkLength must be in 1...3600 seconds, got \(chunkLength)")
+        }
         self.melBins = melBins
+        self.chunkLength = chunkLength
+        self.chunkSamples = chunkLength * Self.sampleRate
+        self.frames = chunkSamples / Self.hop
         self.method = method
         let filters = Self.melFilters(melBins: melBins).map { Double(Float($0)) }
         self.filters = filters
@@ -66,9 +81,10 @@ public struct WhisperFeatureExtractor: Sendable {
         self.fft = try FFT(n: Self.nFFT)
     }
 
-    /// Reads a `preprocessor_config.json` object (`feature_size`; the other keys must have Whisper's values).
+    /// Reads a `preprocessor_config.json` object (`feature_size`, `chunk_length`, and when present `n_samples` /
+    /// `nb_max_frames`, which must agree with it; the other keys must have Whisper's values).
     public init(json: JSON, method: SpectrumMethod = .fft) throws {
-        let expected: [(String, Int)] = [("sampling_rate", 16000), ("n_fft", 400), ("hop_length", 160), ("chunk_length", 30)]
+        let expected: [(String, Int)] = [("sampling_rate", 16000), ("n_fft", 400), ("hop_length", 160)]
         for (key, value) in expected {
             if let v = json[key], !v.isNull, v.int != value {
                 throw MediaError.badConfig(key: key, detail: "only \(value) is supported, got \(v.serialized())")
@@ -79,32 +95,42 @@ public struct WhisperFeatureExtractor: Sendable {
             guard let n = v.int else { throw MediaError.badConfig(key: "feature_size", detail: "expected an integer") }
             bins = n
         }
-        try self.init(melBins: bins, method: method)
+        var chunk = 30                                   // chunk_length (class default 30)
+        if let v = json["chunk_length"], !v.isNull {
+            guard let n = v.int, n > 0 else { throw MediaError.badConfig(key: "chunk_length", detail: "expected a positive integer, got \(v.serialized())") }
+            chunk = n
+        }
+        for (key, value) in [("n_samples", chunk * Self.sampleRate), ("nb_max_frames", chunk * Self.sampleRate / Self.hop)] {
+            if let v = json[key], !v.isNull, v.int != value {
+                throw MediaError.badConfig(key: key, detail: "chunk_length \(chunk) implies \(value), got \(v.serialized())")
+            }
+        }
+        try self.init(melBins: bins, chunkLength: chunk, method: method)
     }
 
-    /// Features of the first 30 s of `samples` (zero-padded when shorter), as HF computes them.
+    /// Features of the first window of `samples` (zero-padded when shorter), as HF computes them.
     public func features(_ samples: [Float]) -> WhisperFeatures {
         samples.withUnsafeBufferPointer { features($0) }
     }
 
-    /// Features of each consecutive 30 s window of `samples` (the last one zero-padded); none for no samples.
+    /// Features of each consecutive window of `samples` (the last one zero-padded); none for no samples.
     public func windows(_ samples: [Float]) -> [WhisperFeatures] {
         samples.withUnsafeBufferPointer { all in
-            stride(from: 0, to: all.count, by: Self.chunkSamples).map { start in
-                let end = min(start + Self.chunkSamples, all.count)
+            stride(from: 0, to: all.count, by: chunkSamples).map { start in
+                let end = min(start + chunkSamples, all.count)
                 return features(UnsafeBufferPointer(rebasing: all[start..<end]))
             }
         }
     }
 
-    /// Features of the first 30 s of `samples`.
+    /// Features of the first window of `samples`.
     public func features(_ samples: UnsafeBufferPointer<Float>) -> WhisperFeatures {
-        let n = min(samples.count, Self.chunkSamples)
-        let frames = Self.frames, bins = Self.bins
-        // 1. Power spectra: f64 [3000, 201]
+        let n = min(samples.count, chunkSamples)
+        let frames = self.frames, bins = Self.bins
+        // 1. Power spectra: f64 [frames, 201]
         var power = [Double](repeating: 0, count: frames * bins)
         power.withUnsafeMutableBufferPointer { p in
-            let framer = Framer(samples: samples, count: n, window: window)
+            let framer = Framer(samples: samples, count: n, length: chunkSamples, window: window)
             switch method {
             case .fft: powerFFT(framer, into: p.baseAddress!)
             case .gemm: powerGEMM(framer, into: p.baseAddress!)
@@ -145,15 +171,16 @@ public struct WhisperFeatureExtractor: Sendable {
         return WhisperFeatures(melBins: melBins, frames: frames, values: values, validFrames: min(valid, frames))
     }
 
-    /// Windowed STFT frames of the reflect-padded, zero-padded 30 s signal.
+    /// Windowed STFT frames of the reflect-padded, zero-padded window.
     struct Framer {
         let samples: UnsafeBufferPointer<Float>
-        let count: Int   // samples used (≤ 480000); the rest of the window is zeros
+        let count: Int   // samples used (≤ length); the rest of the window is zeros
+        let length: Int  // n_samples of the window (480000 for 30 s)
         let window: [Double]
 
-        /// Sample `i` of the 480000-sample signal after reflect padding by 200 (i in −200 ..< 480200).
+        /// Sample `i` of the `length`-sample signal after reflect padding by 200 (i in −200 ..< length + 200).
         @inline(__always) func sample(_ i: Int) -> Double {
-            let len = WhisperFeatureExtractor.chunkSamples
+            let len = length
             var j = i
             if j < 0 { j = -j } else if j >= len { j = 2 * (len - 1) - j }
             return j < count ? Double(samples[j]) : 0
@@ -178,8 +205,8 @@ public struct WhisperFeatureExtractor: Sendable {
         let re = buf, im = buf + n, sr = buf + 2 * n, si = buf + 3 * n
         let a = buf + 4 * n, b = buf + 5 * n
         var t = 0
-        while t < Self.frames {
-            let pair = t + 1 < Self.frames
+        while t < frames {
+            let pair = t + 1 < frames
             framer.frame(t, into: a)
             if pair { framer.frame(t + 1, into: b) } else { b.update(repeating: 0, count: n) }
             re.update(from: a, count: n)
@@ -199,9 +226,9 @@ public struct WhisperFeatureExtractor: Sendable {
         }
     }
 
-    /// The DFT as a GEMM: frames [3000, 400] · basis [400, 402] (cos columns, then −sin columns).
+    /// The DFT as a GEMM: frames [frames, 400] · basis [400, 402] (cos columns, then −sin columns).
     private func powerGEMM(_ framer: Framer, into power: UnsafeMutablePointer<Double>) {
-        let n = Self.nFFT, bins = Self.bins, frames = Self.frames
+        let n = Self.nFFT, bins = Self.bins, frames = self.frames
         let x = UnsafeMutablePointer<Double>.allocate(capacity: frames * n)
         let basis = UnsafeMutablePointer<Double>.allocate(capacity: n * 2 * bins)
         let y = UnsafeMutablePointer<Double>.allocate(capacity: frames * 2 * bins)

@@ -103,11 +103,23 @@ public struct ReelAVLayout: Sendable, Equatable {
 public enum ReelAVError: Error, CustomStringConvertible, Equatable {
     case videoPlaceholders(found: Int)
     case featureCount(kind: String, placeholders: Int, features: Int)
+    case notReelAV(path: String, architecture: String)
+    case config(path: String, key: String, message: String)
+    case unusedWeights(path: String, names: [String])
+    case media(path: String, message: String)
+    case inputShape(name: String, expected: [Int], count: Int)
+    case noAudioTower(path: String)
 
     public var description: String {
         switch self {
         case let .videoPlaceholders(n): return "the prompt must hold exactly one <video> token (the chat template puts it there), found \(n)"
         case let .featureCount(kind, p, f): return "\(p) \(kind) placeholders but \(f) \(kind) feature rows"
+        case let .notReelAV(path, arch): return "\(path): architecture \(arch) is not reel_av (formats/REEL-AV.md)"
+        case let .config(path, key, message): return "\(path): \(key): \(message)"
+        case let .unusedWeights(path, names): return "\(path): tensors not used by reel_av: \(names.joined(separator: ", "))"
+        case let .media(path, message): return "\(path): \(message)"
+        case let .inputShape(name, expected, count): return "\(name): \(count) values are not \(expected)"
+        case let .noAudioTower(path): return "\(path) has no audio tower"
         }
     }
 }
