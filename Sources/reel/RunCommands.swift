@@ -91,6 +91,7 @@ struct Run: ParsableCommand {
           reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
           reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
           reel run llava-ov-q8.reel --video clip.mp4 --frames 16 --prompt "What happens in this video?"
+          reel run reel-av-demo-q4.reel --video clip.mp4 --prompt "How many beeps are there?"   # sound included
         """)
 
     @Argument(help: "The .reel model.")
@@ -111,8 +112,11 @@ struct Run: ParsableCommand {
     @Option(help: "An audio file (anything ffmpeg reads: wav, mp3, flac, a video's sound) for an audio model (Qwen2-Audio).")
     var audio: String?
 
-    @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor.")
+    @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor. Reel AV models: one clip, its sound included.")
     var video: [String] = []
+
+    @Flag(help: "Reel AV models: frames only, leave the clip's sound out.")
+    var noAudio = false
 
     @Option(help: "Frames sampled uniformly from each video (transformers' index rule).")
     var frames: Int?
@@ -140,11 +144,13 @@ struct Run: ParsableCommand {
             throw ValidationError("--video and --pixels need --prompt (through the chat template)")
         }
         if (frames != nil || fps != nil) && video.isEmpty { throw ValidationError("--frames and --fps go with --video") }
+        if noAudio && video.isEmpty { throw ValidationError("--no-audio goes with --video (a Reel AV model)") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
         if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
 
     func run() throws {
+        if !video.isEmpty, pixels == nil, try isReelAV(model) { return try runReelAV() }
         if pixels != nil || !video.isEmpty { return try runWithMedia() }
         let stream: (String) -> Void = { piece in
             if !json {
