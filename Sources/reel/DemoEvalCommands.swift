@@ -264,6 +264,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Keep the clips in this directory, with a questions.jsonl for `reel eval --set` (docs/eval.md).")
+    var saveClips: String?
+
     func validate() throws {
         if clips < 1 || clips > 64 { throw ValidationError("--clips must be in 1...64") }
     }
@@ -281,14 +284,26 @@ struct Demo: ParsableCommand {
         let base = seed ?? UInt64(ProgressBar.now() * 1e6) & 0xFFFF_FFFF
         let work = try makeTempDir()
         defer { removeTree(work) }
+        let clipDir = saveClips ?? work
+        if let saveClips { try makeDirectories(saveClips) }
         let categories = ["both", "heard", "seen", "choice"]
         var items: [(path: String, q: ReelAVDemoClips.Question)] = []
         let t0 = ProgressBar.now()
         for k in 0..<clips {
             let scene = ReelAVDemoClips.scene(seed: base &+ UInt64(k) &* 7919)
-            let path = joinPath(work, "clip\(k).mp4")
+            let path = joinPath(clipDir, "clip\(k).mp4")
             try writeClip(scene, path: path, work: work)
             items.append((path, ReelAVDemoClips.question(scene, category: categories[k % categories.count])))
+        }
+        if let saveClips {
+            let lines = items.enumerated().map { k, it -> String in
+                var o = JSONObject([("video", .string("clip\(k).mp4")), ("question", .string(it.q.question))])
+                if !it.q.options.isEmpty { o["options"] = .array(it.q.options.map { .string($0) }) }
+                o["answer"] = .string(it.q.answer)
+                o["category"] = .string(it.q.category)
+                return JSON.object(o).serialized()
+            }
+            try writeFile(joinPath(saveClips, "questions.jsonl"), Array((lines.joined(separator: "\n") + "\n").utf8))
         }
         print("made \(clips) clip(s) with ffmpeg in \(fixed(ProgressBar.now() - t0, 1)) s (seed \(base))\n")
 
@@ -425,7 +440,7 @@ func makeTempDir() throws -> String {
 }
 
 func removeTree(_ dir: String) {
-    for name in (try? listDirectory(dir)) ?? [] { unlink(joinPath(dir, name)) }
+    for name in (try? listDirectory(dir)) ?? [] where name != "." && name != ".." { unlink(joinPath(dir, name)) }
     rmdir(dir)
 }
 
