@@ -151,6 +151,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         if !video.isEmpty, pixels == nil, try isReelAV(model) { return try runReelAV() }
+        if noAudio { throw ValidationError("--no-audio is for Reel AV models (\(model) is not one)") }
         if pixels != nil || !video.isEmpty { return try runWithMedia() }
         let stream: (String) -> Void = { piece in
             if !json {
