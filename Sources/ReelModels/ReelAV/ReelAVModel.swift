@@ -152,29 +152,42 @@ public final class ReelAVModel {
 
     // MARK: media (§4)
 
-    /// Decodes a clip and makes its model inputs: frames at the §4.2 indices (ffmpeg, `.explicit`), preprocessed as
+    /// Clips up to this many bytes of rgb24 (8 s of 720p, 2 min of the demo's 64×64) stream whole through one ffmpeg.
+    static let decodeWholeClipBytes = 64 << 20
+
+    /// Decodes a clip and makes its model inputs: frames at the §4.2 indices (ffmpeg), preprocessed as
     /// §4.3; with `audio` (and an audio tower and an audio stream), one log-mel window per segment (§4.4).
     public func clipInputs(videoPath: String, audio wantAudio: Bool) throws -> ReelAVClip {
         let t0 = ProgressBar.now()
-        let info = try MediaProbe.probe(videoPath)
+        // §4.1: the plain ffmpeg decode (default swscale), as the training data was decoded. Opening a reader
+        // probes the file; decoding starts at the first frame read.
+        var reader = try VideoReader(path: videoPath, sampling: .all, conversion: .ffmpegDefault)
+        defer { reader.close() }
+        let info = reader.info
         guard let v = info.video else { throw MediaError.noVideoStream(path: videoPath) }
         guard let fps = v.frameRate, v.frameCount > 0 else {
             throw ReelAVError.media(path: videoPath, message: "the video stream has no frame rate or no frames")
         }
         let starts = layout.segmentStarts(frameCount: v.frameCount, fps: fps)
         let indices = layout.frameIndices(frameCount: v.frameCount, fps: fps)
-        // Decode each distinct index once (VideoReader sorts and dedups), then lay frames out in (segment, frame) order.
-        // §4.1: the plain ffmpeg decode (default swscale), as the training data was decoded.
-        let reader = try VideoReader(path: videoPath, sampling: .explicit(indices), conversion: .ffmpegDefault)
-        defer { reader.close() }
+        let wanted = Set(indices)
+        // A short clip is cheaper to stream whole than to probe again; a long one decodes only the sampled frames
+        // (ffmpeg's select filter). Both give the same bytes.
+        if v.frameCount * v.width * v.height * 3 > Self.decodeWholeClipBytes {
+            reader.close()
+            reader = try VideoReader(path: videoPath, sampling: .explicit(indices), conversion: .ffmpegDefault)
+        }
+        // Each distinct index is decoded once, then frames are laid out in (segment, frame) order.
         var byIndex: [Int: [Float]] = [:]
         let side = vision.config.imageSize
-        try reader.forEach { frame in
+        while let frame = try reader.next() {
+            guard wanted.contains(frame.index) else { continue }
             let p = try imageProcessor.process(frame)
             guard p.height == side, p.width == side else {
                 throw ReelAVError.media(path: videoPath, message: "frames process to \(p.width)×\(p.height), the tower takes \(side)×\(side)")
             }
             byIndex[frame.index] = p.pixels
+            if byIndex.count == wanted.count { break }
         }
         var pixels: [Float] = []
         pixels.reserveCapacity(indices.count * vision.pixelsPerImage)
