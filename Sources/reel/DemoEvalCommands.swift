@@ -166,7 +166,7 @@ struct EvalTimings {
     }
 
     var line: String {
-        "\(items) item(s) in \(fixed(wallSeconds, 1)) s · media \(fixed(mediaSeconds, 2)) s · encoders \(fixed(encodeSeconds, 2)) s (\(fixed(encodeSeconds > 0 ? Double(frames) / encodeSeconds : 0, 1)) frames/s incl. audio) · prefill \(fixed(prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0, 1)) tok/s · decode \(fixed(decodeSeconds > 0 ? Double(max(generatedTokens - items, 0)) / decodeSeconds : 0, 1)) tok/s"
+        "\(items) item(s) in \(fixed(wallSeconds, 1)) s · media \(fixed(mediaSeconds, 2)) s · encoders \(fixed(encodeSeconds, 2)) s (\(fixed(encodeSeconds > 0 ? Double(frames) / encodeSeconds : 0, 1)) frames/s, audio included) · prefill \(fixed(prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0, 1)) tok/s · decode \(fixed(decodeSeconds > 0 ? Double(max(generatedTokens - items, 0)) / decodeSeconds : 0, 1)) tok/s"
     }
 }
 
@@ -284,11 +284,31 @@ struct Demo: ParsableCommand {
         let base = seed ?? UInt64(ProgressBar.now() * 1e6) & 0xFFFF_FFFF
         let work = try makeTempDir()
         defer { removeTree(work) }
+        let t0 = ProgressBar.now()
+        let items = try makeClips(seed: base, work: work)
+        print("made \(clips) clip(s) with ffmpeg in \(fixed(ProgressBar.now() - t0, 1)) s (seed \(base))\n")
+
+        var summaries: [(Encoding, EvalReport, EvalTimings)] = []
+        for (e, file) in files {
+            if e != .q4 { print("running the same clips with \(encodingName(e)) …") }
+            let (r, t) = try ask(file: file, items: items, show: e == .q4)
+            summaries.append((e, r, t))
+        }
+        print("")
+        for (e, r, t) in summaries {
+            print("\(pad(encodingName(e), 5)) accuracy \(fixed(100 * r.overall.accuracy, 1))% (\(r.overall.correct)/\(r.overall.total)) · \(t.line)")
+        }
+        print("\n(A small model trained on synthetic clips, shown to exercise the pipeline; see docs/reel-av.md.)")
+    }
+
+    typealias DemoItem = (path: String, q: ReelAVDemoClips.Question)
+
+    /// Writes `clips` clips (to --save-clips with a questions.jsonl, else to `work`) and picks a question for each.
+    func makeClips(seed base: UInt64, work: String) throws -> [DemoItem] {
         let clipDir = saveClips ?? work
         if let saveClips { try makeDirectories(saveClips) }
         let categories = ["both", "heard", "seen", "choice"]
-        var items: [(path: String, q: ReelAVDemoClips.Question)] = []
-        let t0 = ProgressBar.now()
+        var items: [DemoItem] = []
         for k in 0..<clips {
             let scene = ReelAVDemoClips.scene(seed: base &+ UInt64(k) &* 7919)
             let path = joinPath(clipDir, "clip\(k).mp4")
@@ -305,42 +325,35 @@ struct Demo: ParsableCommand {
             }
             try writeFile(joinPath(saveClips, "questions.jsonl"), Array((lines.joined(separator: "\n") + "\n").utf8))
         }
-        print("made \(clips) clip(s) with ffmpeg in \(fixed(ProgressBar.now() - t0, 1)) s (seed \(base))\n")
+        return items
+    }
 
-        var summaries: [(Encoding, EvalReport, EvalTimings)] = []
-        for (e, file) in files {
-            let m = try ReelAVModel(path: file, options: DecoderOptions(threads: threads))
-            let options = GenerationOptions(maxTokens: 16, sampler: .greedy)
-            var report = EvalReport()
-            var t = EvalTimings()
-            let start = ProgressBar.now()
-            let show = e == .q4
-            if !show { print("running the same clips with \(encodingName(e)) …") }
-            for (k, item) in items.enumerated() {
-                if show {
-                    print("clip \(k + 1): \(item.q.prompt.replacingOccurrences("\n", " | "))")
-                    fputs("  model:    ", stdout); fflush(stdout)
-                }
-                let a = try ReelAVAnswer.ask(m, video: item.path, question: item.q.prompt, audio: true, options: options) { piece in
-                    if show { fputs(piece, stdout); fflush(stdout) }
-                }
-                let item2 = QuestionItemView(options: item.q.options, answer: item.q.answer)
-                let ok = item2.isCorrect(a.result.text)
-                report.add(category: item.q.category, correct: ok)
-                t.add(a, mediaFresh: true)
-                if show {
-                    print("\n  expected: \(item.q.answer)   \(ok ? "✓" : "✗")")
-                    printErr("  " + a.timingsLine)
-                }
+    /// Asks every clip its question with the model in `file` (greedy, as `reel run --video`); with `show`, prints
+    /// the question, the streamed answer, the expected one and the timings line.
+    func ask(file: String, items: [DemoItem], show: Bool) throws -> (EvalReport, EvalTimings) {
+        let m = try ReelAVModel(path: file, options: DecoderOptions(threads: threads))
+        let options = GenerationOptions(maxTokens: 16, sampler: .greedy)
+        var report = EvalReport()
+        var t = EvalTimings()
+        let start = ProgressBar.now()
+        for (k, item) in items.enumerated() {
+            if show {
+                print("clip \(k + 1): \(item.q.prompt.replacingOccurrences("\n", " | "))")
+                fputs("  model:    ", stdout); fflush(stdout)
             }
-            t.wallSeconds = ProgressBar.now() - start
-            summaries.append((e, report, t))
+            let a = try ReelAVAnswer.ask(m, video: item.path, question: item.q.prompt, audio: true, options: options) { piece in
+                if show { fputs(piece, stdout); fflush(stdout) }
+            }
+            let ok = QuestionItemView(options: item.q.options, answer: item.q.answer).isCorrect(a.result.text)
+            report.add(category: item.q.category, correct: ok)
+            t.add(a, mediaFresh: true)
+            if show {
+                print("\n  expected: \(item.q.answer)   \(ok ? "✓" : "✗")")
+                printErr("  " + a.timingsLine)
+            }
         }
-        print("")
-        for (e, r, t) in summaries {
-            print("\(pad(encodingName(e), 5)) accuracy \(fixed(100 * r.overall.accuracy, 1))% (\(r.overall.correct)/\(r.overall.total)) · \(t.line)")
-        }
-        print("\n(A small model trained on synthetic clips, shown to exercise the pipeline; see docs/reel-av.md.)")
+        t.wallSeconds = ProgressBar.now() - start
+        return (report, t)
     }
 
     func encodingName(_ e: Encoding) -> String { e == .q4 ? "int4" : e == .q8 ? "int8" : e.rawValue }
