@@ -215,5 +215,11 @@ final class VisionParityTests: XCTestCase {
         let l = try AnyresLayout(size: ImageSize(height: 480, width: 640), pinpoints: pins, grid: 27, tileSize: 384, maxPatches: 9)
         XCTAssertEqual([l.tilesHigh, l.tilesWide, l.top, l.height, l.left, l.width, l.outHeight, l.outWidth], [2, 2, 7, 40, 0, 54, 40, 54])
         XCTAssertEqual(l.tiles, 5)
+        // processor side: 480×640 into 768×768 → 576×768 (ceil(480·1.2)), 96 rows of padding above
+        let p = AnyresLayout.patchResize(ImageSize(height: 480, width: 640), to: ImageSize(height: 768, width: 768))
+        XCTAssertEqual([p.resized.height, p.resized.width, p.left, p.top], [576, 768, 0, 96])
+        // the fixture image: 97×123 into 70×70 → 56×70 (ceil(97·70/123) = ceil(55.2)), top 7
+        let q = AnyresLayout.patchResize(ImageSize(height: 97, width: 123), to: ImageSize(height: 70, width: 70))
+        XCTAssertEqual([q.resized.height, q.resized.width, q.left, q.top], [56, 70, 0, 7])
     }
 }

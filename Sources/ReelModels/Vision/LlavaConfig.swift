@@ -147,4 +147,19 @@ public struct AnyresLayout: Equatable, Sendable {
 
     /// Tiles the processor makes: the grid plus the base image.
     public var tiles: Int { tilesHigh * tilesWide + 1 }
+
+    /// The processor side (`LlavaOnevisionImageProcessor._get_image_patches`): the size the image is resized to with
+    /// its aspect kept (`get_patch_output_size`: the limiting side fills the pinpoint, the other is `ceil`ed), and the
+    /// centred zero padding (left, top) that brings it to the pinpoint (`_get_padding_size`; the odd pixel goes
+    /// right/bottom).
+    public static func patchResize(_ size: ImageSize, to best: ImageSize) -> (resized: ImageSize, left: Int, top: Int) {
+        let sw = Double(best.width) / Double(size.width), sh = Double(best.height) / Double(size.height)
+        var r = best
+        if sw < sh {
+            r.height = min(Int((Double(size.height) * sw).rounded(.up)), best.height)
+        } else {
+            r.width = min(Int((Double(size.width) * sh).rounded(.up)), best.width)
+        }
+        return (r, (best.width - r.width) / 2, (best.height - r.height) / 2)
+    }
 }
