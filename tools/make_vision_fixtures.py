@@ -3,8 +3,9 @@
     python3 tools/make_vision_fixtures.py [out_dir]      # default: Tests/ReelModelsTests/Fixtures
 
 Writes:
-- <out>/vision_siglip/, <out>/vision_clip/: standalone SiglipVisionModel / CLIPVisionModel (28/7, 3 layers, D 32),
-  f32, with hidden_states, last_hidden_state (and CLIP's pooler_output) for pixel_values [2,3,28,28].
+- <out>/vision_siglip/, <out>/vision_clip/: standalone SiglipVisionModel (30/7: image_size not a multiple of the
+  patch, as so400m's 384/14) / CLIPVisionModel (28/7), 3 layers, D 32, f32, with hidden_states, last_hidden_state
+  (and CLIP's pooler_output) for pixel_values [2,3,S,S].
 - <out>/llava_ov/: a tiny random LlavaOnevisionForConditionalGeneration (SigLIP 35/7 → 5×5 grid, 3 layers, D 32;
   Qwen2 text vocab 128, H 64, tied), every parameter randomised with `randomize_`, rounded to f16 and saved as f16.
   ref.safetensors (video path): pixel_values_videos f32 [1,4,3,35,35] (f16 values), input_ids i64 [S] (placeholders already
@@ -315,7 +316,7 @@ def make_towers():
     (post_layernorm of every token) and, for CLIP, pooler_output (post_layernorm of the class token)."""
     for name, cls, cfg in [
         ("vision_siglip", SiglipVisionModel, SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                                                                num_attention_heads=4, image_size=28, patch_size=7,
+                                                                num_attention_heads=4, image_size=30, patch_size=7,
                                                                 vision_use_head=False)),
         ("vision_clip", CLIPVisionModel, CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
                                                           num_attention_heads=4, image_size=28, patch_size=7,
@@ -327,7 +328,8 @@ def make_towers():
         randomize_(m, seed=6)
         m.save_pretrained(d)
         m = cls.from_pretrained(d, dtype=torch.float64).eval()
-        px = pixels((2, 3, 28, 28), seed=7)
+        side = cfg.image_size  # SigLIP 30/7: a 4×4 grid with 2 unused pixels, as so400m's 384/14
+        px = pixels((2, 3, side, side), seed=7)
         with torch.no_grad():
             out = m(pixel_values=px.double(), output_hidden_states=True)
         ref = {"pixel_values": px, "last_hidden_state": out.last_hidden_state.float()}

@@ -103,9 +103,10 @@ public enum EncoderOps {
     }
 
     /// Cuts one image `[C, H, W]` into non-overlapping `patch`×`patch` patches, one row per patch in row-major grid
-    /// order, each row ordered (c, py, px) — so a stride-P convolution is `rows · weight[D, C·P·P]ᵀ`.
+    /// order, each row ordered (c, py, px) — so a stride-P convolution is `rows · weight[D, C·P·P]ᵀ`. As the conv
+    /// without padding, the last `H % P` rows and `W % P` columns are not used.
     /// - Parameters:
-    ///   - image: f32 [C, H, W] with H and W multiples of `patch`.
+    ///   - image: f32 [C, H, W].
     ///   - out: f32 [(H/P)·(W/P), C·P·P].
     public static func patchify(_ image: UnsafePointer<Float>, channels c: Int, height: Int, width: Int, patch p: Int,
                                 into out: UnsafeMutablePointer<Float>) {
