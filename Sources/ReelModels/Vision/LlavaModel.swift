@@ -136,7 +136,7 @@ public final class LlavaModel {
     func project(_ x: Tensor) throws -> Tensor {
         let h = Tensor(shape: [x.rows, hidden]), out = Tensor(shape: [x.rows, hidden])
         try linear1(x, into: h, pool: decoder.pool)
-        config.projectorAct.apply(h.data, count: h.count)
+        config.projectorAct.apply(h.data, count: h.count, pool: decoder.pool)
         try linear2(h, into: out, pool: decoder.pool)
         return out
     }
