@@ -181,6 +181,11 @@ extension Run {
         let tensors = try pixels.map { try PixelInputs(path: $0) }
         let media = videos.media + images.media + (tensors?.media ?? [])
         if let savePixels { try writePixels(media, tile: m.llava.vision.config.imageSize, to: savePixels) }
+        if !json && isatty(2) != 0 {
+            m.llava.progress = { done, total in
+                fputs(done < total ? "\r\u{1B}[2Kencoding: \(done)/\(total) frames/tiles" : "\r\u{1B}[2K", stderr)
+            }
+        }
         let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: video.count + (tensors?.videos ?? 0),
                                                     images: image.count + (tensors?.images ?? 0))
         let input = try m.prompt(messages: messages, media: media)

@@ -16,6 +16,8 @@ public final class LlavaModel {
     /// Receives the aligner's stages (`projector.selected`, `projector.projected`, `projector.pooled`,
     /// `video_features`, `image_features`); rows are tokens of the stage. Set `vision.capture` for the tower's.
     public var capture: CaptureHook?
+    /// Called after each batch of frames or tiles is encoded: (done, total) — for progress lines on long clips.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
 
     let linear1: Linear        // any [Ht, Dv·layers] (+ bias [Ht])
     let linear2: Linear        // any [Ht, Ht] (+ bias [Ht])
@@ -129,6 +131,7 @@ public final class LlavaModel {
             }
             capture?("projector.selected", sel, first * ts)
             try body(first, b, sel)
+            progress?(first + b, n)
         }
     }
 
