@@ -23,6 +23,8 @@ Writes:
   ref.safetensors: pixel_values_videos [1,3,3,28,28], vision hidden states, selected [3,16,32], pooled [3,4,32],
   video_features [12,64], logits, greedy_ids; and a tokenizer (byte-level ASCII, <video> = 121) with a vicuna-style
   chat template, chat_input_ids (the rendered template with <video> expanded) and chat_greedy_ids.
+- <out>/llava_next_video_image/ref.safetensors (image path, same checkpoint): pixel_values [1,5,3,28,28] for a
+  40×50 image (base + 2×2 tiles), image_features, logits, greedy_ids.
 
 The reference is the saved checkpoint reloaded in float64 (stored as f32), so it is the model's exact output up to
 f32 storage. Deterministic: re-running rewrites the same bytes.
@@ -300,6 +302,23 @@ def make_llava_next_video():
         # end to end through the chat template: one <video> expanded to F·(g/stride)² tokens, as the processor does
         tok = make_tokenizer(NEXT_VIDEO_TEMPLATE)
         tok.save_pretrained(d)
+
+        # image path (LLaVA-NeXT anyres, no size cap): a 40×50 image → best pinpoint 56×56 → base + 2×2 tiles
+        di = os.path.join(OUT, "llava_next_video_image")
+        os.makedirs(di, exist_ok=True)
+        pvi = pixels((1, 5, 3, 28, 28), seed=8)
+        isz = torch.tensor([[40, 50]])
+        ifeats = model.get_image_features(pvi.double(), isz, vision_feature_layer=-2,
+                                          vision_feature_select_strategy="default").pooler_output[0]
+        iids = torch.tensor([[1, 5] + [IMAGE_TOKEN] * ifeats.shape[0] + [9, 3]])
+        iref = {"pixel_values": pvi, "image_sizes": isz.to(torch.int64), "input_ids": iids[0],
+                "image_features": ifeats.float()}
+        iout = m(input_ids=iids, pixel_values=pvi.double(), image_sizes=isz)
+        iref["logits"] = iout.logits[0].float()
+        iref["greedy_ids"] = greedy(m, iids, pixel_values=pvi.double(), image_sizes=isz)
+        save_ref(iref, os.path.join(di, "ref.safetensors"))
+        print(f"llava_next_video image tokens: {ifeats.shape[0]}")
+        report(di)
         rendered = tok.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=True, return_dict=False)
         expanded = []
         for t in rendered:

@@ -106,6 +106,9 @@ struct ImageInputs {
 
     init(paths: [String], model: LlavaModel, file: ReelFile) throws {
         guard !paths.isEmpty else { return }
+        guard model.config.variant == .onevision else {
+            throw ValidationError("--image: only LLaVA-OneVision's image processor is implemented; for \(file.architecture) pass the processor's outputs with --pixels")
+        }
         guard let config = file.metadata["preprocessors"]?["preprocessor_config.json"] else {
             throw ValidationError("\(file.path) carries no preprocessor_config.json: reconvert from a checkpoint directory that has it")
         }

@@ -94,17 +94,14 @@ public final class LlavaModel {
         frames * tokensPerFrame + (config.variant == .onevision ? 1 : 0)
     }
 
-    /// The anyres layout of an image of `size` (LLaVA-OneVision).
+    /// The anyres layout of an image of `size` (LLaVA-OneVision caps it at `anyres_max_N`; LLaVA-NeXT does not).
     public func anyresLayout(_ size: ImageSize) throws -> AnyresLayout {
         try AnyresLayout(size: size, pinpoints: config.gridPinpoints, grid: grid, tileSize: vision.config.imageSize,
-                         maxPatches: config.maxPatches)
+                         maxPatches: config.variant == .onevision ? config.maxPatches : nil)
     }
 
     /// Feature tokens of an image: base + h'·(w' + 1) with anyres tiles, base + 1 for a base-only image.
     public func tokens(imageTiles tiles: Int, size: ImageSize) throws -> Int {
-        guard config.variant == .onevision else {
-            throw RuntimeError.unsupported("the LLaVA-NeXT-Video image path (anyres); use video input")
-        }
         if tiles == 1 { return selectedTokens + 1 }
         let l = try anyresLayout(size)
         return selectedTokens + l.outHeight * (l.outWidth + 1)
@@ -196,11 +193,11 @@ public final class LlavaModel {
         return out
     }
 
-    /// Image features for the decoder (LLaVA-OneVision), f32 [tokens(imageTiles:size:), Ht]. Mirrors
-    /// `get_image_features` + `pack_image_features`: every tile through the tower and projector; the base tile's
-    /// tokens first; the other tiles arranged as one grid, unpadded to the image's aspect, shrunk when larger than
-    /// `anyres_max_N` allows, with `image_newline` after each row. A base-only image (multi-image prompts) is the
-    /// base tile plus one newline.
+    /// Image features for the decoder, f32 [tokens(imageTiles:size:), Ht]. Mirrors `get_image_features` +
+    /// `pack_image_features` of LLaVA-OneVision (and LLaVA-NeXT-Video, which has no size cap): every tile through
+    /// the tower and projector; the base tile's tokens first; the other tiles arranged as one grid, unpadded to the
+    /// image's aspect, shrunk when larger than `anyres_max_N` allows (OneVision), with `image_newline` after each row.
+    /// A base-only image (OneVision's multi-image prompts) is the base tile plus one newline.
     /// - Parameters:
     ///   - pixels: f32 [tiles, 3, H, W] (`pixel_values` of one image: base first, then the tiles row-major).
     ///   - size: the original image's (H, W) (`image_sizes`).
