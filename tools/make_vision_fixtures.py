@@ -17,7 +17,8 @@ Writes:
   vision_aspect_ratio is "anyres_max_1" so the unpadded 8×10 grid is bilinearly resized (the ratio > 1.1 branch).
   Plus the image-file path: image.png (a 97×123 pattern), preprocessor_config.json, tokenizer/ (byte-level ASCII with
   the LLaVA-OneVision chat template), and chat_pixel_values (the processor's output), chat_input_ids / chat_greedy_ids / chat_logits (last position) for the
-  processor's pixel values (LlavaOnevisionImageProcessor replayed with torch uint8 resizes; no torchvision here).
+  processor's pixel values; and a two-image prompt (image2.png 45×60): multi_pixel_values [2,1,3,35,35] (base
+  only, padded to a square with the mean colour), multi_input_ids, multi_greedy_ids, multi_logits — for the (LlavaOnevisionImageProcessor replayed with torch uint8 resizes; no torchvision here).
 - <out>/llava_next_video/: a tiny random LlavaNextVideoForConditionalGeneration (CLIP 28/7 → 4×4 + CLS, 3 layers,
   quick_gelu; Llama text, untied; vision_feature_layer −2, "default", average pool stride 2), saved as f16;
   ref.safetensors: pixel_values_videos [1,3,3,28,28], vision hidden states, selected [3,16,32], pooled [3,4,32],
@@ -147,6 +148,22 @@ def onevision_image_pixels(img, pinpoints, tile, mean, std):
     return torch.stack([(t.float() - m) / sd for t in tiles])
 
 
+def onevision_square_pixels(img, tile, mean, std):
+    """LlavaOnevisionImageProcessor for an image of a multi-image prompt: pad_to_square with int(mean·255), resize
+    to tile×tile, rescale + normalise. [1, 3, tile, tile]."""
+    H, W = img.shape[1:]
+    d = max(H, W)
+    left, top = (d - W) // 2, (d - H) // 2
+    sq = torch.empty(3, d, d, dtype=torch.uint8)
+    for c in range(3):
+        sq[c] = int(mean[c] * 255)
+    sq[:, top:top + H, left:left + W] = img
+    t = resize_u8(sq, tile, tile)
+    m = torch.tensor(mean, dtype=torch.float32)[:, None, None] * (1 / (1 / 255))
+    sd = torch.tensor(std, dtype=torch.float32)[:, None, None] * (1 / (1 / 255))
+    return ((t.float() - m) / sd)[None]
+
+
 def make_llava_ov():
     d = os.path.join(OUT, "llava_ov")
     vc = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
@@ -227,6 +244,22 @@ def make_llava_ov():
         ref["chat_input_ids"] = chat_ids[0]
         ref["chat_greedy_ids"] = greedy(m, chat_ids, pixel_values=chat_px.double(), image_sizes=sizes)
         ref["chat_logits"] = m(input_ids=chat_ids, pixel_values=chat_px.double(), image_sizes=sizes).logits[0, -1].float()
+        # two images: base-only each (pad to a square with the mean colour, squash), batch_num_images = [2]
+        img2 = test_image(45, 60).flip(2)
+        Image.fromarray(img2.permute(1, 2, 0).numpy()).save(os.path.join(di, "image2.png"))
+        multi = torch.stack([onevision_square_pixels(im, 35, [0.5] * 3, [0.5] * 3) for im in (img, img2)])
+        msizes = torch.tensor([[97, 123], [45, 60]])
+        chat2 = [{"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Same?"}]}]
+        rendered = tok.apply_chat_template(chat2, add_generation_prompt=True, tokenize=True, return_dict=False)
+        expanded = []
+        for t in rendered:
+            expanded += [t] * 26 if t == IMAGE_TOKEN else [t]
+        mids = torch.tensor([expanded])
+        kw = dict(pixel_values=multi.double(), image_sizes=msizes, batch_num_images=torch.tensor([2]))
+        ref["multi_pixel_values"] = multi
+        ref["multi_input_ids"] = mids[0]
+        ref["multi_greedy_ids"] = greedy(m, mids, **kw)
+        ref["multi_logits"] = m(input_ids=mids, **kw).logits[0, -1].float()
     save_ref(ref, os.path.join(di, "ref.safetensors"))
     print(f"llava_ov image tokens: {n}")
     report(di)

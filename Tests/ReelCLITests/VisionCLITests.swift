@@ -101,12 +101,20 @@ extension CLITests {
         XCTAssertEqual(j["timings"]?["prompt_tokens"]?.int, try ref.tensor("chat_input_ids").shape[0])
         XCTAssertEqual(j["tokens"]?.array?.compactMap(\.int), try ref.float32("chat_greedy_ids").map { Int($0) })
 
-        // two images: base-only each (pad to square with the mean colour): 25 + 1 tokens per image
-        let two = try reel(["run", d + "/ov.reel", "--image", img + "/image.png", "--image", img + "/image.png", "--prompt", "Same?",
-                            "--max-tokens", "2", "--json", "--threads", "1", "--save-pixels", d + "/px2.safetensors"])
+        // two images: base-only each (pad to a square with the mean colour, squash): 25 + 1 tokens per image
+        let two = try reel(["run", d + "/ov.reel", "--image", img + "/image.png", "--image", img + "/image2.png", "--prompt", "Same?",
+                            "--max-tokens", "8", "--ignore-eos", "--json", "--threads", "1", "--save-pixels", d + "/px2.safetensors"])
         XCTAssertEqual(two.status, 0, two.stderr)
-        XCTAssertEqual(try SafetensorsFile(path: d + "/px2.safetensors").tensor("pixel_values.1").shape, [1, 1, 3, 35, 35])
+        let px2 = try SafetensorsFile(path: d + "/px2.safetensors")
+        let want = try ref.float32("multi_pixel_values"), per = 3 * 35 * 35
+        for i in 0..<2 {
+            XCTAssertEqual(try px2.tensor("pixel_values.\(i)").shape, [1, 1, 3, 35, 35])
+            let got = try px2.float32("pixel_values.\(i)")
+            XCTAssertLessThanOrEqual(zip(got, want[(i * per)..<((i + 1) * per)]).map { abs($0 - $1) }.max() ?? 1, 2 / 255 + 1e-6, "image \(i)")
+        }
         let jt = try JSON.parse(two.stdout, source: "run --json")
         XCTAssertEqual(jt["vision"]?["images_encoded"]?.int, 2)
+        XCTAssertEqual(jt["timings"]?["prompt_tokens"]?.int, try ref.tensor("multi_input_ids").shape[0])
+        XCTAssertEqual(jt["tokens"]?.array?.compactMap(\.int), try ref.float32("multi_greedy_ids").map { Int($0) })
     }
 }
