@@ -53,13 +53,13 @@ struct Forward: ParsableCommand {
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
         let decoder = try Decoder(weights: file, config: .object(c.config), options: opts)
-        let recorder = StageRecorder(rows: ids.count) { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
-        decoder.capture = recorder.record
+        let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        decoder.capture = recorder.hook
         _ = try decoder.prefill(tokens: ids, logits: .all)
         var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
         for name in recorder.names {
-            let s = recorder.stages[name]!
-            try w.add(name, float32: s.values, shape: [ids.count, s.rowLength])
+            let s = recorder.tensors[name]!
+            try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
         }
         try w.write(to: outputs, force: force)
         printErr("wrote \(recorder.names.count) tensors for \(ids.count) tokens to \(outputs)")
@@ -82,16 +82,16 @@ extension Forward {
             case let .image(p, tiles, size): images.append(try m.imageFeatures(pixels: p, tiles: tiles, size: size))
             }
         }
-        let recorder = StageRecorder(rows: ids.count) { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
-        m.decoder.capture = recorder.record
+        let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        m.decoder.capture = recorder.hook
         _ = try m.decoder.prefill(embeddings: try m.inputEmbeddings(ids: ids, videoFeatures: videos, imageFeatures: images), logits: .all)
         var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
         for (name, s) in stages.tensors.sorted(by: { $0.key < $1.key }) {
             try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
         }
         for name in recorder.names {
-            let s = recorder.stages[name]!
-            try w.add(name, float32: s.values, shape: [ids.count, s.rowLength])
+            let s = recorder.tensors[name]!
+            try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
         }
         try w.write(to: outputs, force: force)
         printErr("wrote \(stages.tensors.count + recorder.names.count) tensors for \(ids.count) tokens to \(outputs)")
@@ -178,9 +178,9 @@ struct Parity: ParsableCommand {
             throw GenerationError.notATextModel(path: checkpoint, architecture: source.spec.architecture)
         }
         let opts = DecoderOptions(contextLength: ids.count, threads: threads)
-        func stages(_ d: Decoder) throws -> StageRecorder {
-            let r = StageRecorder(rows: ids.count) { $0 == "logits" || $0.hasPrefix("hidden_states.") }
-            d.capture = r.record
+        func stages(_ d: Decoder) throws -> IntermediateRecorder {
+            let r = IntermediateRecorder { $0 == "logits" || $0.hasPrefix("hidden_states.") }
+            d.capture = r.hook
             _ = try d.prefill(tokens: ids, logits: .all)
             return r
         }
@@ -188,7 +188,7 @@ struct Parity: ParsableCommand {
         let actual = try stages(try Decoder(weights: file, config: .object(c.config), options: opts))
         var reports: [ParityReport] = []
         for name in reference.names {
-            guard let a = actual.stages[name], let r = reference.stages[name] else { continue }
+            guard let a = actual.tensors[name], let r = reference.tensors[name] else { continue }
             reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
         }
         show(reports, tokens: ids.count)
@@ -230,7 +230,7 @@ extension Parity {
             let m = try TextModel(path: model, options: DecoderOptions(contextLength: 1, threads: threads))
             ids = try m.promptIds(messages: VisionLanguageModel.messages(system: nil, user: prompt!, videos: inputs.videos, images: inputs.images))
         }
-        func stages(_ w: WeightProvider, architecture: String, config: (String) -> JSON?) throws -> (IntermediateRecorder, StageRecorder?, Int) {
+        func stages(_ w: WeightProvider, architecture: String, config: (String) -> JSON?) throws -> (IntermediateRecorder, IntermediateRecorder?, Int) {
             guard let v = config("vision"), let p = config("projector"), let d = config("decoder") else {
                 throw GenerationError.notATextModel(path: model, architecture: architecture)
             }
@@ -261,8 +261,8 @@ extension Parity {
                 case let .image(px, n, size): images.append(try m.imageFeatures(pixels: px, tiles: n, size: size))
                 }
             }
-            let lm = StageRecorder(rows: ids.count) { $0 == "logits" || $0.hasPrefix("hidden_states.") }
-            decoder.capture = lm.record
+            let lm = IntermediateRecorder { $0 == "logits" || $0.hasPrefix("hidden_states.") }
+            decoder.capture = lm.hook
             _ = try decoder.prefill(embeddings: try m.inputEmbeddings(ids: ids, videoFeatures: videos, imageFeatures: images), logits: .all)
             return (rec, lm, m.decoder.config.vocabSize)
         }
@@ -275,7 +275,7 @@ extension Parity {
         }
         if let rl, let al {
             for name in rl.names {
-                guard let a = al.stages[name], let r = rl.stages[name] else { continue }
+                guard let a = al.tensors[name], let r = rl.tensors[name] else { continue }
                 reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
             }
         }

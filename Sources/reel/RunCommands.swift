@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import ReelCore
+import ReelMedia
 import ReelModels
 import ReelRuntime
 
@@ -108,6 +109,9 @@ struct Run: ParsableCommand {
     @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
     var raw = false
 
+    @Option(help: "An audio file (anything ffmpeg reads: wav, mp3, flac, a video's sound) for an audio model (Qwen2-Audio).")
+    var audio: String?
+
     @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor.")
     var video: [String] = []
 
@@ -135,6 +139,10 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
+        if audio != nil && (prompt == nil || raw) { throw ValidationError("--audio goes with --prompt (through the chat template)") }
+        if audio != nil && (pixels != nil || !video.isEmpty || !image.isEmpty) {
+            throw ValidationError("--audio is for audio models (Qwen2-Audio); a Reel AV model hears a --video's own sound")
+        }
         if (pixels != nil || !video.isEmpty || !image.isEmpty) && (prompt == nil || raw) {
             throw ValidationError("--video, --image and --pixels need --prompt (through the chat template)")
         }
@@ -145,20 +153,26 @@ struct Run: ParsableCommand {
 
     func run() throws {
         if pixels != nil || !video.isEmpty || !image.isEmpty { return try runWithMedia() }
-        let m = try TextModel(path: model, options: load.decoderOptions)
-        let ids: [Int]
-        if let inputIds {
-            ids = try parseIds(inputIds)
-        } else if raw {
-            ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
-        } else {
-            ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
-        }
-        let result = try m.generate(prompt: ids, options: sampling.options(for: m)) { piece in
+        let stream: (String) -> Void = { piece in
             if !json {
                 fputs(piece, stdout)
                 fflush(stdout)
             }
+        }
+        let result: GenerationResult
+        if let audio {
+            result = try runAudio(audio, onText: stream)
+        } else {
+            let m = try TextModel(path: model, options: load.decoderOptions)
+            let ids: [Int]
+            if let inputIds {
+                ids = try parseIds(inputIds)
+            } else if raw {
+                ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
+            } else {
+                ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
+            }
+            result = try m.generate(prompt: ids, options: sampling.options(for: m), onText: stream)
         }
         if json {
             let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
@@ -172,6 +186,24 @@ struct Run: ParsableCommand {
 }
 
 extension Run {
+    /// Qwen2-Audio: ffmpeg decodes the file to 16 kHz mono, the checkpoint's own feature extractor settings make
+    /// Whisper log-mel windows of 30 s, the audio tower encodes them, and the answer streams.
+    func runAudio(_ path: String, onText: (String) -> Void) throws -> GenerationResult {
+        let m = try AudioLanguageModel(path: model, options: load.decoderOptions)
+        let t0 = ProgressBar.now()
+        let samples = try AudioReader.read(path)
+        let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
+        let fx = try pre.map { try WhisperFeatureExtractor(json: $0) } ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
+        let windows = fx.windows(samples).map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
+        let t1 = ProgressBar.now()
+        let input = try m.prompt(text: prompt!, system: system, audio: windows)
+        let t2 = ProgressBar.now()
+        if !json {
+            printErr("audio: \(fixed(Double(samples.count) / 16000, 1)) s in \(windows.count) window(s) · decoded + log-mel \(fixed(t1 - t0, 2)) s · encoded \(fixed(t2 - t1, 2)) s")
+        }
+        return try m.generate(input, options: sampling.options(for: m.text), onText: onText)
+    }
+
     /// A LLaVA model on videos (and processor outputs): the prompt with one video/image content part each, features
     /// spliced in.
     func runWithMedia() throws {
