@@ -158,6 +158,41 @@ final class VisionParityTests: XCTestCase {
         XCTAssertThrowsError(try m.vision.config.hiddenStateIndex(-(L + 2)))
     }
 
+    /// A list `vision_feature_layer` ([-3, -1]) concatenates those hidden states along channels, CLS dropped per
+    /// layer ("default"): checked on the NeXT-Video tower against the reference states, with a projector whose
+    /// linear_1 takes 2·Dv inputs (random weights: only the selection is under test).
+    func testFeatureLayerListConcatenates() throws {
+        let ref = try FixtureModel.reference("llava_next_video")
+        let file = try FixtureModel.file("llava_next_video")
+        let weights = InMemoryWeights()
+        for n in file.weightNames where !n.hasPrefix("projector.linear_1") {
+            let w = try file.weight(n)
+            try weights.add(n, encoding: w.encoding, shape: w.shape, bytes: Array(w.data))
+        }
+        let dv = 32, ht = 64
+        try weights.add("projector.linear_1.weight", shape: [ht, 2 * dv], floats: (0..<(ht * 2 * dv)).map { Float($0 % 7) * 0.01 })
+        try weights.add("projector.linear_1.bias", shape: [ht], floats: [Float](repeating: 0, count: ht))
+        var projector = file.component("projector")!.config
+        projector["vision_feature_layer"] = [-3, -1]
+        let decoder = try Decoder(weights: weights, config: .object(file.component("decoder")!.config), options: DecoderOptions(threads: 2))
+        let m = try LlavaModel(weights: weights, architecture: file.architecture, vision: .object(file.component("vision")!.config),
+                               projector: .object(projector), decoder: decoder)
+        let rec = IntermediateRecorder { $0 == "projector.selected" }
+        m.capture = rec.hook
+        _ = try m.videoFeatures(pixels: try ref.floats("pixel_values_videos"), frames: 3)
+        guard let sel = rec.tensors["projector.selected"] else { return XCTFail("projector.selected not captured") }
+        XCTAssertEqual(sel.rowLength, 2 * dv)
+        let a = try ref.floats("vision_hidden_states.1"), b = try ref.floats("vision_hidden_states.3")  // hs[-3], hs[-1] of 4
+        var want: [Float] = []
+        for f in 0..<3 {
+            for t in 1..<17 {  // CLS (token 0) dropped
+                let r = (f * 17 + t) * dv
+                want += a[r..<(r + dv)] + b[r..<(r + dv)]
+            }
+        }
+        try assertClose("selected [hs[-3], hs[-1]]", sel.values, want, relative: Self.f32Relative)
+    }
+
     /// Quantised weights: the media features' cosine and the logits' cosine / KL / top-1 over every prompt position.
     func testQuantisedVideoParity() throws {
         for fixture in ["llava_ov", "llava_next_video"] {
