@@ -124,48 +124,55 @@ struct ImageInputs {
         for path in paths {
             let image = try ImageReader.read(path)
             let size = ImageSize(height: image.height, width: image.width)
-            var pixels: [Float] = []
-            var n = 0
-            if paths.count == 1 {
-                let layout = try model.anyresLayout(size)
-                let best = ImageSize(height: layout.tilesHigh * side, width: layout.tilesWide * side)
-                let (r, left, top) = AnyresLayout.patchResize(size, to: best)
-                let resized = try resizeRGB8(image.pixels, width: size.width, height: size.height, outWidth: r.width,
-                                             outHeight: r.height, filter: processor.config.resample)
-                pixels += try process(image)  // the base: the whole image squashed to side × side
-                for ty in 0..<layout.tilesHigh {
-                    for tx in 0..<layout.tilesWide {
-                        var tile = [UInt8](repeating: 0, count: side * side * 3)
-                        for y in 0..<side {
-                            let sy = ty * side + y - top
-                            guard sy >= 0, sy < r.height else { continue }
-                            for x in 0..<side {
-                                let sx = tx * side + x - left
-                                guard sx >= 0, sx < r.width else { continue }
-                                for c in 0..<3 { tile[(y * side + x) * 3 + c] = resized[(sy * r.width + sx) * 3 + c] }
-                            }
-                        }
-                        pixels += try process(RGBFrame(width: side, height: side, pixels: tile))
-                    }
-                }
-                n = layout.tiles
-            } else {
-                // pad_to_square(background_color = int(mean·255)), then the processor's resize
-                let d = max(size.width, size.height), left = (d - size.width) / 2, top = (d - size.height) / 2
-                let fill = processor.config.imageMean.map { UInt8(clamping: Int($0 * 255)) }
-                var square = [UInt8](repeating: 0, count: d * d * 3)
-                for i in 0..<(d * d) { for c in 0..<3 { square[i * 3 + c] = fill.count == 3 ? fill[c] : 0 } }
-                for y in 0..<size.height {
-                    for x in 0..<size.width {
-                        for c in 0..<3 { square[((y + top) * d + x + left) * 3 + c] = image.pixels[(y * size.width + x) * 3 + c] }
-                    }
-                }
-                pixels = try process(RGBFrame(width: d, height: d, pixels: square))
-                n = 1
-            }
-            media.append(.image(pixels: pixels, tiles: n, size: size))
-            tiles += n
+            let frames = paths.count == 1 ? try Self.anyresTiles(image, layout: try model.anyresLayout(size), side: side, processor: processor)
+                                          : [Self.squared(image, processor: processor)]
+            media.append(.image(pixels: try frames.flatMap(process), tiles: frames.count, size: size))
+            tiles += frames.count
         }
+    }
+
+    /// `_get_image_patches`: the base (the whole image, squashed by the processor's resize), then the tiles of the
+    /// image resized with its aspect kept into the best pinpoint and centred on zero padding, row-major.
+    static func anyresTiles(_ image: RGBFrame, layout: AnyresLayout, side: Int, processor: ImageProcessor) throws -> [RGBFrame] {
+        let size = ImageSize(height: image.height, width: image.width)
+        let best = ImageSize(height: layout.tilesHigh * side, width: layout.tilesWide * side)
+        let (r, left, top) = AnyresLayout.patchResize(size, to: best)
+        let resized = try resizeRGB8(image.pixels, width: size.width, height: size.height, outWidth: r.width,
+                                     outHeight: r.height, filter: processor.config.resample)
+        var frames = [image]
+        for ty in 0..<layout.tilesHigh {
+            for tx in 0..<layout.tilesWide {
+                var tile = [UInt8](repeating: 0, count: side * side * 3)
+                for y in 0..<side {
+                    let sy = ty * side + y - top
+                    guard sy >= 0, sy < r.height else { continue }
+                    for x in 0..<side {
+                        let sx = tx * side + x - left
+                        guard sx >= 0, sx < r.width else { continue }
+                        for c in 0..<3 { tile[(y * side + x) * 3 + c] = resized[(sy * r.width + sx) * 3 + c] }
+                    }
+                }
+                frames.append(RGBFrame(width: side, height: side, pixels: tile))
+            }
+        }
+        return frames
+    }
+
+    /// `pad_to_square(background_color = int(mean·255))`: the image centred on a square of the mean colour (the
+    /// processor's resize then squashes it).
+    static func squared(_ image: RGBFrame, processor: ImageProcessor) -> RGBFrame {
+        let (w, h) = (image.width, image.height)
+        let d = max(w, h), left = (d - w) / 2, top = (d - h) / 2
+        let mean = processor.config.imageMean
+        let fill = (0..<3).map { mean.count == 3 ? UInt8(clamping: Int(mean[$0] * 255)) : 0 }
+        var square = [UInt8](repeating: 0, count: d * d * 3)
+        for i in 0..<(d * d) { for c in 0..<3 { square[i * 3 + c] = fill[c] } }
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 { square[((y + top) * d + x + left) * 3 + c] = image.pixels[(y * w + x) * 3 + c] }
+            }
+        }
+        return RGBFrame(width: d, height: d, pixels: square)
     }
 }
 
