@@ -28,6 +28,11 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
+    /// Applies the activation to `count` values in place, split over the pool's threads.
+    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, pool: ThreadPool) {
+        pool.parallelFor(count, granularity: 4096) { r, _ in apply(x + r.lowerBound, count: r.count) }
+    }
+
     /// Applies the activation to `count` values in place.
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
@@ -35,8 +40,13 @@ public enum Activation: String, Sendable, CaseIterable {
             let r: Float = 0.70710678118654752440
             for i in 0..<count { let v = x[i]; x[i] = v * 0.5 * (1 + erff(v * r)) }
         case .geluTanh:
-            let c: Float = 0.79788456080286535588  // √(2/π)
-            for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v))) }
+            // 1 + tanh(z) = 2 − 2/(1 + e^{2z}): one expf instead of tanhf (its expm1f was a fifth of a SigLIP
+            // layer's time); exact at ±∞, absolute error ~1e-7 near 0.
+            let c: Float = 2 * 0.79788456080286535588  // 2·√(2/π)
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = v * (1 - 1 / (1 + expf(c * (v + 0.044715 * v * v * v))))
+            }
         case .quickGelu:
             for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
         case .silu:
@@ -61,6 +71,16 @@ public enum EncoderOps {
     /// - Parameters:
     ///   - x: f32 [n, dim]; `out` may alias it.
     ///   - weight, bias: f32 [dim].
+    public static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim: Int, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>, eps: Float, into out: UnsafeMutablePointer<Float>,
+                                 pool: ThreadPool) {
+        pool.parallelFor(n, granularity: 8) { r, _ in
+            layerNorm(x + r.lowerBound * dim, rows: r.count, dim: dim, weight: weight, bias: bias, eps: eps,
+                      into: out + r.lowerBound * dim)
+        }
+    }
+
+    /// LayerNorm on the calling thread.
     public static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim: Int, weight: UnsafePointer<Float>,
                                  bias: UnsafePointer<Float>, eps: Float, into out: UnsafeMutablePointer<Float>) {
         for r in 0..<n {
@@ -103,9 +123,10 @@ public enum EncoderOps {
     }
 
     /// Cuts one image `[C, H, W]` into non-overlapping `patch`×`patch` patches, one row per patch in row-major grid
-    /// order, each row ordered (c, py, px) — so a stride-P convolution is `rows · weight[D, C·P·P]ᵀ`.
+    /// order, each row ordered (c, py, px) — so a stride-P convolution is `rows · weight[D, C·P·P]ᵀ`. As the conv
+    /// without padding, the last `H % P` rows and `W % P` columns are not used.
     /// - Parameters:
-    ///   - image: f32 [C, H, W] with H and W multiples of `patch`.
+    ///   - image: f32 [C, H, W].
     ///   - out: f32 [(H/P)·(W/P), C·P·P].
     public static func patchify(_ image: UnsafePointer<Float>, channels c: Int, height: Int, width: Int, patch p: Int,
                                 into out: UnsafeMutablePointer<Float>) {

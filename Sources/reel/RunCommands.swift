@@ -91,6 +91,7 @@ struct Run: ParsableCommand {
           reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
           reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
           reel run llava-ov-q8.reel --video clip.mp4 --frames 16 --prompt "What happens in this video?"
+          reel run llava-ov-q8.reel --image photo.jpg --prompt "What is in the picture?"
           reel run reel-av-demo-q4.reel --video clip.mp4 --prompt "How many beeps are there?"   # sound included
         """)
 
@@ -118,6 +119,12 @@ struct Run: ParsableCommand {
     @Flag(help: "Reel AV models: frames only, leave the clip's sound out.")
     var noAudio = false
 
+    @Option(parsing: .singleValue, help: "LLaVA-OneVision: an image file to ask about (repeatable; one image is tiled anyres, several are base-only as in transformers).")
+    var image: [String] = []
+
+    @Option(help: "Write the processed pixel values (transformers' names) to this safetensors file, to compare with a Python processor.")
+    var savePixels: String?
+
     @Option(help: "Frames sampled uniformly from each video (transformers' index rule).")
     var frames: Int?
 
@@ -137,11 +144,11 @@ struct Run: ParsableCommand {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
         if audio != nil && (prompt == nil || raw) { throw ValidationError("--audio goes with --prompt (through the chat template)") }
-        if audio != nil && (pixels != nil || !video.isEmpty) {
+        if audio != nil && (pixels != nil || !video.isEmpty || !image.isEmpty) {
             throw ValidationError("--audio is for audio models (Qwen2-Audio); a Reel AV model hears a --video's own sound")
         }
-        if (pixels != nil || !video.isEmpty) && (prompt == nil || raw) {
-            throw ValidationError("--video and --pixels need --prompt (through the chat template)")
+        if (pixels != nil || !video.isEmpty || !image.isEmpty) && (prompt == nil || raw) {
+            throw ValidationError("--video, --image and --pixels need --prompt (through the chat template)")
         }
         if (frames != nil || fps != nil) && video.isEmpty { throw ValidationError("--frames and --fps go with --video") }
         if noAudio && video.isEmpty { throw ValidationError("--no-audio goes with --video (a Reel AV model)") }
@@ -150,9 +157,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        if !video.isEmpty, pixels == nil, try isReelAV(model) { return try runReelAV() }
+        if !video.isEmpty, pixels == nil, image.isEmpty, try isReelAV(model) { return try runReelAV() }
         if noAudio { throw ValidationError("--no-audio is for Reel AV models (\(model) is not one)") }
-        if pixels != nil || !video.isEmpty { return try runWithMedia() }
+        if pixels != nil || !video.isEmpty || !image.isEmpty { return try runWithMedia() }
         let stream: (String) -> Void = { piece in
             if !json {
                 fputs(piece, stdout)
@@ -209,10 +216,17 @@ extension Run {
     func runWithMedia() throws {
         let m = try VisionLanguageModel(path: model, options: load.decoderOptions)
         let videos = try VideoInputs(paths: video, file: m.text.file, frames: frames, fps: fps, quiet: json)
+        let images = try ImageInputs(paths: image, model: m.llava, file: m.text.file)
         let tensors = try pixels.map { try PixelInputs(path: $0) }
-        let media = videos.media + (tensors?.media ?? [])
+        let media = videos.media + images.media + (tensors?.media ?? [])
+        if let savePixels { try writePixels(media, tile: m.llava.vision.config.imageSize, to: savePixels) }
+        if !json && isatty(2) != 0 {
+            m.llava.progress = { done, total in
+                fputs(done < total ? "\r\u{1B}[2Kencoding: \(done)/\(total) frames/tiles" : "\r\u{1B}[2K", stderr)
+            }
+        }
         let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: video.count + (tensors?.videos ?? 0),
-                                                    images: tensors?.images ?? 0)
+                                                    images: image.count + (tensors?.images ?? 0))
         let input = try m.prompt(messages: messages, media: media)
         let result = try m.text.generate(input, options: sampling.options(for: m.text)) { piece in
             if !json {

@@ -71,4 +71,50 @@ extension CLITests {
         let noPrompt = try reel(["run", d + "/nv.reel", "--video", clip, "--input-ids", "1,2", "--raw"])
         XCTAssertNotEqual(noPrompt.status, 0)
     }
+
+    /// An image file through ffmpeg and LLaVA-OneVision's anyres processing (the fixture's preprocessor_config.json):
+    /// the pixel values equal the processor's (replayed in torch by tools/make_vision_fixtures.py) and greedy tokens
+    /// equal transformers' `generate` on the chat template's prompt.
+    func testRunWithImageFile() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") || ProcessInfo.processInfo.environment["REEL_FFMPEG"] != nil else {
+            throw XCTSkip("ffmpeg not installed")
+        }
+        let d = try scratch()
+        let fixtures = Self.root + "/Tests/ReelModelsTests/Fixtures"
+        let ckpt = d + "/ckpt", img = fixtures + "/llava_ov_image"
+        try FileManager.default.copyItem(atPath: fixtures + "/llava_ov", toPath: ckpt)
+        for f in ["preprocessor_config.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json", "tokenizer/chat_template.jinja"] {
+            try FileManager.default.copyItem(atPath: img + "/" + f, toPath: ckpt + "/" + (f.split(separator: "/").last.map(String.init) ?? f))
+        }
+        XCTAssertEqual(try reel(["convert", ckpt, "-o", d + "/ov.reel", "--quiet"]).status, 0)
+        let ref = try SafetensorsFile(path: img + "/ref.safetensors")
+        let r = try reel(["run", d + "/ov.reel", "--image", img + "/image.png", "--prompt", "What is it?", "--max-tokens", "8",
+                          "--ignore-eos", "--json", "--threads", "1", "--save-pixels", d + "/px.safetensors"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let px = try SafetensorsFile(path: d + "/px.safetensors")
+        XCTAssertEqual(try px.tensor("pixel_values").shape, [1, 5, 3, 35, 35])
+        XCTAssertEqual(try px.float32("image_sizes"), [97, 123])
+        let a = try px.float32("pixel_values"), b = try ref.float32("chat_pixel_values")
+        // ±1 uint8 level after normalisation (std 0.5): 2/255; measured 0
+        XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 2 / 255 + 1e-6)
+        let j = try JSON.parse(r.stdout, source: "run --json")
+        XCTAssertEqual(j["timings"]?["prompt_tokens"]?.int, try ref.tensor("chat_input_ids").shape[0])
+        XCTAssertEqual(j["tokens"]?.array?.compactMap(\.int), try ref.float32("chat_greedy_ids").map { Int($0) })
+
+        // two images: base-only each (pad to a square with the mean colour, squash): 25 + 1 tokens per image
+        let two = try reel(["run", d + "/ov.reel", "--image", img + "/image.png", "--image", img + "/image2.png", "--prompt", "Same?",
+                            "--max-tokens", "8", "--ignore-eos", "--json", "--threads", "1", "--save-pixels", d + "/px2.safetensors"])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        let px2 = try SafetensorsFile(path: d + "/px2.safetensors")
+        let want = try ref.float32("multi_pixel_values"), per = 3 * 35 * 35
+        for i in 0..<2 {
+            XCTAssertEqual(try px2.tensor("pixel_values.\(i)").shape, [1, 1, 3, 35, 35])
+            let got = try px2.float32("pixel_values.\(i)")
+            XCTAssertLessThanOrEqual(zip(got, want[(i * per)..<((i + 1) * per)]).map { abs($0 - $1) }.max() ?? 1, 2 / 255 + 1e-6, "image \(i)")
+        }
+        let jt = try JSON.parse(two.stdout, source: "run --json")
+        XCTAssertEqual(jt["vision"]?["images_encoded"]?.int, 2)
+        XCTAssertEqual(jt["timings"]?["prompt_tokens"]?.int, try ref.tensor("multi_input_ids").shape[0])
+        XCTAssertEqual(jt["tokens"]?.array?.compactMap(\.int), try ref.float32("multi_greedy_ids").map { Int($0) })
+    }
 }

@@ -112,7 +112,8 @@ public struct AnyresLayout: Equatable, Sendable {
     ///   - size: the original image's (H, W).
     ///   - grid: feature tokens per tile side (image_size / patch_size).
     ///   - tileSize: the tower's image_size (pixels per tile side).
-    public init(size: ImageSize, pinpoints: [ImageSize], grid g: Int, tileSize: Int, maxPatches: Int) throws {
+    ///   - maxPatches: N of `anyres_max_N` (LLaVA-OneVision); nil for no size cap (LLaVA-NeXT).
+    public init(size: ImageSize, pinpoints: [ImageSize], grid g: Int, tileSize: Int, maxPatches: Int?) throws {
         guard size.height > 0, size.width > 0 else { throw VisionError.badInput("image size \(size.height)×\(size.width)") }
         guard let best = Self.bestResolution(size, pinpoints: pinpoints) else {
             throw VisionError.config(key: "projector.image_grid_pinpoints", message: "empty: the anyres image path needs pinpoints")
@@ -136,7 +137,8 @@ public struct AnyresLayout: Equatable, Sendable {
             left = pad; width = cw - 2 * pad
         }
         // anyres_max_N: shrink grids larger than N tiles' worth (ratio > 1.1) by bilinear interpolation
-        let ratio = (Double(height * width) / Double(maxPatches * g * g)).squareRoot()
+        let (h, w) = (height, width)
+        let ratio = maxPatches.map { (Double(h * w) / Double($0 * g * g)).squareRoot() } ?? 0
         if ratio > 1.1 {
             outHeight = Int((Double(height) / ratio).rounded(.down))
             outWidth = Int((Double(width) / ratio).rounded(.down))
@@ -147,4 +149,19 @@ public struct AnyresLayout: Equatable, Sendable {
 
     /// Tiles the processor makes: the grid plus the base image.
     public var tiles: Int { tilesHigh * tilesWide + 1 }
+
+    /// The processor side (`LlavaOnevisionImageProcessor._get_image_patches`): the size the image is resized to with
+    /// its aspect kept (`get_patch_output_size`: the limiting side fills the pinpoint, the other is `ceil`ed), and the
+    /// centred zero padding (left, top) that brings it to the pinpoint (`_get_padding_size`; the odd pixel goes
+    /// right/bottom).
+    public static func patchResize(_ size: ImageSize, to best: ImageSize) -> (resized: ImageSize, left: Int, top: Int) {
+        let sw = Double(best.width) / Double(size.width), sh = Double(best.height) / Double(size.height)
+        var r = best
+        if sw < sh {
+            r.height = min(Int((Double(size.height) * sw).rounded(.up)), best.height)
+        } else {
+            r.width = min(Int((Double(size.width) * sh).rounded(.up)), best.width)
+        }
+        return (r, (best.width - r.width) / 2, (best.height - r.height) / 2)
+    }
 }

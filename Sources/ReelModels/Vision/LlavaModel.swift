@@ -16,6 +16,8 @@ public final class LlavaModel {
     /// Receives the aligner's stages (`projector.selected`, `projector.projected`, `projector.pooled`,
     /// `video_features`, `image_features`); rows are tokens of the stage. Set `vision.capture` for the tower's.
     public var capture: CaptureHook?
+    /// Called after each batch of frames or tiles is encoded: (done, total) — for progress lines on long clips.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
 
     let linear1: Linear        // any [Ht, Dv·layers] (+ bias [Ht])
     let linear2: Linear        // any [Ht, Ht] (+ bias [Ht])
@@ -55,6 +57,8 @@ public final class LlavaModel {
             used.insert("projector.\(l).weight")
             if config.projectorBias { used.insert("projector.\(l).bias") }
         }
+        linear1.prefillPath = .dequantizeTile  // many rows per call, as the tower's (VisionTower.init)
+        linear2.prefillPath = .dequantizeTile
         let nl = try weights.weight("projector.image_newline")
         try nl.expect(shape: [ht])
         used.insert(nl.name)
@@ -92,17 +96,14 @@ public final class LlavaModel {
         frames * tokensPerFrame + (config.variant == .onevision ? 1 : 0)
     }
 
-    /// The anyres layout of an image of `size` (LLaVA-OneVision).
+    /// The anyres layout of an image of `size` (LLaVA-OneVision caps it at `anyres_max_N`; LLaVA-NeXT does not).
     public func anyresLayout(_ size: ImageSize) throws -> AnyresLayout {
         try AnyresLayout(size: size, pinpoints: config.gridPinpoints, grid: grid, tileSize: vision.config.imageSize,
-                         maxPatches: config.maxPatches)
+                         maxPatches: config.variant == .onevision ? config.maxPatches : nil)
     }
 
     /// Feature tokens of an image: base + h'·(w' + 1) with anyres tiles, base + 1 for a base-only image.
     public func tokens(imageTiles tiles: Int, size: ImageSize) throws -> Int {
-        guard config.variant == .onevision else {
-            throw RuntimeError.unsupported("the LLaVA-NeXT-Video image path (anyres); use video input")
-        }
         if tiles == 1 { return selectedTokens + 1 }
         let l = try anyresLayout(size)
         return selectedTokens + l.outHeight * (l.outWidth + 1)
@@ -129,6 +130,7 @@ public final class LlavaModel {
             }
             capture?("projector.selected", sel, first * ts)
             try body(first, b, sel)
+            progress?(first + b, n)
         }
     }
 
@@ -136,7 +138,7 @@ public final class LlavaModel {
     func project(_ x: Tensor) throws -> Tensor {
         let h = Tensor(shape: [x.rows, hidden]), out = Tensor(shape: [x.rows, hidden])
         try linear1(x, into: h, pool: decoder.pool)
-        config.projectorAct.apply(h.data, count: h.count)
+        config.projectorAct.apply(h.data, count: h.count, pool: decoder.pool)
         try linear2(h, into: out, pool: decoder.pool)
         return out
     }
@@ -193,11 +195,11 @@ public final class LlavaModel {
         return out
     }
 
-    /// Image features for the decoder (LLaVA-OneVision), f32 [tokens(imageTiles:size:), Ht]. Mirrors
-    /// `get_image_features` + `pack_image_features`: every tile through the tower and projector; the base tile's
-    /// tokens first; the other tiles arranged as one grid, unpadded to the image's aspect, shrunk when larger than
-    /// `anyres_max_N` allows, with `image_newline` after each row. A base-only image (multi-image prompts) is the
-    /// base tile plus one newline.
+    /// Image features for the decoder, f32 [tokens(imageTiles:size:), Ht]. Mirrors `get_image_features` +
+    /// `pack_image_features` of LLaVA-OneVision (and LLaVA-NeXT-Video, which has no size cap): every tile through
+    /// the tower and projector; the base tile's tokens first; the other tiles arranged as one grid, unpadded to the
+    /// image's aspect, shrunk when larger than `anyres_max_N` allows (OneVision), with `image_newline` after each row.
+    /// A base-only image (OneVision's multi-image prompts) is the base tile plus one newline.
     /// - Parameters:
     ///   - pixels: f32 [tiles, 3, H, W] (`pixel_values` of one image: base first, then the tiles row-major).
     ///   - size: the original image's (H, W) (`image_sizes`).

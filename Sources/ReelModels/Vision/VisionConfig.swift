@@ -83,7 +83,8 @@ public struct VisionTowerConfig: Equatable, Sendable {
     public var visionUseHead: Bool
 
     public var headDim: Int { hiddenSize / numAttentionHeads }
-    /// Patches per side.
+    /// Patches per side: the stride-P conv without padding leaves the last `imageSize % patchSize` pixels unused
+    /// (SigLIP so400m: 384/14 → 27).
     public var grid: Int { imageSize / patchSize }
     /// Tokens per image: grid², plus the class token.
     public var tokens: Int { grid * grid + (classToken ? 1 : 0) }
@@ -106,8 +107,8 @@ public struct VisionTowerConfig: Equatable, Sendable {
         guard hiddenSize % numAttentionHeads == 0 else {
             throw VisionError.config(key: "vision.num_attention_heads", message: "\(numAttentionHeads) does not divide hidden_size \(hiddenSize)")
         }
-        guard imageSize % patchSize == 0 else {
-            throw VisionError.config(key: "vision.image_size", message: "\(imageSize) is not a multiple of patch_size \(patchSize)")
+        guard imageSize >= patchSize else {
+            throw VisionError.config(key: "vision.image_size", message: "\(imageSize) is smaller than patch_size \(patchSize)")
         }
     }
 
