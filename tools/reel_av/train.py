@@ -201,9 +201,13 @@ def train(a) -> None:
     config = default_config(vocab, pre)
     model = ReelAVForConditionalGeneration(config)
     # transformers initialises the audio convolutions with N(0, 0.02), which leaves the sound far weaker than the
-    # stored sinusoidal positions it is added to; PyTorch's default (Kaiming-uniform) init lets it through.
-    for conv in (model.audio_tower.conv1, model.audio_tower.conv2):
-        conv.reset_parameters()
+    # stored sinusoidal positions it is added to (a probe of the untrained features cannot tell a high tone from a
+    # low one); He-normal weights ×2 make the sound the larger part.
+    with torch.no_grad():
+        for conv in (model.audio_tower.conv1, model.audio_tower.conv2):
+            torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            conv.weight.mul_(2.0)
+            conv.bias.zero_()
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tokenizer {tok.get_vocab_size()} tokens (embedding rows {vocab}); model {n_params / 1e6:.2f} M parameters")
     enc = Encoder(tok)
@@ -222,7 +226,7 @@ def train(a) -> None:
 
     t_train = time.time()
     model.train()
-    ema = None
+    ema, best = None, -1.0
     for step in range(1, a.steps + 1):
         idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
         ids, lab, pv, af = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns))
@@ -243,6 +247,9 @@ def train(a) -> None:
             s = evaluate.evaluate_set(model, tok, small_q, pre, ev_cache)
             model.train()
             log(f"step {step} held-out ({a.eval_clips} clips) " + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
+            if s["overall"] >= best:   # keep the best export so far, so an interrupted run still leaves a model
+                best = s["overall"]
+                export(model, tok, pre, a.out)
     train_s = time.time() - t_train
     model.eval()
     s = evaluate.evaluate_set(model, tok, qpath, pre, ev_cache)
