@@ -373,6 +373,9 @@ struct Demo: ParsableCommand {
         for c in candidates where isDirectory(c) && fileExists(joinPath(c, "config.json")) && fileExists(joinPath(c, "model.safetensors")) {
             return c
         }
+        if let c = candidates.first(where: isDirectory) {
+            throw DemoError("\(c) holds no trained checkpoint yet (config.json + model.safetensors; made by tools/train_demo.py). Pass --checkpoint DIR to use another Reel AV checkpoint.")
+        }
         throw DemoError("the demo checkpoint directory \(checkpoint) is missing (looked in: \(candidates.joined(separator: ", "))). It is made by tools/train_demo.py and committed as examples/reel-av-demo/; pass --checkpoint DIR to use another.")
     }
 
