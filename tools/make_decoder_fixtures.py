@@ -105,6 +105,9 @@ def make_ops():
         "dynamic": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0},
         "llama3": {"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0, "low_freq_factor": 1.0,
                    "high_freq_factor": 4.0, "original_max_position_embeddings": 16},
+        "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 16},
+        "yarn_mscale": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 8.0, "original_max_position_embeddings": 8,
+                        "beta_fast": 16.0, "beta_slow": 2.0, "mscale": 1.0, "mscale_all_dim": 0.5},
     }
     meta = {}
     for k, r in ropes.items():
@@ -112,8 +115,10 @@ def make_ops():
         if k == "default":
             fn = lambda c, d, seq_len=None: LlamaRotaryEmbedding.compute_default_rope_parameters(c)
         else:
-            fn = ROPE_INIT_FUNCTIONS[k]
-        t[f"rope.{k}.inv_freq"] = fn(cfg, None)[0].float()
+            fn = ROPE_INIT_FUNCTIONS[r["rope_type"]]
+        inv, attention_factor = fn(cfg, None)
+        t[f"rope.{k}.inv_freq"] = inv.float()
+        t[f"rope.{k}.attention_factor"] = torch.tensor([attention_factor], dtype=torch.float32)
         if k == "dynamic":
             t["rope.dynamic.inv_freq.100"] = fn(cfg, None, seq_len=100)[0].float()
             t["rope.dynamic.inv_freq.20"] = fn(cfg, None, seq_len=20)[0].float()
@@ -129,6 +134,11 @@ def make_ops():
     t["rope.positions"] = pos[0].to(torch.int64)
     t["rope.q"], t["rope.k"] = q[0].transpose(0, 1).contiguous(), k[0].transpose(0, 1).contiguous()
     t["rope.q_out"], t["rope.k_out"] = qe[0].transpose(0, 1).contiguous(), ke[0].transpose(0, 1).contiguous()
+    # the same q rotated with yarn (cos/sin scaled by the attention factor)
+    rot = LlamaRotaryEmbedding(rope_cfg(ropes["yarn"]))
+    cos, sin = rot(q, pos)
+    qe, _ = apply_rotary_pos_emb(q, k, cos, sin)
+    t["rope.yarn.q_out"] = qe[0].transpose(0, 1).contiguous()
 
     # Causal GQA attention (sdpa, repeat_interleave): q [S, nH, hd], k/v [S, nKV, hd] -> [S, nH, hd]
     S, nH, nKV, hd = 6, 4, 2, 8

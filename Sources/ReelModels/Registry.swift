@@ -13,6 +13,7 @@ public enum FamilyRegistry {
         LlavaFamily.onevision.family,
         LlavaFamily.nextVideo.family,
         Qwen2AudioFamily.family,
+        ReelAVFamily.family,
     ]
 
     /// The names users can convert, for `--help` and error messages.

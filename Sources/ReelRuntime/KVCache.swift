@@ -64,21 +64,24 @@ public final class KVCache: @unchecked Sendable {
     /// Stores k and v of `n` rows at sequence indices `start..<start+n` of `layer`.
     /// - Parameters: k, v: f32 [n, kvHeads, headDim].
     public func store(layer: Int, start: Int, rows n: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
-        for (which, src) in [(0, k), (1, v)] {
-            let dst = slot(layer, which)
-            let e = rowElements
-            switch storage {
-            case .f32:
-                (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
-            case .f16:
-                Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
-            }
+        storeRows(slot(layer, 0), start: start, rows: n, from: k)
+        storeRows(slot(layer, 1), start: start, rows: n, from: v)
+    }
+
+    @inline(__always)
+    private func storeRows(_ dst: UnsafeMutableRawPointer, start: Int, rows n: Int, from src: UnsafePointer<Float>) {
+        let e = rowElements
+        switch storage {
+        case .f32: (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
+        case .f16: Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
         }
     }
 
     /// Causal multi-head attention with grouped KV heads over the cache, mirroring `eager_attention_forward`
     /// after `repeat_kv`: query head h reads kv head `h / (heads/kvHeads)` (repeat_interleave), scores
     /// `q·kᵀ·scale`, softmax in f32, weighted sum of v. Row i attends to sequence indices `0...start+i`.
+    /// Several rows over an f32 cache use two sgemm calls per head; one row (decode) or an f16 cache, a loop per
+    /// (row, head).
     /// - Parameters:
     ///   - q: f32 [n, heads, headDim], rows at sequence indices `start..<start+n` (already stored in the cache).
     ///   - out: f32 [n, heads, headDim].
@@ -87,6 +90,29 @@ public final class KVCache: @unchecked Sendable {
         let hd = headDim, group = heads / kvHeads, e = rowElements
         let keys = slot(layer, 0), values = slot(layer, 1)
         let f16 = storage == .f16
+        if n > 1 && !f16 {
+            // Prefill: per head, two BLAS calls over the whole chunk (scores = Q·Kᵀ·scale, causal softmax, P·V).
+            let span = start + n
+            pool.parallelFor(heads) { hs, worker in
+                let scores = pool.scratch(worker, count: n * span)  // f32 [n, span]
+                for h in hs {
+                    let j = h / group
+                    let k = keys.assumingMemoryBound(to: Float.self) + j * hd
+                    let v = values.assumingMemoryBound(to: Float.self) + j * hd
+                    Kernels.gemm(m: n, n: span, k: hd, alpha: scale, a: q + h * hd, lda: heads * hd,
+                                 b: k, ldb: e, transposeB: true, c: scores, ldc: span)
+                    for i in 0..<n {
+                        let len = start + i + 1  // causal: row i sees sequence indices 0...start+i
+                        let row = scores + i * span
+                        Ops.softmax(row, count: len)
+                        if len < span { (row + len).initialize(repeating: 0, count: span - len) }
+                    }
+                    Kernels.gemm(m: n, n: hd, k: span, alpha: 1, a: scores, lda: span, b: v, ldb: e, transposeB: false,
+                                 c: out + h * hd, ldc: heads * hd)
+                }
+            }
+            return
+        }
         pool.parallelFor(n * heads) { items, worker in
             let span = start + n
             let scratch = pool.scratch(worker, count: span + 2 * hd)

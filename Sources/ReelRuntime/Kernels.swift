@@ -102,6 +102,15 @@ public enum Kernels {
         }
     }
 
+    /// C[m, n] (leading dim ldc) = alpha · A[m, k] (lda) · op(B) + 0·C, row-major, where op(B) is B[n, k]ᵀ (ldb)
+    /// when `transposeB`, else B[k, n] (ldb). Strided rows let one head of a [rows, heads, hd] tensor be a matrix.
+    public static func gemm(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+    }
+
     /// f16 bits → f32 rows.
     @inline(__always) public static func f16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
         reel_f16_to_f32(src, dst, Int64(n))

@@ -4,10 +4,11 @@ import ReelQuant
 /// storage; never a second, converted copy of the model).
 ///
 /// - f32: OpenBLAS on each thread's slice of output rows (sgemv for one row, sgemm for many).
-/// - f16/bf16: one row → CKernels' gemv (f16/bf16 · f32 dot); several rows → `prefillPath`.
+/// - f16/bf16: one row → CKernels' gemv (f16/bf16 · f32 dot); several rows → `prefillPath` (default: dequantise
+///   tiles into sgemm).
 /// - q8/q4/q4f: the activation rows are quantised to q8 once per call (d = absmax/127 per block of 32, as
 ///   llama.cpp's Q8_0 activations), then one row → CKernels' gemv (integer dots, VNNI where available); several
-///   rows → `prefillPath`.
+///   rows → `prefillPath` (default: CKernels' gemm-rows).
 /// Work is split by output rows across the pool's threads.
 public final class Linear: @unchecked Sendable {
     /// How a weight in a non-f32 encoding multiplies several activation rows (prefill).
@@ -25,9 +26,14 @@ public final class Linear: @unchecked Sendable {
     public let bias: [Float]?
     public let inFeatures: Int
     public let outFeatures: Int
-    /// The prefill path; the default is the faster one measured on Zen 4 (docs/runtime.md).
-    public var prefillPath: PrefillPath = Linear.defaultPrefillPath
-    public static let defaultPrefillPath = PrefillPath.dequantizeTile
+    /// The prefill path; the default is the faster one measured per encoding (docs/runtime.md, `LinearBenchmark`).
+    public var prefillPath: PrefillPath
+    /// Measured on Zen 4 with OpenBLAS on its AVX-512 kernels: for f16/bf16, dequantise + sgemm was 1.4–2.8× faster
+    /// than the f16·f32 kernel; for q8/q4/q4f the integer kernel was 1.1–4× faster than dequantise + sgemm (and keeps
+    /// prefill and decode numerics identical).
+    public static func defaultPrefillPath(for encoding: Encoding) -> PrefillPath {
+        encoding.isQuantized ? .kernel : .dequantizeTile
+    }
     /// Weight rows dequantised per tile on the `dequantizeTile` path (32 rows × 2048 f32 = 256 KiB: stays in L2).
     public static let tileRows = 32
 
@@ -39,6 +45,7 @@ public final class Linear: @unchecked Sendable {
             throw RuntimeError.shapeMismatch(name: weight.name, expected: [-1, -1], actual: weight.shape)
         }
         self.weight = weight
+        prefillPath = Self.defaultPrefillPath(for: weight.encoding)
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         if let bias {
@@ -118,7 +125,7 @@ public final class Linear: @unchecked Sendable {
         guard x.rowLength == inFeatures else {
             throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")
         }
-        try y.reshape([x.rows, outFeatures])
+        try y.reshape(rows: x.rows, columns: outFeatures)
         forward(x.data, rows: x.rows, into: y.data, pool: pool)
     }
 }

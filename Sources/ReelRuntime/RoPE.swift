@@ -15,6 +15,11 @@ public enum RopeScaling: Equatable, Sendable {
     /// Llama 3.1: wavelengths above `original/lowFreqFactor` divided by `factor`, below `original/highFreqFactor`
     /// unchanged, smoothly interpolated between.
     case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Int)
+    /// YaRN (`_compute_yarn_parameters`): interpolation below a ramp between the dims that turn `betaSlow` and
+    /// `betaFast` times over `originalMaxPositions`, extrapolation above; cos/sin × the attention factor
+    /// (given, or from `mscale`/`mscaleAllDim`, or 0.1·ln(factor)+1).
+    case yarn(factor: Double, originalMaxPositions: Int, betaFast: Double = 32, betaSlow: Double = 1,
+              attentionFactor: Double? = nil, mscale: Double? = nil, mscaleAllDim: Double? = nil, truncate: Bool = true)
 }
 
 /// Rotary position embedding with NeoX pairing `(i, i+dim/2)`, mirroring `LlamaRotaryEmbedding` +
@@ -28,6 +33,8 @@ public final class RotaryEmbedding: @unchecked Sendable {
     public let scaling: RopeScaling
     /// f32 [dim/2]: the frequencies in use (dynamic scaling updates them as the sequence grows).
     public private(set) var invFreq: [Float]
+    /// cos and sin are multiplied by this (YaRN's attention factor; 1 otherwise).
+    public let attentionScaling: Float
     private let originalInvFreq: [Float]
     /// Dynamic scaling's `max_seq_len_cached`.
     private var cachedSeqLen: Int
@@ -44,6 +51,7 @@ public final class RotaryEmbedding: @unchecked Sendable {
         self.theta = theta
         self.scaling = scaling
         let base = Self.defaultInvFreq(theta: theta, dim: dim)
+        var attention: Float = 1
         switch scaling {
         case .none: invFreq = base
         case let .linear(factor): invFreq = base.map { $0 / Float(factor) }
@@ -51,7 +59,14 @@ public final class RotaryEmbedding: @unchecked Sendable {
                                                                               maxPositions: maxPositions, seqLen: maxPositions)
         case let .llama3(factor, low, high, original):
             invFreq = Self.llama3InvFreq(base, factor: factor, low: low, high: high, original: original)
+        case let .yarn(factor, original, betaFast, betaSlow, attentionFactor, mscale, mscaleAllDim, truncate):
+            let y = Self.yarn(theta: theta, dim: dim, factor: factor, original: original, betaFast: betaFast,
+                              betaSlow: betaSlow, attentionFactor: attentionFactor, mscale: mscale,
+                              mscaleAllDim: mscaleAllDim, truncate: truncate)
+            invFreq = y.invFreq
+            attention = y.attentionFactor
         }
+        attentionScaling = attention
         originalInvFreq = invFreq
         if case let .dynamic(_, maxPositions) = scaling { cachedSeqLen = maxPositions } else { cachedSeqLen = 0 }
         cosSin = .allocate(capacity: dim)
@@ -82,6 +97,34 @@ public final class RotaryEmbedding: @unchecked Sendable {
             let s = (Float(original) / wavelen - Float(low)) / (Float(high) - Float(low))
             return (1 - s) * scaled / f + s * scaled
         }
+    }
+
+    /// `_compute_yarn_parameters`: inverse frequencies (f32, as the reference) and the attention factor.
+    public static func yarn(theta: Double, dim: Int, factor: Double, original: Int, betaFast: Double, betaSlow: Double,
+                            attentionFactor: Double?, mscale: Double?, mscaleAllDim: Double?, truncate: Bool)
+        -> (invFreq: [Float], attentionFactor: Float) {
+        func getMscale(_ scale: Double, _ m: Double = 1) -> Double { scale <= 1 ? 1 : 0.1 * m * log(scale) + 1 }
+        var attention = attentionFactor ?? getMscale(factor)
+        if attentionFactor == nil, let mscale, let mscaleAllDim, mscale != 0, mscaleAllDim != 0 {
+            attention = getMscale(factor, mscale) / getMscale(factor, mscaleAllDim)
+        }
+        func correctionDim(_ rotations: Double) -> Double {
+            Double(dim) * log(Double(original) / (rotations * 2 * Double.pi)) / (2 * log(theta))
+        }
+        var low = correctionDim(betaFast), high = correctionDim(betaSlow)
+        if truncate { low = low.rounded(.down); high = high.rounded(.up) }
+        low = max(low, 0)
+        high = min(high, Double(dim - 1))
+        if low == high { high += 0.001 }
+        let f = Float(factor)
+        let inv: [Float] = (0..<(dim / 2)).map { i in
+            let posFreq = powf(Float(theta), Float(2 * i) / Float(dim))
+            let extrapolation = 1 / posFreq, interpolation = 1 / (f * posFreq)
+            let ramp = min(max((Float(i) - Float(low)) / Float(high - low), 0), 1)
+            let extrapolationFactor = 1 - ramp
+            return interpolation * (1 - extrapolationFactor) + extrapolation * extrapolationFactor
+        }
+        return (inv, Float(attention))
     }
 
     /// Mirrors `dynamic_frequency_update`: call before a forward whose largest position is `maxPosition`.
@@ -129,8 +172,8 @@ public final class RotaryEmbedding: @unchecked Sendable {
         let p = Float(position)
         for i in 0..<(dim / 2) {
             let f = p * invFreq[i]  // f32 product, as `position_ids.float() * inv_freq`
-            cosSin[i] = Float(cos(Double(f)))
-            cosSin[dim / 2 + i] = Float(sin(Double(f)))
+            cosSin[i] = Float(cos(Double(f))) * attentionScaling
+            cosSin[dim / 2 + i] = Float(sin(Double(f))) * attentionScaling
         }
     }
 

@@ -60,12 +60,15 @@ public struct SamplerConfig: Sendable, Equatable {
 }
 
 /// Picks the next token from logits, in transformers' order: repetition penalty → temperature → top-k → top-p →
-/// min-p → draw. Reuses its buffers: no allocation per token once the vocabulary size is known.
+/// min-p → draw. Each filter sees the distribution the previous one left, renormalised (HF masks to −inf between
+/// warpers). Reuses its buffers and sorts only the candidates a filter needs: no allocation per token once the
+/// vocabulary size is known, and no full-vocabulary sort.
 public struct Sampler: Sendable {
     public let config: SamplerConfig
     private var rng: Xoshiro256
-    private var probs: [Float] = []
-    private var order: [Int32] = []
+    private var probs: [Float] = []      // f32 [V]
+    private var seen: [Bool] = []        // [V] marks for the repetition penalty
+    private var candidates: [Int32] = [] // ids, best first after sorting
 
     public init(_ config: SamplerConfig) {
         self.config = config
@@ -76,51 +79,90 @@ public struct Sampler: Sendable {
     /// (prompt included, as HF).
     public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, history: [Int] = []) -> Int {
         let v = logits.count
+        if probs.count != v {
+            probs = [Float](repeating: 0, count: v)
+            seen = [Bool](repeating: false, count: v)
+            candidates = []
+            candidates.reserveCapacity(v)
+        }
         if config.repetitionPenalty != 1 {
-            for t in Set(history) where t >= 0 && t < v {
+            for t in history where t >= 0 && t < v && !seen[t] {
+                seen[t] = true
                 let l = logits[t]
                 logits[t] = l > 0 ? l / config.repetitionPenalty : l * config.repetitionPenalty
             }
+            for t in history where t >= 0 && t < v { seen[t] = false }
         }
         if config.temperature <= 0 { return Ops.argmax(logits.baseAddress!, count: v) }
-        if probs.count != v { probs = [Float](repeating: 0, count: v); order = (0..<Int32(v)).map { $0 } }
+
         // temperature, then softmax
         var m = -Float.infinity
         for i in 0..<v { m = max(m, logits[i]) }
         var sum: Float = 0
         for i in 0..<v {
             let e = expf((logits[i] - m) / config.temperature)
-            probs[i] = e; sum += e
-            order[i] = Int32(i)
+            probs[i] = e
+            sum += e
         }
-        for i in 0..<v { probs[i] /= sum }
-        // candidates sorted by probability (descending, then by id for determinism)
+        var pmax: Float = 0
+        for i in 0..<v { probs[i] /= sum; pmax = max(pmax, probs[i]) }
+
+        let useTopK = config.topK > 0 && config.topK < v, useTopP = config.topP < 1
+        if !useTopK && !useTopP {
+            // only min-p (or nothing): every token at or above the threshold, in id order
+            let threshold = config.minP > 0 ? config.minP * pmax : 0
+            var total: Float = 0
+            for i in 0..<v where probs[i] >= threshold { total += probs[i] }
+            let u = Float(rng.nextDouble()) * total
+            var cum: Float = 0, last = 0
+            for i in 0..<v where probs[i] >= threshold {
+                cum += probs[i]
+                last = i
+                if u < cum { return i }
+            }
+            return last
+        }
+
+        // Collect the candidates above a falling threshold until top-k / top-p are decidable, then sort those.
+        var cut = pmax * 1e-4
+        while true {
+            candidates.removeAll(keepingCapacity: true)
+            var mass: Float = 0
+            for i in 0..<v where probs[i] >= cut { candidates.append(Int32(i)); mass += probs[i] }
+            let enoughK = !useTopK || candidates.count >= config.topK
+            let enoughP = !useTopP || mass >= config.topP
+            if (enoughK && enoughP) || cut == 0 { break }
+            cut = cut < 1e-30 ? 0 : cut * 1e-4
+        }
         let p = probs
-        order.sort { p[Int($0)] != p[Int($1)] ? p[Int($0)] > p[Int($1)] : $0 < $1 }
-        var keep = v
-        if config.topK > 0 { keep = min(keep, config.topK) }
-        if config.topP < 1 {
+        candidates.sort { p[Int($0)] != p[Int($1)] ? p[Int($0)] > p[Int($1)] : $0 < $1 }
+        var keep = candidates.count
+        if useTopK { keep = min(keep, config.topK) }
+        var kept: Float = 0
+        for r in 0..<keep { kept += p[Int(candidates[r])] }
+        if useTopP {
+            // renormalised over what top-k kept: smallest prefix reaching top_p
             var cum: Float = 0
             for r in 0..<keep {
-                cum += p[Int(order[r])]
-                if cum >= config.topP { keep = r + 1; break }
+                cum += p[Int(candidates[r])]
+                if cum >= config.topP * kept { keep = r + 1; break }
             }
         }
         if config.minP > 0 {
-            let threshold = config.minP * p[Int(order[0])]
+            let threshold = config.minP * p[Int(candidates[0])]
             var r = 1
-            while r < keep && p[Int(order[r])] >= threshold { r += 1 }
+            while r < keep && p[Int(candidates[r])] >= threshold { r += 1 }
             keep = r
         }
         var total: Float = 0
-        for r in 0..<keep { total += p[Int(order[r])] }
+        for r in 0..<keep { total += p[Int(candidates[r])] }
         let u = Float(rng.nextDouble()) * total
         var cum: Float = 0
         for r in 0..<keep {
-            cum += p[Int(order[r])]
-            if u < cum { return Int(order[r]) }
+            cum += p[Int(candidates[r])]
+            if u < cum { return Int(candidates[r]) }
         }
-        return Int(order[keep - 1])
+        return Int(candidates[keep - 1])
     }
 
     /// Convenience over an array.

@@ -27,11 +27,20 @@ public final class Tensor: @unchecked Sendable {
 
     deinit { UnsafeMutableRawPointer(data).deallocate() }
 
-    public var count: Int { shape.reduce(1, *) }
+    // Plain loops, not reduce/last: these run several times per op in the per-token path.
+    public var count: Int {
+        var n = 1
+        for d in shape { n *= d }
+        return n
+    }
     /// The last dimension (a row's length).
-    public var rowLength: Int { shape.last ?? 1 }
+    public var rowLength: Int { shape.isEmpty ? 1 : shape[shape.count - 1] }
     /// Rows: the product of all dimensions but the last.
-    public var rows: Int { shape.dropLast().reduce(1, *) }
+    public var rows: Int {
+        var n = 1
+        for i in 0..<max(shape.count - 1, 0) { n *= shape[i] }
+        return n
+    }
 
     /// Changes the shape in place; throws if it needs more than the capacity.
     public func reshape(_ newShape: [Int]) throws {
@@ -40,6 +49,19 @@ public final class Tensor: @unchecked Sendable {
             throw RuntimeError.bufferTooSmall(what: "tensor reshape to \(newShape)", needed: n, capacity: capacity)
         }
         shape = newShape
+    }
+
+    /// Sets a 2-D shape `[rows, columns]` in place (no allocation when the tensor is already 2-D: the per-token path).
+    public func reshape(rows: Int, columns: Int) throws {
+        guard rows >= 0, columns >= 0, rows * columns <= capacity else {
+            throw RuntimeError.bufferTooSmall(what: "tensor reshape to [\(rows), \(columns)]", needed: rows * columns, capacity: capacity)
+        }
+        if shape.count == 2 {
+            shape[0] = rows
+            shape[1] = columns
+        } else {
+            shape = [rows, columns]
+        }
     }
 
     /// Pointer to row `i` (of `rowLength` elements).

@@ -22,14 +22,17 @@ public struct WeightTensor: @unchecked Sendable {
         self.shape = shape
         self.data = data
         self.owner = owner
+        rowLength = shape[shape.count - 1]
+        rows = need / encoding.rowBytes(rowLength)!
+        rowBytes = encoding.rowBytes(rowLength)!
     }
 
     /// Elements per row (the reduction axis of a linear weight).
-    public var rowLength: Int { shape.last ?? 1 }
+    public let rowLength: Int
     /// Number of rows: the product of all dimensions but the last.
-    public var rows: Int { shape.dropLast().reduce(1, *) }
+    public let rows: Int
     /// Bytes per stored row.
-    public var rowBytes: Int { encoding.rowBytes(rowLength) ?? 0 }
+    public let rowBytes: Int
 
     /// Throws `shapeMismatch` unless the shape is `expected`.
     public func expect(shape expected: [Int]) throws {

@@ -48,13 +48,13 @@ struct Forward: ParsableCommand {
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
         let decoder = try Decoder(weights: file, config: .object(c.config), options: opts)
-        let recorder = StageRecorder(rows: ids.count) { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
-        decoder.capture = recorder.record
+        let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        decoder.capture = recorder.hook
         _ = try decoder.prefill(tokens: ids, logits: .all)
         var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
         for name in recorder.names {
-            let s = recorder.stages[name]!
-            try w.add(name, float32: s.values, shape: [ids.count, s.rowLength])
+            let s = recorder.tensors[name]!
+            try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
         }
         try w.write(to: outputs, force: force)
         printErr("wrote \(recorder.names.count) tensors for \(ids.count) tokens to \(outputs)")
@@ -137,9 +137,9 @@ struct Parity: ParsableCommand {
             throw GenerationError.notATextModel(path: checkpoint, architecture: source.spec.architecture)
         }
         let opts = DecoderOptions(contextLength: ids.count, threads: threads)
-        func stages(_ d: Decoder) throws -> StageRecorder {
-            let r = StageRecorder(rows: ids.count) { $0 == "logits" || $0.hasPrefix("hidden_states.") }
-            d.capture = r.record
+        func stages(_ d: Decoder) throws -> IntermediateRecorder {
+            let r = IntermediateRecorder { $0 == "logits" || $0.hasPrefix("hidden_states.") }
+            d.capture = r.hook
             _ = try d.prefill(tokens: ids, logits: .all)
             return r
         }
@@ -147,7 +147,7 @@ struct Parity: ParsableCommand {
         let actual = try stages(try Decoder(weights: file, config: .object(c.config), options: opts))
         var reports: [ParityReport] = []
         for name in reference.names {
-            guard let a = actual.stages[name], let r = reference.stages[name] else { continue }
+            guard let a = actual.tensors[name], let r = reference.tensors[name] else { continue }
             reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
         }
         if json {

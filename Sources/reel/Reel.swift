@@ -1,5 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
 import ReelCore
+import ReelRuntime
 
 @main
 struct Reel: ParsableCommand {
@@ -18,4 +24,21 @@ struct Reel: ParsableCommand {
         version: ReelVersion.string,
         subcommands: [Convert.self, Quantize.self, Inspect.self, Verify.self, Run.self, Chat.self, Forward.self, Parity.self, Bench.self]
     )
+
+    static func main() {
+        useBestBLASKernels()
+        main(nil)
+    }
+
+    /// Restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to generic kernels on a CPU with
+    /// AVX2 or AVX-512 (see `BLASSetup`). OpenBLAS reads the variable only when it loads, hence the re-exec;
+    /// a user's own `OPENBLAS_CORETYPE` is always respected.
+    static func useBestBLASKernels() {
+        #if os(Linux)
+        guard getenv("OPENBLAS_CORETYPE") == nil, let core = BLASSetup.betterCoreType() else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &argv)  // returns only on failure: carry on with the kernels we have
+        #endif
+    }
 }

@@ -24,8 +24,8 @@ final class DecoderParityTests: XCTestCase {
     /// top-1 is the noisiest; the worst measured family is in the comment.
     static let quantBounds: [Encoding: (cosine: Double, kl: Double, top1: Double)] = [
         .q8: (0.9995, 1e-4, 0.90),    // worst measured: 0.99979, 3.5e-5, 0.974
-        .q4f: (0.975, 5e-3, 0.70),    // worst measured: 0.9842, 2.4e-3, 0.744
-        .q4: (0.95, 1e-2, 0.50),      // worst measured: 0.9747, 4.0e-3, 0.590
+        .q4f: (0.975, 5e-3, 0.65),    // worst measured: 0.9842, 2.4e-3, 0.718
+        .q4: (0.95, 1e-2, 0.50),      // worst measured: 0.9744, 4.1e-3, 0.590
     ]
 
     func makeDecoder(_ family: String, encoding: Encoding? = .f32, options: DecoderOptions = DecoderOptions(threads: 2))
@@ -51,6 +51,7 @@ final class DecoderParityTests: XCTestCase {
                 guard let got = recorder.tensors[name] else { XCTFail("\(family): \(name) not captured"); continue }
                 let h = try ParityReport(name: "\(family) \(name)", reference: try ref.floats(name), actual: got.values,
                                          rowLength: got.rowLength)
+                if i == dec.config.numHiddenLayers { print(h) }
                 assertRelative(h, Self.f32Relative)
             }
         }
@@ -180,7 +181,7 @@ final class DecoderParityTests: XCTestCase {
             guard case DecoderError.config(key: "num_key_value_heads", _)? = e as? DecoderError else { return XCTFail("\(e)") }
         }
         c = config.object!
-        c["rope"] = ["type": "yarn", "theta": 10000.0, "factor": 4.0]
+        c["rope"] = ["type": "longrope", "theta": 10000.0, "factor": 4.0]
         XCTAssertThrowsError(try Decoder(weights: weights, config: .object(c))) { e in
             guard case RuntimeError.unsupported? = e as? RuntimeError else { return XCTFail("\(e)") }
         }

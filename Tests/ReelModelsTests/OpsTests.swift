@@ -42,12 +42,15 @@ final class OpsTests: XCTestCase {
             ("linear", .linear(factor: 4)),
             ("dynamic", .dynamic(factor: 2, maxPositions: 32)),
             ("llama3", .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16)),
+            ("yarn", .yarn(factor: 4, originalMaxPositions: 16)),
+            ("yarn_mscale", .yarn(factor: 8, originalMaxPositions: 8, betaFast: 16, betaSlow: 2, mscale: 1, mscaleAllDim: 0.5)),
         ]
         for (name, scaling) in cases {
             let theta = name == "llama3" ? 5e5 : 10000
             let rope = try RotaryEmbedding(headDim: 16, theta: theta, scaling: scaling)
             try assertClose("inv_freq \(name)", rope.invFreq, try ops.floats("rope.\(name).inv_freq"),
                             relative: Self.invFreqTolerance)
+            XCTAssertEqual(rope.attentionScaling, try ops.floats("rope.\(name).attention_factor")[0], accuracy: 1e-6, name)
         }
         // dynamic NTK grows with the sequence and resets below the original length
         let rope = try RotaryEmbedding(headDim: 16, theta: 10000, scaling: .dynamic(factor: 2, maxPositions: 32))
@@ -67,6 +70,13 @@ final class OpsTests: XCTestCase {
         rope.apply(q: &q, qHeads: 2, k: &k, kHeads: 1, rows: 7, positions: pos)
         try assertClose("rope q", q, try ops.floats("rope.q_out"), relative: Self.f32OpTolerance)
         try assertClose("rope k", k, try ops.floats("rope.k_out"), relative: Self.f32OpTolerance)
+    }
+
+    func testRopeApplyYarn() throws {
+        let rope = try RotaryEmbedding(headDim: 16, theta: 10000, scaling: .yarn(factor: 4, originalMaxPositions: 16))
+        var q = try ops.floats("rope.q"), k = try ops.floats("rope.k")
+        rope.apply(q: &q, qHeads: 2, k: &k, kHeads: 1, rows: 7, positions: try ops.ints("rope.positions"))
+        try assertClose("rope yarn q", q, try ops.floats("rope.yarn.q_out"), relative: Self.f32OpTolerance)
     }
 
     func testRopeRejectsUnknownSetup() {
@@ -191,6 +201,9 @@ final class OpsTests: XCTestCase {
         // top-p 0.5: token 1 alone has p≈0.40 < 0.5, so {1, 4}
         var c = Sampler(SamplerConfig(topP: 0.5, seed: 1))
         XCTAssertEqual(Set((0..<200).map { _ in c.sample(logits) }), [1, 4])
+        // top-p sees the distribution top-k left, renormalised (HF masks to −inf between warpers): p(1) = 0.525 ≥ 0.5
+        var e = Sampler(SamplerConfig(topK: 2, topP: 0.5, seed: 5))
+        XCTAssertEqual(Set((0..<100).map { _ in e.sample(logits) }), [1])
         // min-p 0.5 keeps tokens with p ≥ 0.5·p_max: 1, 4 (p ratio e^-0.1) and 2 (e^-1 < 0.5: dropped)
         var d = Sampler(SamplerConfig(minP: 0.5, seed: 3))
         XCTAssertEqual(Set((0..<300).map { _ in d.sample(logits) }), [1, 4])

@@ -218,7 +218,7 @@ public final class Decoder {
         try cache.reserve(1)
         b.positions[0] = position ?? nextPosition
         rope.update(maxPosition: b.positions[0])
-        try b.x.reshape([1, config.hiddenSize])
+        try b.x.reshape(rows: 1, columns: config.hiddenSize)
         try embedTokens.lookup(token, into: b.x.data)
         try forwardChunk(rows: 1, logits: .last, into: b.logits, logitsRow: 0)
         return b.logits
@@ -247,7 +247,7 @@ public final class Decoder {
         var start = 0
         while start < n {
             let m = min(options.maxBatch, n - start)
-            try buffers.x.reshape([m, config.hiddenSize])
+            try buffers.x.reshape(rows: m, columns: config.hiddenSize)
             try fill(start, m, buffers.x.data)
             for i in 0..<m { buffers.positions[i] = pos[start + i] }
             let isLast = start + m == n

@@ -34,6 +34,8 @@ public struct DecoderConfig: Equatable, Sendable {
         /// Defaults to `max_position_embeddings`.
         public var originalMaxPositionEmbeddings: Int
         public var partialRotaryFactor: Double = 1
+        /// The whole `rope` object (yarn's beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim, truncate).
+        public var raw: JSONObject = JSONObject()
     }
 
     public var family: Family
@@ -119,7 +121,8 @@ public struct DecoderConfig: Equatable, Sendable {
                     lowFreqFactor: try double("low_freq_factor", in: r, default: 1),
                     highFreqFactor: try double("high_freq_factor", in: r, default: 4),
                     originalMaxPositionEmbeddings: r["original_max_position_embeddings"]?.int ?? maxPositionEmbeddings,
-                    partialRotaryFactor: try double("partial_rotary_factor", in: r, default: 1))
+                    partialRotaryFactor: try double("partial_rotary_factor", in: r, default: 1),
+                    raw: r.object!)
         if let b = json["bos_token_id"], !b.isNull {
             guard let v = b.int else { throw DecoderError.config(key: "bos_token_id", message: "expected an integer or null") }
             bosTokenId = v
@@ -139,7 +142,7 @@ public struct DecoderConfig: Equatable, Sendable {
         }
     }
 
-    /// The RoPE scaling this config asks for; yarn and longrope are not implemented yet.
+    /// The RoPE scaling this config asks for; longrope is not implemented yet.
     public func ropeScaling() throws -> RopeScaling {
         switch rope.type {
         case "default": return .none
@@ -148,8 +151,19 @@ public struct DecoderConfig: Equatable, Sendable {
         case "llama3":
             return .llama3(factor: rope.factor, lowFreqFactor: rope.lowFreqFactor, highFreqFactor: rope.highFreqFactor,
                            originalMaxPositions: rope.originalMaxPositionEmbeddings)
-        case "yarn", "longrope":
-            throw RuntimeError.unsupported("rope type \"\(rope.type)\" (implemented: default, linear, dynamic, llama3)")
+        case "yarn":
+            let raw = JSON.object(rope.raw)
+            func number(_ key: String) throws -> Double? {
+                guard let v = raw[key], !v.isNull else { return nil }
+                guard let d = v.double else { throw DecoderError.config(key: "rope.\(key)", message: "expected a number") }
+                return d
+            }
+            return .yarn(factor: rope.factor, originalMaxPositions: rope.originalMaxPositionEmbeddings,
+                         betaFast: try number("beta_fast") ?? 32, betaSlow: try number("beta_slow") ?? 1,
+                         attentionFactor: try number("attention_factor"), mscale: try number("mscale"),
+                         mscaleAllDim: try number("mscale_all_dim"), truncate: raw["truncate"]?.bool ?? true)
+        case "longrope":
+            throw RuntimeError.unsupported("rope type \"longrope\" (implemented: default, linear, dynamic, llama3, yarn)")
         default:
             throw DecoderError.config(key: "rope.type", message: "unknown RoPE type \"\(rope.type)\"")
         }

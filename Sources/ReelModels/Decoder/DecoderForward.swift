@@ -9,22 +9,22 @@ extension Decoder {
         let c = config, b = buffers, start = cache.count
         let H = c.hiddenSize
         try cache.reserve(n)
-        for (i, layer) in layers.enumerated() {
+        for i in 0..<layers.count {
             emit("hidden_states.\(i)", b.x, start)
-            try layerForward(i, layer, rows: n, start: start)
+            try layerForward(i, layers[i], rows: n, start: start)
         }
         // hidden_states = self.norm(hidden_states)
         let eps = Float(c.rmsNormEps)
         norm.withUnsafeBufferPointer { Ops.rmsNorm(b.x.data, rows: n, dim: H, weight: $0.baseAddress!, eps: eps, into: b.x.data) }
         emit("hidden_states.\(layers.count)", b.x, start)  // HF: hs[L] is the final-norm output
         try cache.advance(n)
-        nextPosition = max(nextPosition, (b.positions[0..<n].max() ?? 0) + 1)
+        for i in 0..<n { nextPosition = max(nextPosition, b.positions[i] + 1) }
 
         // logits = self.lm_head(hidden_states[:, slice_indices, :])
         switch logits {
         case .none: return
         case .last:
-            try b.selected.reshape([1, H])
+            try b.selected.reshape(rows: 1, columns: H)
             b.selected.data.update(from: b.x.row(n - 1), count: H)
             lmHead.forward(b.selected.data, rows: 1, into: out.row(logitsRow), pool: pool)
         case .all:
@@ -40,48 +40,48 @@ extension Decoder {
 
     /// Mirrors `LlamaDecoderLayer.forward` (Qwen2/Qwen3 the same, Qwen3 adding q/k norm before RoPE).
     private func layerForward(_ i: Int, _ w: DecoderLayerWeights, rows n: Int, start: Int) throws {
-        let c = config, b = buffers, p = "layers.\(i)"
+        let c = config, b = buffers
         let H = c.hiddenSize, hd = c.headDim, nH = c.numAttentionHeads, nKV = c.numKeyValueHeads
         let eps = Float(c.rmsNormEps)
 
         // residual = hidden_states; hidden_states = self.input_layernorm(hidden_states)
-        try b.xNorm.reshape([n, H])
+        try b.xNorm.reshape(rows: n, columns: H)
         w.inputLayernorm.withUnsafeBufferPointer {
             Ops.rmsNorm(b.x.data, rows: n, dim: H, weight: $0.baseAddress!, eps: eps, into: b.xNorm.data)
         }
-        emit("\(p).input_layernorm", b.xNorm, start)
+        emit("layers.\(i).input_layernorm", b.xNorm, start)
 
         // --- self_attn (LlamaAttention.forward) ---
         // query/key/value_states = {q,k,v}_proj(hidden_states).view(n, heads, hd)
         try w.qProj(b.xNorm, into: b.q, pool: pool)   // [n, nH·hd]
         try w.kProj(b.xNorm, into: b.k, pool: pool)   // [n, nKV·hd]
         try w.vProj(b.xNorm, into: b.v, pool: pool)   // [n, nKV·hd]
-        emit("\(p).self_attn.q_proj", b.q, start)
-        emit("\(p).self_attn.k_proj", b.k, start)
-        emit("\(p).self_attn.v_proj", b.v, start)
+        emit("layers.\(i).self_attn.q_proj", b.q, start)
+        emit("layers.\(i).self_attn.k_proj", b.k, start)
+        emit("layers.\(i).self_attn.v_proj", b.v, start)
         // Qwen3: q_norm / k_norm over each head vector, before RoPE
         if let qNorm = w.qNorm, let kNorm = w.kNorm {
             qNorm.withUnsafeBufferPointer { Ops.rmsNorm(b.q.data, rows: n * nH, dim: hd, weight: $0.baseAddress!, eps: eps, into: b.q.data) }
             kNorm.withUnsafeBufferPointer { Ops.rmsNorm(b.k.data, rows: n * nKV, dim: hd, weight: $0.baseAddress!, eps: eps, into: b.k.data) }
-            emit("\(p).self_attn.q_norm", b.q, start)
-            emit("\(p).self_attn.k_norm", b.k, start)
+            emit("layers.\(i).self_attn.q_norm", b.q, start)
+            emit("layers.\(i).self_attn.k_norm", b.k, start)
         }
         // query_states, key_states = apply_rotary_pos_emb(q, k, cos, sin)
         b.positions.withUnsafeBufferPointer {
             rope.apply(q: b.q.data, qHeads: nH, k: b.k.data, kHeads: nKV, rows: n, positions: $0.baseAddress!)
         }
-        emit("\(p).self_attn.q_rope", b.q, start)
-        emit("\(p).self_attn.k_rope", b.k, start)
+        emit("layers.\(i).self_attn.q_rope", b.q, start)
+        emit("layers.\(i).self_attn.k_rope", b.k, start)
         // key_states, value_states = past_key_values.update(...)
         cache.store(layer: i, start: start, rows: n, k: b.k.data, v: b.v.data)
         // attn_output = softmax(q·kᵀ·hd^-0.5 + causal mask)·v, GQA by repeat_interleave
-        try b.attn.reshape([n, nH * hd])
+        try b.attn.reshape(rows: n, columns: nH * hd)
         cache.attention(layer: i, q: b.q.data, rows: n, start: start, heads: nH, scale: 1 / Float(hd).squareRoot(),
                         into: b.attn.data, pool: pool)
-        emit("\(p).self_attn.attn", b.attn, start)
+        emit("layers.\(i).self_attn.attn", b.attn, start)
         // attn_output = self.o_proj(attn_output)
         try w.oProj(b.attn, into: b.proj, pool: pool)
-        emit("\(p).self_attn.o_proj", b.proj, start)
+        emit("layers.\(i).self_attn.o_proj", b.proj, start)
         // hidden_states = residual + hidden_states
         Ops.add(b.x.data, b.proj.data, count: n * H)
 
@@ -89,20 +89,21 @@ extension Decoder {
         w.postAttentionLayernorm.withUnsafeBufferPointer {
             Ops.rmsNorm(b.x.data, rows: n, dim: H, weight: $0.baseAddress!, eps: eps, into: b.xNorm.data)
         }
-        emit("\(p).post_attention_layernorm", b.xNorm, start)
+        emit("layers.\(i).post_attention_layernorm", b.xNorm, start)
         // mlp: down_proj(act_fn(gate_proj(x)) * up_proj(x))
         try w.gateProj(b.xNorm, into: b.gate, pool: pool)
         try w.upProj(b.xNorm, into: b.up, pool: pool)
         Ops.siluMul(b.gate.data, b.up.data, count: n * c.intermediateSize)
-        emit("\(p).mlp.act", b.gate, start)
+        emit("layers.\(i).mlp.act", b.gate, start)
         try w.downProj(b.gate, into: b.proj, pool: pool)
-        emit("\(p).mlp.down_proj", b.proj, start)
+        emit("layers.\(i).mlp.down_proj", b.proj, start)
         // hidden_states = residual + hidden_states
         Ops.add(b.x.data, b.proj.data, count: n * H)
     }
 
-    @inline(__always) private func emit(_ name: String, _ t: Tensor, _ firstRow: Int) {
-        capture?(name, t, firstRow)
+    /// Hands a named intermediate to `capture`; the name is built only when a hook is set (no per-token strings).
+    @inline(__always) private func emit(_ name: @autoclosure () -> String, _ t: Tensor, _ firstRow: Int) {
+        if let capture { capture(name(), t, firstRow) }
     }
 }
 
@@ -110,6 +111,8 @@ extension Decoder {
 /// rows in sequence order. Pass `recorder.hook` as `Decoder.capture`.
 public final class IntermediateRecorder {
     public private(set) var tensors: [String: (rowLength: Int, values: [Float])] = [:]
+    /// Recorded names in the order first seen (stable output order for `reel forward` / `reel parity`).
+    public private(set) var names: [String] = []
     /// Records only names this returns true for (default: all).
     public var filter: (String) -> Bool
 
@@ -119,9 +122,10 @@ public final class IntermediateRecorder {
         { [unowned self] name, t, _ in
             guard self.filter(name) else { return }
             let k = t.rowLength
+            if self.tensors[name] == nil { self.names.append(name) }
             self.tensors[name, default: (k, [])].values.append(contentsOf: UnsafeBufferPointer(start: t.data, count: t.count))
         }
     }
 
-    public func removeAll() { tensors = [:] }
+    public func removeAll() { tensors = [:]; names = [] }
 }

@@ -149,7 +149,7 @@ extension TextModel {
                 break
             }
             if tokens.count == options.maxTokens { break }
-            if decoder.nextPosition >= decoder.cache.capacity {
+            if decoder.cache.count >= decoder.cache.capacity {
                 reason = .context
                 break
             }

@@ -1,6 +1,0 @@
-import XCTest
-
-// Replaced by the media tests.
-final class ReelMediaPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}

@@ -1,0 +1,195 @@
+"""Reference fixtures for Reel's audio path: the Whisper encoder and Qwen2-Audio (ARCHSPEC §5, §7).
+
+    python3 tools/make_audio_fixtures.py [out_dir]      # default: Tests/ReelModelsTests/Fixtures
+
+Tiny random models, every parameter randomised with `randomize_`. To keep the fixtures small both use
+`max_source_positions = 50`, so the encoders take exactly 2·50 = 100 mel frames (transformers checks
+`input_features.shape[-1] == max_source_positions · 2`); the log-mel features come from transformers'
+`WhisperFeatureExtractor(chunk_length=1)` (1 s = 16000 samples → 100 frames) on deterministic synthetic audio
+(a chirp plus seeded noise) that fills only part of the window, so the padding and the valid-frame count are real.
+
+<out>/whisper/   WhisperEncoder (80 mels, d_model 32, 2 layers, 4 heads, ffn 64), f32 checkpoint.
+  ref.safetensors: input_features f32 [80,100], feature_attention_mask i64 [100],
+  audio.conv1 f32 [100,32] (gelu(conv1)), audio.conv2 f32 [50,32] (gelu(conv2)),
+  audio.hidden_states.{0..2} f32 [50,32] (0: conv2 + positions; i: raw output of layer i),
+  audio.last_hidden_state f32 [50,32] (final layer_norm; equals HF's output_hidden_states[-1]).
+
+<out>/qwen2_audio/   Qwen2AudioForConditionalGeneration (audio as above but 128 mels; Qwen2 text H 64, 2 layers,
+  I 64, nH 4, nKV 2, vocab 404, untied lm_head), weights rounded to bf16 and saved as bf16 (keeps the directory under
+  400 KB); the tokenizer is examples/tiny-qwen2's plus <|AUDIO|> (400), <|audio_bos|> (401), <|audio_eos|> (402),
+  with Qwen2AudioProcessor's default chat template. Inputs come from Qwen2AudioProcessor (chat template, feature
+  extraction, <|AUDIO|> expansion). The reference runs in float64 on exactly the stored values.
+  ref.safetensors: input_ids i64 [S], input_features f16 [128,100], feature_attention_mask i64 [100],
+  audio.conv2, audio.hidden_states.{0..2} (valid positions only: the first (L-1)//2+1 rows),
+  audio.pooled f32 [n,32] (AvgPool1d(2,2)), audio.last_hidden_state f32 [n,32] (layer_norm after pooling),
+  audio_features f32 [n,64] (projector), logits f32 [16,404] (the prompt's last 16 positions; all of them
+  attend to the audio), greedy_ids i64 [16] (generate, do_sample=False, no EOS stop).
+
+Both input_features are rounded to f16 first and stored as F16 (the reference runs on exactly those values), which
+halves their size.
+
+Deterministic: re-running rewrites the same bytes.
+"""
+import json
+import math
+import os
+import shutil
+import sys
+
+from common import randomize_, save_ref  # sets HF_HUB_OFFLINE
+
+import torch
+from transformers import (AutoTokenizer, GenerationConfig, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration,
+                          Qwen2AudioProcessor, WhisperConfig, WhisperFeatureExtractor)
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+torch.manual_seed(0)
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "Tests", "ReelModelsTests", "Fixtures")
+POSITIONS = 50                  # max_source_positions → 100 mel frames
+AUDIO = dict(d_model=32, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=64,
+             max_source_positions=POSITIONS)
+NEW_TOKENS = 16
+LOGIT_ROWS = 16                 # qwen2_audio: logits of the prompt's last positions
+
+
+def synthetic_audio(samples, seed):
+    """A 200→2000 Hz chirp at 0.5 plus seeded noise at 0.05: deterministic, with energy across the mel range."""
+    t = torch.arange(samples, dtype=torch.float64) / 16000
+    f0, f1, dur = 200.0, 2000.0, samples / 16000
+    phase = 2 * math.pi * (f0 * t + (f1 - f0) / (2 * dur) * t * t)
+    g = torch.Generator().manual_seed(seed)
+    x = 0.5 * torch.sin(phase) + 0.05 * torch.randn(samples, generator=g, dtype=torch.float64)
+    return x.float().numpy()
+
+
+def capture_encoder(enc, stages, positions):
+    """Forward hooks recording the encoder's named intermediates (first `positions` rows, batch 0)."""
+    def put(name, rows=None):
+        def hook(_m, _inp, out):
+            t = out[0] if isinstance(out, tuple) else out
+            t = t[0]
+            if name == "audio.conv1" or name == "audio.conv2":
+                t = torch.nn.functional.gelu(t).transpose(0, 1)    # [C, T] → [T, C], after the gelu
+            stages[name] = (t if rows is None else t[:rows]).float()
+        return hook
+    hooks = [enc.conv1.register_forward_hook(put("audio.conv1")), enc.conv2.register_forward_hook(put("audio.conv2"))]
+    hooks.append(enc.layers[0].register_forward_pre_hook(
+        lambda _m, args: stages.__setitem__("audio.hidden_states.0", args[0][0][:positions].float())))
+    for i, layer in enumerate(enc.layers):
+        hooks.append(layer.register_forward_hook(put(f"audio.hidden_states.{i + 1}", positions)))
+    return hooks
+
+
+def make_whisper():
+    d = os.path.join(OUT, "whisper")
+    os.makedirs(d, exist_ok=True)
+    fe = WhisperFeatureExtractor(feature_size=80, chunk_length=1)
+    audio = synthetic_audio(9337, seed=1)       # ceil(9337/160) = 59 valid frames of 100
+    feats = fe(audio, sampling_rate=16000, return_attention_mask=True, padding="max_length", return_tensors="pt")
+    assert feats.input_features.shape == (1, 80, 100), feats.input_features.shape
+    feats["input_features"] = feats.input_features.half().float()
+
+    m = WhisperEncoder(WhisperConfig(num_mel_bins=80, **AUDIO)).eval()
+    randomize_(m, seed=1)
+    m.save_pretrained(d)
+    m = WhisperEncoder.from_pretrained(d, dtype=torch.float64).eval()
+    stages = {}
+    hooks = capture_encoder(m, stages, POSITIONS)
+    with torch.no_grad():
+        out = m(feats.input_features.double(), output_hidden_states=True)
+    for h in hooks:
+        h.remove()
+    stages["audio.last_hidden_state"] = out.last_hidden_state[0].float()
+    assert torch.equal(out.hidden_states[-1], out.last_hidden_state)   # HF ties hs[-1] to the final norm
+    ref = {"input_features": feats.input_features[0].half(),
+           "feature_attention_mask": feats.attention_mask[0].to(torch.int64), **stages}
+    save_ref(ref, os.path.join(d, "ref.safetensors"))
+    print("whisper:", {k: tuple(v.shape) for k, v in ref.items()})
+
+
+def make_tokenizer(d):
+    tok = AutoTokenizer.from_pretrained(os.path.join(ROOT, "examples", "tiny-qwen2"))
+    tok.add_special_tokens({"additional_special_tokens": ["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]})
+    assert tok.convert_tokens_to_ids(["<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]) == [400, 401, 402]
+    return tok
+
+
+def make_qwen2_audio():
+    d = os.path.join(OUT, "qwen2_audio")
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    tok = make_tokenizer(d)
+    fe = WhisperFeatureExtractor(feature_size=128, chunk_length=1)
+    proc = Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok)
+    tok.chat_template = proc.chat_template          # the processor's default (vicuna-style) template
+    tok.save_pretrained(d)
+
+    cfg = Qwen2AudioConfig(
+        audio_config=dict(model_type="qwen2_audio_encoder", num_mel_bins=128, **AUDIO),
+        text_config=dict(model_type="qwen2", vocab_size=404, hidden_size=64, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=256, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                         bos_token_id=0, eos_token_id=2, rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
+        audio_token_index=400, tie_word_embeddings=False)
+    m = Qwen2AudioForConditionalGeneration(cfg).eval()
+    randomize_(m, seed=2)
+    with torch.no_grad():  # round to bf16 so the bf16 checkpoint holds exactly the values the reference uses
+        for p in m.parameters():
+            p.copy_(p.to(torch.bfloat16).to(torch.float32))
+    m.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=2, do_sample=False)
+    m.to(torch.bfloat16).save_pretrained(d)
+    m = Qwen2AudioForConditionalGeneration.from_pretrained(d, dtype=torch.float64).eval()
+
+    messages = [{"role": "user", "content": [{"type": "audio", "audio_url": "chirp.wav"},
+                                             {"type": "text", "text": "What is this sound?"}]}]
+    text = proc.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    audio = synthetic_audio(12345, seed=2)      # L = ceil(12345/160) = 78 frames → 39 positions → 19 tokens
+    inputs = proc(text=text, audio=[audio], sampling_rate=16000, return_tensors="pt")
+    inputs["input_features"] = inputs.input_features.half().float()
+    L = int(inputs.feature_attention_mask.sum())
+    positions = (L - 1) // 2 + 1
+    n = (positions - 2) // 2 + 1
+    assert (L, positions, n) == (78, 39, 19), (L, positions, n)
+    assert int((inputs.input_ids == 400).sum()) == n
+
+    enc = m.model.audio_tower
+    stages = {}
+    hooks = capture_encoder(enc, stages, positions)
+    hooks.append(enc.layer_norm.register_forward_pre_hook(
+        lambda _m, args: stages.__setitem__("audio.pooled", args[0][0][:n].float())))
+    hooks.append(enc.layer_norm.register_forward_hook(
+        lambda _m, _i, out: stages.__setitem__("audio.last_hidden_state", out[0][:n].float())))
+    hooks.append(m.model.multi_modal_projector.register_forward_hook(
+        lambda _m, _i, out: stages.__setitem__("audio_features", out[0][:n].float())))
+    kw = dict(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
+              input_features=inputs.input_features.double(), feature_attention_mask=inputs.feature_attention_mask)
+    with torch.no_grad():
+        out = m(**kw)
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        gen = m.generate(**kw, max_new_tokens=NEW_TOKENS, min_new_tokens=0, do_sample=False, eos_token_id=None)
+    greedy = gen[0, inputs.input_ids.shape[1]:]
+    assert greedy.numel() == NEW_TOKENS, greedy.shape
+    stages.pop("audio.conv1")                   # checked by the whisper fixture; keeps this directory small
+    ref = {"input_ids": inputs.input_ids[0].to(torch.int64),
+           "input_features": inputs.input_features[0].half(),
+           "feature_attention_mask": inputs.feature_attention_mask[0].to(torch.int64),
+           **stages,
+           "logits": out.logits[0, -LOGIT_ROWS:].float(),
+           "greedy_ids": greedy.to(torch.int64)}
+    save_ref(ref, os.path.join(d, "ref.safetensors"))
+    with open(os.path.join(d, "prompt.json"), "w") as f:   # what the Swift test renders through the template
+        json.dump({"messages": messages, "text": text}, f, indent=1)
+    print("qwen2_audio:", {k: tuple(v.shape) for k, v in ref.items()})
+
+
+if __name__ == "__main__":
+    make_whisper()
+    make_qwen2_audio()
