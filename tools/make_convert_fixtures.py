@@ -13,17 +13,10 @@ import torch
 import transformers as T
 from safetensors.torch import load_file, save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import randomize_  # noqa: E402  (every parameter randomised, norms around 1)
+
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "Tests", "ReelConvertTests", "Fixtures")
-
-
-def randomize_(m, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for n, p in m.named_parameters():
-            if p.dim() == 1 and ("norm" in n or "ln" in n) and n.endswith("weight"):
-                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.05 * torch.randn(p.shape, generator=g))
 
 
 def save(name, model, **kw):

@@ -130,6 +130,18 @@ public enum DecoderFamily: String, Sendable, CaseIterable {
         return out
     }
 
+    /// The decoder of a composite (LLaVA, Qwen2-Audio, Reel AV): `text_config` read with its own `model_type`'s
+    /// defaults; `tie_word_embeddings` is inherited from the composite's top level.
+    static func textComponent(of r: ConfigReader, generation: JSON?, defaultType: String) throws -> ComponentSpec {
+        let tr = try r.child("text_config")
+        let textType = try tr.string("model_type", default: defaultType)
+        guard let text = DecoderFamily(modelType: textType) else {
+            throw ModelsError.badValue(source: r.source, key: "text_config.model_type",
+                                       message: "unsupported text model \(textType); supported: llama, qwen2, qwen3")
+        }
+        return try text.component(tr, generation: generation, tieDefault: try r.bool("tie_word_embeddings", default: false))
+    }
+
     /// The registry entry of a causal LM of this family.
     var family: ModelFamily {
         let me = self

@@ -10,7 +10,6 @@ public enum LlavaFamily: String, Sendable, CaseIterable {
     func describe(_ config: JSON, generation: JSON?, source: String) throws -> ModelSpec {
         let r = ConfigReader(config, source: source)
         let vr = try r.child("vision_config")
-        let tr = try r.child("text_config")
         let visionType = try vr.string("model_type", default: self == .onevision ? "siglip_vision_model" : "clip_vision_model")
         let vision: VisionFamily
         switch visionType {
@@ -18,12 +17,7 @@ public enum LlavaFamily: String, Sendable, CaseIterable {
         case "clip_vision_model": vision = .clip
         default: throw ModelsError.badValue(source: source, key: "vision_config.model_type", message: "unsupported vision tower \(visionType); supported: siglip_vision_model, clip_vision_model")
         }
-        let textType = try tr.string("model_type", default: self == .onevision ? "qwen2" : "llama")
-        guard let text = DecoderFamily(modelType: textType) else {
-            throw ModelsError.badValue(source: source, key: "text_config.model_type", message: "unsupported text model \(textType); supported: llama, qwen2, qwen3")
-        }
-        let tie = try r.bool("tie_word_embeddings", default: false)
-        let decoder = try text.component(tr, generation: generation, tieDefault: tie)
+        let decoder = try DecoderFamily.textComponent(of: r, generation: generation, defaultType: self == .onevision ? "qwen2" : "llama")
         let visionComponent = try vision.component(vr)
         let dv = try visionComponent.config["hidden_size"]!.int.unwrap()
         let ht = try decoder.config["hidden_size"]!.int.unwrap()
@@ -100,12 +94,7 @@ public enum Qwen2AudioFamily {
         ModelFamily(architecture: name, hfArchitectures: ["Qwen2AudioForConditionalGeneration"], modelTypes: [name]) { config, generation, source in
             let r = ConfigReader(config, source: source)
             let audio = try WhisperEncoderFamily.component(try r.child("audio_config"))
-            let tr = try r.child("text_config")
-            let textType = try tr.string("model_type", default: "qwen2")
-            guard let text = DecoderFamily(modelType: textType) else {
-                throw ModelsError.badValue(source: source, key: "text_config.model_type", message: "unsupported text model \(textType)")
-            }
-            let decoder = try text.component(tr, generation: generation, tieDefault: try r.bool("tie_word_embeddings", default: false))
+            let decoder = try DecoderFamily.textComponent(of: r, generation: generation, defaultType: "qwen2")
             let d = try audio.config["d_model"]!.int.unwrap()
             let ht = try decoder.config["hidden_size"]!.int.unwrap()
             let projector = ComponentSpec(name: "projector", family: "qwen2_audio_projector", config: JSONObject([

@@ -13,12 +13,7 @@ public enum ReelAVFamily {
             throw ModelsError.badValue(source: source, key: "vision_config.vision_use_head", message: "must be false for reel_av")
         }
         let audio = try WhisperEncoderFamily.component(try r.child("audio_config"))
-        let tr = try r.child("text_config")
-        let textType = try tr.string("model_type", default: "qwen2")
-        guard let text = DecoderFamily(modelType: textType) else {
-            throw ModelsError.badValue(source: source, key: "text_config.model_type", message: "unsupported text model \(textType)")
-        }
-        let decoder = try text.component(tr, generation: generation, tieDefault: try r.bool("tie_word_embeddings", default: false))
+        let decoder = try DecoderFamily.textComponent(of: r, generation: generation, defaultType: "qwen2")
         let dv = try vision.config["hidden_size"]!.int.unwrap()
         let da = try audio.config["d_model"]!.int.unwrap()
         let ht = try decoder.config["hidden_size"]!.int.unwrap()

@@ -16,8 +16,10 @@ public enum VisionFamily: String, Sendable, CaseIterable {
         let channels = try r.positiveInt("num_channels", default: 3)
         let image = try r.positiveInt("image_size", default: 224)
         let patch = try r.positiveInt("patch_size", default: isClip ? 32 : 16)
-        guard image % patch == 0 else {
-            throw ModelsError.badValue(source: r.source, key: r.path + "image_size", message: "\(image) is not a multiple of patch_size \(patch)")
+        // The patch conv has stride P and no padding: a grid of floor(image/P) per side (so400m: 384/14 → 27), the
+        // last image_size mod P rows and columns unused.
+        guard image >= patch else {
+            throw ModelsError.badValue(source: r.source, key: r.path + "image_size", message: "\(image) is smaller than patch_size \(patch)")
         }
         guard hidden % heads == 0 else {
             throw ModelsError.badValue(source: r.source, key: r.path + "num_attention_heads", message: "\(heads) does not divide hidden_size \(hidden)")

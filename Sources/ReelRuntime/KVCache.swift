@@ -99,15 +99,15 @@ public final class KVCache: @unchecked Sendable {
                     let j = h / group
                     let k = keys.assumingMemoryBound(to: Float.self) + j * hd
                     let v = values.assumingMemoryBound(to: Float.self) + j * hd
-                    Kernels.gemm(m: n, n: span, k: hd, alpha: scale, a: q + h * hd, lda: heads * hd,
-                                 b: k, ldb: e, transposeB: true, c: scores, ldc: span)
+                    Kernels.gemm(transB: true, m: n, n: span, k: hd, alpha: scale, a: q + h * hd, lda: heads * hd,
+                                 b: k, ldb: e, c: scores, ldc: span)
                     for i in 0..<n {
                         let len = start + i + 1  // causal: row i sees sequence indices 0...start+i
                         let row = scores + i * span
                         Ops.softmax(row, count: len)
                         if len < span { (row + len).initialize(repeating: 0, count: span - len) }
                     }
-                    Kernels.gemm(m: n, n: hd, k: span, alpha: 1, a: scores, lda: span, b: v, ldb: e, transposeB: false,
+                    Kernels.gemm(transB: false, m: n, n: hd, k: span, alpha: 1, a: scores, lda: span, b: v, ldb: e,
                                  c: out + h * hd, ldc: heads * hd)
                 }
             }

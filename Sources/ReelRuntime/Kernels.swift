@@ -102,13 +102,13 @@ public enum Kernels {
         }
     }
 
-    /// C[m, n] (leading dim ldc) = alpha · A[m, k] (lda) · op(B) + 0·C, row-major, where op(B) is B[n, k]ᵀ (ldb)
-    /// when `transposeB`, else B[k, n] (ldb). Strided rows let one head of a [rows, heads, hd] tensor be a matrix.
-    public static func gemm(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
-                            b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+    /// c[m, n] (row stride ldc) = alpha · op(a) · op(b) + beta · c, row-major, with strides: the strided GEMM of
+    /// encoder attention (one head's columns inside [S, heads·hd] rows). op(a) is [m, k]; op(b) is [k, n].
+    public static func gemm(transA: Bool = false, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// f16 bits → f32 rows.

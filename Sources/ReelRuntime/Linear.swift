@@ -36,6 +36,10 @@ public final class Linear: @unchecked Sendable {
     }
     /// Weight rows dequantised per tile on the `dequantizeTile` path (32 rows × 2048 f32 = 256 KiB: stays in L2).
     public static let tileRows = 32
+    /// Tile rows when a call has at least `wideTileMinRows` activation rows (vision towers), so the activations are
+    /// packed by sgemm a few times per weight, not once per 32 rows (256 × 4304 f32 = 4.4 MiB scratch per thread).
+    public static let wideTileRows = 256
+    public static let wideTileMinRows = 512
 
     /// - Parameters:
     ///   - weight: `[out, in]`.
@@ -87,7 +91,8 @@ public final class Linear: @unchecked Sendable {
             act = UnsafeRawPointer(q)
         }
 
-        let tile = Self.tileRows
+        // Many activation rows (encoders: frames × 729 tokens): sgemm repacks x for every tile, so take wider tiles.
+        let tile = n >= Self.wideTileMinRows ? Self.wideTileRows : Self.tileRows
         pool.parallelFor(m, granularity: 16) { rows, worker in
             if enc == .f32 {
                 let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)

@@ -13,11 +13,14 @@ struct Forward: ParsableCommand {
         For diffing Reel against PyTorch without writing Swift (docs/forward.md). Inputs use Hugging Face names:
           input_ids        int64 or int32, [1, S] or [S]
           attention_mask   optional; must be all ones (no padding)
+          pixel_values_videos, pixel_values + image_sizes   LLaVA models: one video / one image (processor
+                           outputs); input_ids must hold the placeholders already expanded, as in transformers
         Outputs (f32):
           logits                 [S, vocab]
           hidden_states.{i}      [S, hidden] for i = 0…L, as transformers' output_hidden_states: 0 is the
                                  embeddings, i the output of layer i, L the final-norm output
-        --all-stages adds every named intermediate (layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …).
+          video_features / image_features   [tokens, hidden], when pixels are given
+        --all-stages adds every named intermediate (vision.hidden_states.{i}, projector.*,  (layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …).
 
         Example:
           python -c "import torch, safetensors.torch as s; s.save_file({'input_ids': torch.tensor([[1,5,9]])}, 'in.safetensors')"
@@ -44,6 +47,8 @@ struct Forward: ParsableCommand {
     func run() throws {
         let ids = try readInputIds(inputs)
         let file = try ReelFile(path: model)
+        let pixels = try PixelInputs(path: inputs)
+        if !pixels.media.isEmpty { return try runWithMedia(file, ids: ids, media: pixels.media) }
         guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
@@ -61,10 +66,42 @@ struct Forward: ParsableCommand {
     }
 }
 
+extension Forward {
+    /// LLaVA: features from the pixels, spliced into the embeddings of `ids` (placeholders expanded), one prefill.
+    func runWithMedia(_ file: ReelFile, ids: [Int], media: [MediaInput]) throws {
+        var opts = load.decoderOptions
+        opts.contextLength = max(opts.contextLength ?? 0, ids.count)
+        let m = try LlavaModel(file: file, options: opts)
+        let stages = IntermediateRecorder { allStages || $0 == "video_features" || $0 == "image_features" }
+        m.capture = stages.hook
+        m.vision.capture = allStages ? stages.hook : nil
+        var videos: [Tensor] = [], images: [Tensor] = []
+        for x in media {
+            switch x {
+            case let .video(p, frames): videos.append(try m.videoFeatures(pixels: p, frames: frames))
+            case let .image(p, tiles, size): images.append(try m.imageFeatures(pixels: p, tiles: tiles, size: size))
+            }
+        }
+        let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        m.decoder.capture = recorder.hook
+        _ = try m.decoder.prefill(embeddings: try m.inputEmbeddings(ids: ids, videoFeatures: videos, imageFeatures: images), logits: .all)
+        var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
+        for (name, s) in stages.tensors.sorted(by: { $0.key < $1.key }) {
+            try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
+        }
+        for name in recorder.names {
+            let s = recorder.tensors[name]!
+            try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
+        }
+        try w.write(to: outputs, force: force)
+        printErr("wrote \(stages.tensors.count + recorder.names.count) tensors for \(ids.count) tokens to \(outputs)")
+    }
+}
+
 /// `input_ids` from a safetensors file (int64 or int32, [1, S] or [S]); an `attention_mask` must be all ones.
 func readInputIds(_ path: String) throws -> [Int] {
     let f = try SafetensorsFile(path: path)
-    let supported = ["input_ids", "attention_mask"]
+    let supported = ["input_ids", "attention_mask"] + PixelInputs.names
     for name in f.names where !supported.contains(name) {
         throw ValidationError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
     }
@@ -118,11 +155,15 @@ struct Parity: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "LLaVA models: processor outputs (pixel_values_videos, or pixel_values + image_sizes) run through both towers and aligners: vision.hidden_states.{i}, projector.* and video_/image_features are compared, then the decoder on the spliced prompt (--prompt gets one media part each; --input-ids must hold the expanded placeholders).")
+    var pixels: String?
+
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
     }
 
     func run() throws {
+        if let pixels { return try runWithMedia(pixels) }
         let file = try ReelFile(path: model)
         guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
         let ids: [Int]
@@ -150,21 +191,95 @@ struct Parity: ParsableCommand {
             guard let a = actual.tensors[name], let r = reference.tensors[name] else { continue }
             reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
         }
+        show(reports, tokens: ids.count)
+    }
+
+    /// Prints the reports as a table (or JSON with --json).
+    func show(_ reports: [ParityReport], tokens: Int) {
         if json {
             let j = JSON.array(reports.map { p in
                 ["stage": .string(p.name), "max_abs": .double(p.maxAbs), "relative": .double(p.relative), "cosine": .double(p.cosine),
                  "kl_divergence": p.name == "logits" ? .double(p.klDivergence) : .null,
                  "top1_agreement": p.name == "logits" ? .double(p.top1Agreement) : .null]
             })
-            print(JSON.object(JSONObject([("tokens", .int(Int64(ids.count))), ("stages", j)])).serialized(pretty: true))
+            print(JSON.object(JSONObject([("tokens", .int(Int64(tokens))), ("stages", j)])).serialized(pretty: true))
             return
         }
-        print("\(model) vs \(checkpoint) on \(ids.count) tokens")
-        print("\(pad("stage", 18)) \(rpad("max-abs", 11)) \(rpad("relative", 11)) \(rpad("cosine", 10)) \(rpad("KL", 11)) \(rpad("top-1", 7))")
+        print("\(model) vs \(checkpoint) on \(tokens) tokens")
+        let w = max(18, reports.map(\.name.count).max() ?? 0)
+        print("\(pad("stage", w)) \(rpad("max-abs", 11)) \(rpad("relative", 11)) \(rpad("cosine", 10)) \(rpad("KL", 11)) \(rpad("top-1", 7))")
         for p in reports {
             let logits = p.name == "logits"
-            print("\(pad(p.name, 18)) \(rpad(sci(p.maxAbs), 11)) \(rpad(sci(p.relative), 11)) \(rpad(fixed(p.cosine, 6), 10)) \(rpad(logits ? sci(p.klDivergence) : "", 11)) \(rpad(logits ? fixed(p.top1Agreement * 100, 1) + "%" : "", 7))")
+            print("\(pad(p.name, w)) \(rpad(sci(p.maxAbs), 11)) \(rpad(sci(p.relative), 11)) \(rpad(fixed(p.cosine, 6), 10)) \(rpad(logits ? sci(p.klDivergence) : "", 11)) \(rpad(logits ? fixed(p.top1Agreement * 100, 1) + "%" : "", 7))")
         }
+    }
+}
+
+extension Parity {
+    /// Vision, aligner and decoder stages of a LLaVA model: checkpoint vs .reel on the same pixels and prompt.
+    func runWithMedia(_ path: String) throws {
+        let inputs = try PixelInputs(path: path)
+        let file = try ReelFile(path: model)
+        let source = try CheckpointWeights(directory: checkpoint)
+        var ids: [Int]
+        var order: [String] = []      // stage names in pipeline order (as first recorded)
+        var expand = inputIds == nil  // the first model expands the rendered prompt's placeholders for both
+        if let inputIds {
+            ids = try parseIds(inputIds)
+        } else {
+            let m = try TextModel(path: model, options: DecoderOptions(contextLength: 1, threads: threads))
+            ids = try m.promptIds(messages: VisionLanguageModel.messages(system: nil, user: prompt!, videos: inputs.videos, images: inputs.images))
+        }
+        func stages(_ w: WeightProvider, architecture: String, config: (String) -> JSON?) throws -> (IntermediateRecorder, IntermediateRecorder?, Int) {
+            guard let v = config("vision"), let p = config("projector"), let d = config("decoder") else {
+                throw GenerationError.notATextModel(path: model, architecture: architecture)
+            }
+            let decoder = try Decoder(weights: w, config: d, options: DecoderOptions(threads: threads))
+            let m = try LlavaModel(weights: w, architecture: architecture, vision: v, projector: p, decoder: decoder)
+            if expand {
+                expand = false
+                var vt: [Int] = [], it: [Int] = []
+                for x in inputs.media {
+                    switch x {
+                    case let .video(_, f): vt.append(m.tokens(videoFrames: f))
+                    case let .image(_, n, size): it.append(try m.tokens(imageTiles: n, size: size))
+                    }
+                }
+                ids = try m.expandPlaceholders(ids, videoTokens: vt, imageTokens: it)
+            }
+            let rec = IntermediateRecorder()
+            let hook = rec.hook
+            m.capture = { name, t, row in
+                if rec.tensors[name] == nil && !order.contains(name) { order.append(name) }
+                hook(name, t, row)
+            }
+            m.vision.capture = m.capture
+            var videos: [Tensor] = [], images: [Tensor] = []
+            for x in inputs.media {
+                switch x {
+                case let .video(px, f): videos.append(try m.videoFeatures(pixels: px, frames: f))
+                case let .image(px, n, size): images.append(try m.imageFeatures(pixels: px, tiles: n, size: size))
+                }
+            }
+            let lm = IntermediateRecorder { $0 == "logits" || $0.hasPrefix("hidden_states.") }
+            decoder.capture = lm.hook
+            _ = try decoder.prefill(embeddings: try m.inputEmbeddings(ids: ids, videoFeatures: videos, imageFeatures: images), logits: .all)
+            return (rec, lm, m.decoder.config.vocabSize)
+        }
+        let (rv, rl, _) = try stages(source, architecture: source.spec.architecture, config: source.componentConfig)
+        let (av, al, _) = try stages(file, architecture: file.architecture) { file.component($0).map { .object($0.config) } }
+        var reports: [ParityReport] = []
+        for name in order {
+            guard let r = rv.tensors[name], let a = av.tensors[name] else { continue }
+            reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
+        }
+        if let rl, let al {
+            for name in rl.names {
+                guard let a = al.tensors[name], let r = rl.tensors[name] else { continue }
+                reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
+            }
+        }
+        show(reports, tokens: ids.count)
     }
 }
 

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import ReelCore
+import ReelMedia
 import ReelModels
 import ReelRuntime
 
@@ -89,6 +90,8 @@ struct Run: ParsableCommand {
           reel run qwen2-q4.reel --prompt "Why is the sky blue?"
           reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
           reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
+          reel run llava-ov-q8.reel --video clip.mp4 --frames 16 --prompt "What happens in this video?"
+          reel run llava-ov-q8.reel --image photo.jpg --prompt "What is in the picture?"
         """)
 
     @Argument(help: "The .reel model.")
@@ -106,6 +109,27 @@ struct Run: ParsableCommand {
     @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
     var raw = false
 
+    @Option(help: "An audio file (anything ffmpeg reads: wav, mp3, flac, a video's sound) for an audio model (Qwen2-Audio).")
+    var audio: String?
+
+    @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor.")
+    var video: [String] = []
+
+    @Option(parsing: .singleValue, help: "LLaVA-OneVision: an image file to ask about (repeatable; one image is tiled anyres, several are base-only as in transformers).")
+    var image: [String] = []
+
+    @Option(help: "Write the processed pixel values (transformers' names) to this safetensors file, to compare with a Python processor.")
+    var savePixels: String?
+
+    @Option(help: "Frames sampled uniformly from each video (transformers' index rule).")
+    var frames: Int?
+
+    @Option(help: "Sample this many frames per second of video instead, at most --frames (default 32).")
+    var fps: Double?
+
+    @Option(help: "LLaVA models: processor outputs (pixel_values_videos, or pixel_values + image_sizes) in a safetensors file, e.g. an image preprocessed in Python; the prompt gets one <video>/<image> part each.")
+    var pixels: String?
+
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var load: ModelOptions
 
@@ -115,23 +139,40 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
+        if audio != nil && (prompt == nil || raw) { throw ValidationError("--audio goes with --prompt (through the chat template)") }
+        if audio != nil && (pixels != nil || !video.isEmpty || !image.isEmpty) {
+            throw ValidationError("--audio is for audio models (Qwen2-Audio); a Reel AV model hears a --video's own sound")
+        }
+        if (pixels != nil || !video.isEmpty || !image.isEmpty) && (prompt == nil || raw) {
+            throw ValidationError("--video, --image and --pixels need --prompt (through the chat template)")
+        }
+        if (frames != nil || fps != nil) && video.isEmpty { throw ValidationError("--frames and --fps go with --video") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
 
     func run() throws {
-        let m = try TextModel(path: model, options: load.decoderOptions)
-        let ids: [Int]
-        if let inputIds {
-            ids = try parseIds(inputIds)
-        } else if raw {
-            ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
-        } else {
-            ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
-        }
-        let result = try m.generate(prompt: ids, options: sampling.options(for: m)) { piece in
+        if pixels != nil || !video.isEmpty || !image.isEmpty { return try runWithMedia() }
+        let stream: (String) -> Void = { piece in
             if !json {
                 fputs(piece, stdout)
                 fflush(stdout)
             }
+        }
+        let result: GenerationResult
+        if let audio {
+            result = try runAudio(audio, onText: stream)
+        } else {
+            let m = try TextModel(path: model, options: load.decoderOptions)
+            let ids: [Int]
+            if let inputIds {
+                ids = try parseIds(inputIds)
+            } else if raw {
+                ids = m.tokenizer.encode(prompt!, addSpecialTokens: true)
+            } else {
+                ids = try m.promptIds(messages: TextModel.messages(system: system, user: prompt!))
+            }
+            result = try m.generate(prompt: ids, options: sampling.options(for: m), onText: stream)
         }
         if json {
             let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
@@ -140,6 +181,63 @@ struct Run: ParsableCommand {
         } else {
             print("")
             printErr(summaryLine(result))
+        }
+    }
+}
+
+extension Run {
+    /// Qwen2-Audio: ffmpeg decodes the file to 16 kHz mono, the checkpoint's own feature extractor settings make
+    /// Whisper log-mel windows of 30 s, the audio tower encodes them, and the answer streams.
+    func runAudio(_ path: String, onText: (String) -> Void) throws -> GenerationResult {
+        let m = try AudioLanguageModel(path: model, options: load.decoderOptions)
+        let t0 = ProgressBar.now()
+        let samples = try AudioReader.read(path)
+        let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
+        let fx = try pre.map { try WhisperFeatureExtractor(json: $0) } ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
+        let windows = fx.windows(samples).map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
+        let t1 = ProgressBar.now()
+        let input = try m.prompt(text: prompt!, system: system, audio: windows)
+        let t2 = ProgressBar.now()
+        if !json {
+            printErr("audio: \(fixed(Double(samples.count) / 16000, 1)) s in \(windows.count) window(s) · decoded + log-mel \(fixed(t1 - t0, 2)) s · encoded \(fixed(t2 - t1, 2)) s")
+        }
+        return try m.generate(input, options: sampling.options(for: m.text), onText: onText)
+    }
+
+    /// A LLaVA model on videos (and processor outputs): the prompt with one video/image content part each, features
+    /// spliced in.
+    func runWithMedia() throws {
+        let m = try VisionLanguageModel(path: model, options: load.decoderOptions)
+        let videos = try VideoInputs(paths: video, file: m.text.file, frames: frames, fps: fps, quiet: json)
+        let images = try ImageInputs(paths: image, model: m.llava, file: m.text.file)
+        let tensors = try pixels.map { try PixelInputs(path: $0) }
+        let media = videos.media + images.media + (tensors?.media ?? [])
+        if let savePixels { try writePixels(media, tile: m.llava.vision.config.imageSize, to: savePixels) }
+        if !json && isatty(2) != 0 {
+            m.llava.progress = { done, total in
+                fputs(done < total ? "\r\u{1B}[2Kencoding: \(done)/\(total) frames/tiles" : "\r\u{1B}[2K", stderr)
+            }
+        }
+        let messages = VisionLanguageModel.messages(system: system, user: prompt!, videos: video.count + (tensors?.videos ?? 0),
+                                                    images: image.count + (tensors?.images ?? 0))
+        let input = try m.prompt(messages: messages, media: media)
+        let result = try m.text.generate(input, options: sampling.options(for: m.text)) { piece in
+            if !json {
+                fputs(piece, stdout)
+                fflush(stdout)
+            }
+        }
+        let v = m.timings
+        if json {
+            let j: JSON = ["tokens": .array(result.tokens.map { .int(Int64($0)) }), "text": .string(result.text),
+                           "stop_reason": .string(result.stopReason.rawValue), "timings": result.timings.json,
+                           "vision": ["frames_decoded": .int(Int64(videos.frames)), "decode_seconds": .double(videos.decodeSeconds),
+                                      "images_encoded": .int(Int64(v.images)), "encode_seconds": .double(v.encodeSeconds)]]
+            print(j.serialized(pretty: true))
+        } else {
+            print("")
+            let decoded = videos.frames > 0 ? "decoded \(videos.frames) frame(s) at \(fixed(Double(videos.frames) / max(videos.decodeSeconds, 1e-9), 1))/s · " : ""
+            printErr(decoded + "encoded \(v.images) frame(s)/tile(s) at \(fixed(v.imagesPerSecond, 1))/s · " + summaryLine(result))
         }
     }
 }

@@ -1,0 +1,262 @@
+"""Training the Reel AV demo model on synthetic clips (recipe: docs/demo-model.md)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tokenizers import Tokenizer
+
+from . import clips, data, evaluate, text
+from .model import ReelAVForConditionalGeneration, expand_video, make_config
+
+CATEGORIES = ("seen", "heard", "both")
+
+
+def log(*a) -> None:
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------- media
+
+def prepare_media(clip_dir: str, pre: data.Preprocessor) -> dict:
+    """Decodes every clip of a directory made by make_demo_clips.py through `data.load_clip` (the inference path)
+    once, caching the inputs in clip_dir/media.pt."""
+    cache = os.path.join(clip_dir, "media.pt")
+    scenes = [json.loads(line) for line in open(os.path.join(clip_dir, "scenes.jsonl"))]
+    if os.path.exists(cache):
+        m = torch.load(cache)
+        if m["preprocessor"] == pre.to_json() and len(m["videos"]) == len(scenes):
+            return m | {"scenes": scenes}
+    fe = pre.feature_extractor()
+    pv, af, seg = [], [], []
+    t = time.time()
+    paths = [os.path.join(clip_dir, s["video"]) for s in scenes]
+    chunk = 25
+    for c0 in range(0, len(paths), chunk):
+        w, h, fps = data.probe_video(paths[c0])
+        decoded = data.decode_many(paths[c0:c0 + chunk], pre.sampling_rate, (w, h))
+        for j, (frames, samples) in enumerate(decoded):
+            c = data.clip_inputs(frames, fps, samples, pre, fe)
+            if j == 0 and c0 % (10 * chunk) == 0:   # the shared-process decode equals the per-clip inference path
+                ref = data.load_clip(paths[c0], pre, fe=fe)
+                assert torch.equal(ref["pixel_values"], c["pixel_values"]), paths[c0]
+                assert torch.equal(ref["input_features"], c["input_features"]), paths[c0]
+            pv.append(c["pixel_values"])
+            af.append(c["input_features"])
+            seg.append(c["segments"])
+        log(f"decoded {min(c0 + chunk, len(paths))}/{len(paths)} clips of {clip_dir} ({time.time() - t:.0f}s)")
+    assert len(set(seg)) == 1, "training batches assume one segment count"
+    m = {"videos": [s["video"] for s in scenes], "pixel_values": torch.stack(pv), "input_features": torch.stack(af),
+         "segments": seg[0], "preprocessor": pre.to_json()}
+    torch.save(m, cache)
+    return m | {"scenes": scenes}
+
+
+def media_cache(m: dict, clip_dir: str) -> dict:
+    """video path → inputs, for evaluate.evaluate_set."""
+    base = os.path.abspath(clip_dir)
+    return {os.path.join(base, v): {"pixel_values": m["pixel_values"][i], "input_features": m["input_features"][i],
+                                    "segments": m["segments"]} for i, v in enumerate(m["videos"])}
+
+
+# ------------------------------------------------------------------------------------------------------- sequences
+
+class Encoder:
+    """Tokenizes with a cache (the same few hundred strings recur)."""
+
+    def __init__(self, tok: Tokenizer):
+        self.tok, self.memo = tok, {}
+        self.newline = tok.encode("\n").ids
+
+    def __call__(self, s: str) -> list[int]:
+        if s not in self.memo:
+            self.memo[s] = self.tok.encode(s).ids
+        return self.memo[s]
+
+
+def conversation(enc: Encoder, scene: clips.Scene, rng, segments: int, config: dict, turns: tuple[int, int]):
+    """A multi-turn chat about one clip (the clip in the first user turn) as (ids, labels); only the answers and
+    their <|im_end|> are trained. Categories are drawn uniformly, then a question within the category."""
+    qs = clips.questions_for(scene, rng)
+    by_cat = {c: [q for q in qs if q["category"] == c] for c in CATEGORIES}
+    ids, labels = [], []
+    for turn in range(int(rng.integers(turns[0], turns[1] + 1))):
+        q = by_cat[CATEGORIES[int(rng.integers(len(CATEGORIES)))]]
+        q = q[int(rng.integers(len(q)))]
+        p = enc(text.user_turn(clips.prompt_text(q), video=turn == 0))
+        if turn == 0:
+            p = expand_video(p, segments, config)
+        a = enc(q["answer"]) + [text.IM_END]
+        ids += p + a + enc.newline
+        labels += [-100] * len(p) + a + [-100] * len(enc.newline)
+    return ids, labels
+
+
+def batch(enc, m, idx, rng, config, turns):
+    seqs = [conversation(enc, clips.Scene.from_json({k: v for k, v in m["scenes"][i].items() if k != "video"}),
+                         rng, m["segments"], config, turns) for i in idx]
+    n = max(len(s[0]) for s in seqs)
+    ids = torch.full((len(seqs), n), text.ENDOFTEXT, dtype=torch.long)   # right padding: causal attention needs no mask
+    lab = torch.full((len(seqs), n), -100, dtype=torch.long)
+    for r, (s, l) in enumerate(seqs):
+        ids[r, :len(s)] = torch.tensor(s)
+        lab[r, :len(l)] = torch.tensor(l)
+    pv = m["pixel_values"][idx].flatten(0, 1)        # [B·segments·F, 3, S, S]
+    af = m["input_features"][idx].flatten(0, 1)      # [B·segments, mels, frames]
+    return ids, lab, pv, af
+
+
+# ------------------------------------------------------------------------------------------------------------- run
+
+def default_config(vocab_size: int, pre: data.Preprocessor) -> dict:
+    return make_config(
+        vision=dict(hidden_size=96, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
+                    image_size=pre.image_size, patch_size=8),
+        audio=dict(num_mel_bins=pre.feature_size, d_model=64, encoder_layers=2, encoder_attention_heads=4,
+                   encoder_ffn_dim=128, max_source_positions=pre.nb_max_frames // 2),
+        text=dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, rope_theta=10000.0,
+                  rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=None, eos_token_id=text.IM_END,
+                  pad_token_id=text.ENDOFTEXT),
+        segment_seconds=pre.segment_seconds, frames_per_segment=pre.frames_per_segment, max_segments=pre.max_segments,
+    )
+
+
+def tokenizer_corpus(scenes, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in scenes:
+        sc = clips.Scene.from_json({k: v for k, v in s.items() if k != "video"})
+        for q in clips.questions_for(sc, rng):
+            out.append(text.user_turn(clips.prompt_text(q), video=True) + q["answer"] + "<|im_end|>\n")
+    return out
+
+
+def export(model, tok, pre: data.Preprocessor, out: str, dtype=torch.float32) -> None:
+    """The HF-layout checkpoint directory."""
+    model.save_pretrained(out, dtype=dtype)
+    text.save_tokenizer(tok, out)
+    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
+        json.dump(pre.to_json(), f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out, "generation_config.json"), "w") as f:
+        json.dump({"eos_token_id": [text.IM_END, text.ENDOFTEXT], "pad_token_id": text.ENDOFTEXT,
+                   "bos_token_id": None, "do_sample": False, "max_new_tokens": 16}, f, indent=2)
+        f.write("\n")
+
+
+@torch.no_grad()
+def write_reference(model, tok, pre: data.Preprocessor, questions_path: str, out_path: str, n_items: int = 2) -> dict:
+    """ref.safetensors for the Swift parity test: for the first question of the first `n_items` clips, decoded from
+    the mp4 by the inference path: input_ids, pixel_values, input_features, the stages, the last 4 logits, answer."""
+    base = os.path.dirname(os.path.abspath(questions_path))
+    items, seen = [], set()
+    for line in open(questions_path):
+        it = json.loads(line)
+        if it["video"] not in seen:
+            seen.add(it["video"])
+            items.append(it)
+    tensors, meta = {}, {}
+    for k, it in enumerate(items[:n_items]):
+        media = data.load_clip(os.path.join(base, it["video"]), pre)
+        ids = evaluate.prompt_ids(tok, it, media["segments"], model.config)
+        st = {}
+        logits = model(torch.tensor([ids]), media["pixel_values"], media["input_features"], stages=st)
+        new = model.generate(torch.tensor([ids]), media["pixel_values"], media["input_features"])
+        p = f"item{k}."
+        tensors[p + "input_ids"] = torch.tensor(ids, dtype=torch.int64)
+        tensors[p + "frame_indices"] = torch.tensor(media["frame_indices"], dtype=torch.int64)
+        tensors[p + "pixel_values"] = media["pixel_values"]
+        tensors[p + "input_features"] = media["input_features"]
+        tensors[p + "vision_features"] = st["vision_features"]          # after projector and pooling
+        tensors[p + "audio_features"] = st["audio_features"]            # after projector
+        tensors[p + "logits_last4"] = logits[0, -4:]
+        tensors[p + "answer_ids"] = torch.tensor(new, dtype=torch.int64)
+        meta[p + "video"] = it["video"]
+        meta[p + "question"] = it["question"]
+        meta[p + "answer"] = tok.decode([i for i in new if i not in (text.IM_END, text.ENDOFTEXT)])
+    save_file({k: v.contiguous() for k, v in tensors.items()}, out_path, metadata=meta)
+    return meta
+
+
+def train(a) -> None:
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    torch.set_num_threads(a.threads)
+    pre = data.Preprocessor()
+    t0 = time.time()
+    tr = prepare_media(a.train_dir, pre)
+    ev = prepare_media(a.eval_dir, pre)
+    log(f"media ready: {len(tr['videos'])} training clips, {len(ev['videos'])} evaluation clips "
+        f"({time.time() - t0:.0f}s)")
+
+    tok = text.train_tokenizer(tokenizer_corpus(tr["scenes"], a.seed), a.vocab)
+    vocab = math.ceil(tok.get_vocab_size() / 64) * 64
+    config = default_config(vocab, pre)
+    model = ReelAVForConditionalGeneration(config)
+    # transformers initialises the audio convolutions with N(0, 0.02), which leaves the sound far weaker than the
+    # stored sinusoidal positions it is added to (a probe of the untrained features cannot tell a high tone from a
+    # low one); He-normal weights ×2 make the sound the larger part.
+    with torch.no_grad():
+        for conv in (model.audio_tower.conv1, model.audio_tower.conv2):
+            torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            conv.weight.mul_(2.0)
+            conv.bias.zero_()
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"tokenizer {tok.get_vocab_size()} tokens (embedding rows {vocab}); model {n_params / 1e6:.2f} M parameters")
+    enc = Encoder(tok)
+
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+    other = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / a.warmup) * (
+        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps)))))
+    ev_cache = media_cache(ev, a.eval_dir)
+    qpath = os.path.join(a.eval_dir, "questions.jsonl")
+    small_q = os.path.join(a.eval_dir, "questions_small.jsonl")
+    with open(qpath) as f, open(small_q, "w") as g:
+        g.writelines(f.readlines()[: 4 * a.eval_clips])
+
+    t_train = time.time()
+    model.train()
+    ema, best = None, -1.0
+    for step in range(1, a.steps + 1):
+        idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
+        ids, lab, pv, af = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns))
+        logits = model(ids, pv, af)
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+                                                 ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        if step % a.log_every == 0:
+            log(f"step {step}/{a.steps} loss {ema:.4f} lr {sched.get_last_lr()[0]:.2e} "
+                f"{(time.time() - t_train) / step:.2f}s/step")
+        if step % a.eval_every == 0 or step == a.steps:
+            model.eval()
+            s = evaluate.evaluate_set(model, tok, small_q, pre, ev_cache)
+            model.train()
+            log(f"step {step} held-out ({a.eval_clips} clips) " + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
+            if s["overall"] >= best:   # keep the best export so far, so an interrupted run still leaves a model
+                best = s["overall"]
+                export(model, tok, pre, a.out)
+    train_s = time.time() - t_train
+    model.eval()
+    s = evaluate.evaluate_set(model, tok, qpath, pre, ev_cache)
+    log(f"training {train_s / 60:.1f} min; held-out ({len(ev['videos'])} clips, {s['n']} questions): "
+        + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
+    export(model, tok, pre, a.out)
+    with open(os.path.join(a.out, "training_log.json"), "w") as f:
+        json.dump({"steps": a.steps, "batch": a.batch, "seed": a.seed, "train_minutes": round(train_s / 60, 1),
+                   "heldout": s, "threads": a.threads}, f, indent=2)
+    log(f"exported to {a.out}")
