@@ -22,7 +22,8 @@ struct Reel: ParsableCommand {
         Encodings: f32, f16, bf16, q8 (8.5 bits/weight), q4 (4.5), q4f (5.0). See formats/REEL.md.
         """,
         version: ReelVersion.string,
-        subcommands: [Convert.self, Quantize.self, Inspect.self, Verify.self, Run.self, Chat.self, Forward.self, Parity.self, Eval.self, Demo.self]
+        subcommands: [Convert.self, Quantize.self, Inspect.self, Verify.self, Run.self, Chat.self, Forward.self, Parity.self,
+                      Eval.self, Demo.self, Bench.self]
     )
 
     static func main() {

@@ -1,0 +1,396 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import ReelCore
+import ReelFormat
+import ReelModels
+import ReelRuntime
+
+/// `reel bench`: prefill and decode speed of a model's decoder, llama-bench style (docs/performance.md).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prefill and decode speed (tokens/s), median and spread over repetitions.",
+        discussion: """
+        Each repetition starts from an empty KV cache, prefills --prompt-tokens random valid token ids (logits for
+        the last position only, as generation does), then decodes --gen-tokens tokens greedily past any EOS. One
+        untimed warm-up repetition first faults the weights in from the mapping. Decode tokens/s counts decode
+        steps only (the first token comes from the prefill's logits).
+
+        --bandwidth GBPS (the machine's read bandwidth, e.g. from tools/bench/run.py) adds the decode's share of the
+        read roofline: bytes streamed per token (every decoder Linear weight + lm_head, from the tensor table) ×
+        tokens/s ÷ bandwidth.
+
+        --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1
+        thread and at --threads, with the share of a decode step the dispatches take.
+
+        --json prints {"model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"}
+        (medians; with --bandwidth also "weight_bytes_per_token" and "decode_roofline_fraction").
+
+        Examples:
+          reel bench qwen2-q4.reel
+          reel bench qwen2-q8.reel --prompt-tokens 512 --gen-tokens 128 --threads 2 --repetitions 5 --json
+          reel bench qwen2-q4.reel --bandwidth 30
+          reel bench qwen2-q4.reel --dispatch
+        """)
+
+    @Argument(help: "The .reel model.")
+    var model: String
+
+    @Option(help: "Prompt length of the prefill test.")
+    var promptTokens = 512
+
+    @Option(help: "Tokens generated in the decode test.")
+    var genTokens = 128
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Timed repetitions (after one untimed warm-up).")
+    var repetitions = 5
+
+    @Option(help: "Measured read bandwidth in GB/s, to report decode as a share of the roofline.")
+    var bandwidth: Double?
+
+    @Option(help: "Seed of the random prompt.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Thread-pool micro-benchmark: no-op dispatch cost, decode at 1 thread vs --threads.")
+    var dispatch = false
+
+    @Flag(help: "Per-operation timings of one prefill and the decode steps (from the decoder's stage hook), with GB/s of weights for decode.")
+    var profile = false
+
+    @Flag(help: "Print the medians as one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard promptTokens > 0, genTokens > 0 else { throw ValidationError("--prompt-tokens and --gen-tokens must be positive") }
+        guard repetitions > 0 else { throw ValidationError("--repetitions must be positive") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
+        if let bandwidth, !(bandwidth > 0) { throw ValidationError("--bandwidth must be a positive GB/s figure") }
+    }
+
+    func run() throws {
+        let file = try ReelFile(path: model)
+        guard file.component("decoder") != nil else {
+            throw ValidationError("\(model): architecture \(file.architecture) has no decoder to benchmark")
+        }
+        let threadCount = threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if dispatch {
+            try runDispatch(file, threads: threadCount)
+            return
+        }
+        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: promptTokens + genTokens, seed: seed)
+        try bench.repetition(prompt: promptTokens, gen: genTokens)  // warm-up: page the weights in
+        if profile {
+            try runProfile(file, bench)
+            return
+        }
+        var prefill: [Double] = [], decode: [Double] = []
+        for _ in 0..<repetitions {
+            let r = try bench.repetition(prompt: promptTokens, gen: genTokens)
+            prefill.append(r.prefill)
+            decode.append(r.decode)
+        }
+        let streamed = weightBytesPerToken(file)
+        let rss = peakRSSBytes()
+        let p = Stats(prefill), d = Stats(decode)
+        if json {
+            var j = JSONObject([("model_bytes", .int(Int64(file.fileSize))), ("threads", .int(Int64(threadCount))),
+                                ("prefill_tokens_per_s", .double(p.median)), ("decode_tokens_per_s", .double(d.median)),
+                                ("peak_rss_bytes", .int(Int64(rss)))])
+            if let bandwidth {
+                j["weight_bytes_per_token"] = .int(Int64(streamed))
+                j["decode_roofline_fraction"] = .double(Double(streamed) * d.median / (bandwidth * 1e9))
+            }
+            print(JSON.object(j).serialized(pretty: false))
+            return
+        }
+        let name = model.split(separator: "/").last.map(String.init) ?? model
+        let size = "\(fixed(Double(file.fileSize) / 1_048_576, 1)) MiB"
+        let header = ["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"]
+        let rows = [[name, size, "\(threadCount)", Kernels.isaName, "pp\(promptTokens)", fixed(p.median, 2),
+                     "\(fixed(p.min, 2)) – \(fixed(p.max, 2))"],
+                    [name, size, "\(threadCount)", Kernels.isaName, "tg\(genTokens)", fixed(d.median, 2),
+                     "\(fixed(d.min, 2)) – \(fixed(d.max, 2))"]]
+        printTable(header, rows)
+        print("")
+        print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
+              + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
+        if let bandwidth {
+            let achieved = Double(streamed) * d.median / 1e9
+            print("decode reads \(fixed(achieved, 1)) GB/s of weights = \(fixed(100 * achieved / bandwidth, 1))% of the "
+                  + "\(fixed(bandwidth, 1)) GB/s read roofline (roofline: \(fixed(bandwidth * 1e9 / Double(streamed), 1)) tok/s)")
+        }
+    }
+
+    /// Per-op timings: the time between consecutive stage hooks, summed over layers and repetitions.
+    func runProfile(_ file: ReelFile, _ bench: DecoderBench) throws {
+        var pre = OpTimes(), dec = OpTimes()
+        for _ in 0..<repetitions {
+            let (p, d) = try bench.profiled(prompt: promptTokens, gen: genTokens)
+            pre.merge(p)
+            dec.merge(d)
+        }
+        let bytes = opWeightBytes(file)
+        let reps = Double(repetitions)
+        let preTotal = pre.total, decTotal = dec.total
+        var rows: [[String]] = []
+        for op in OpTimes.order where pre.seconds[op] != nil || dec.seconds[op] != nil {
+            let p = pre.seconds[op] ?? 0, d = dec.seconds[op] ?? 0
+            let perToken = d / reps / Double(genTokens)
+            let gbs = bytes[op].map { perToken > 0 ? fixed(Double($0) / perToken / 1e9, 1) : "—" } ?? "—"
+            rows.append([op, fixed(1000 * p / reps, 1), fixed(100 * p / preTotal, 1) + "%",
+                         fixed(1000 * perToken, 3), fixed(100 * d / decTotal, 1) + "%", gbs])
+        }
+        rows.append(["total", fixed(1000 * preTotal / reps, 1), "100%", fixed(1000 * decTotal / reps / Double(genTokens), 3), "100%",
+                     fixed(Double(weightBytesPerToken(file)) / (decTotal / reps / Double(genTokens)) / 1e9, 1)])
+        printTable(["op", "prefill\(promptTokens) ms", "share", "decode ms/token", "share", "decode GB/s of weights"], rows)
+    }
+
+    /// The thread-pool micro-benchmark.
+    func runDispatch(_ file: ReelFile, threads n: Int) throws {
+        var lines: [[String]] = []
+        var results = JSONObject()
+        for t in Array(Set([1, n])).sorted() {
+            let pool = ThreadPool(threads: t)
+            let iterations = 200_000
+            // No-op dispatches: what one parallel op costs before it does any work.
+            for _ in 0..<10_000 { pool.run { _ in } }
+            let t0 = ProgressBar.now()
+            for _ in 0..<iterations { pool.run { _ in } }
+            let perDispatch = (ProgressBar.now() - t0) / Double(iterations)
+            // parallelFor over a trivial range (the same path Linear takes).
+            let sink = UnsafeMutablePointer<Int>.allocate(capacity: 64 * t)
+            sink.initialize(repeating: 0, count: 64 * t)
+            let t1 = ProgressBar.now()
+            for _ in 0..<iterations { pool.parallelFor(64, granularity: 16) { r, w in sink[w * 64] &+= r.count } }
+            let perFor = (ProgressBar.now() - t1) / Double(iterations)
+            sink.deallocate()
+            pool.shutdown()
+
+            let bench = try DecoderBench(file: file, threads: t, contextLength: promptTokens + genTokens, seed: seed)
+            try bench.repetition(prompt: 16, gen: 4)
+            var decode: [Double] = []
+            for _ in 0..<repetitions { decode.append(try bench.repetition(prompt: 16, gen: genTokens).decode) }
+            let d = Stats(decode)
+            let ops = bench.dispatchesPerDecodeStep
+            let share = t > 1 ? perFor * Double(ops) * d.median : 0
+            lines.append(["\(t)", fixed(perDispatch * 1e9, 0), fixed(perFor * 1e9, 0), "\(ops)", fixed(d.median, 2),
+                          t > 1 ? "\(fixed(100 * share, 2))%" : "—"])
+            results["\(t)"] = ["noop_dispatch_ns": .double(perDispatch * 1e9), "parallel_for_ns": .double(perFor * 1e9),
+                               "dispatches_per_token": .int(Int64(ops)), "decode_tokens_per_s": .double(d.median),
+                               "dispatch_share_of_decode": .double(share)]
+        }
+        if json {
+            print(JSON.object(JSONObject([("threads", .object(results))])).serialized(pretty: false))
+            return
+        }
+        printTable(["threads", "no-op run (ns)", "parallelFor (ns)", "dispatches/token", "decode t/s", "dispatch share"], lines)
+        if lines.count == 2, let one = Double(lines[0][4]), let two = Double(lines[1][4]), one > 0 {
+            print("\ndecode speed-up \(lines[1][0]) vs 1 thread: \(fixed(two / one, 2))×")
+        }
+    }
+}
+
+/// Runs timed prefill/decode repetitions on one decoder.
+final class DecoderBench {
+    let decoder: Decoder
+    var rng: SplitMix64
+
+    init(file: ReelFile, threads: Int, contextLength: Int, seed: UInt64) throws {
+        // Context = exactly what the test uses: the KV cache is allocated (and zeroed) up front.
+        decoder = try Decoder(file: file, options: DecoderOptions(contextLength: contextLength, threads: threads))
+        rng = SplitMix64(seed: seed)
+    }
+
+    /// Parallel operations in one decode step: per layer q, k, v, o, gate, up, down and attention, then lm_head.
+    var dispatchesPerDecodeStep: Int { decoder.config.numHiddenLayers * 8 + 1 }
+
+    /// One repetition from an empty cache: prefill tokens/s, decode tokens/s.
+    @discardableResult
+    func repetition(prompt n: Int, gen: Int) throws -> (prefill: Double, decode: Double) {
+        decoder.reset()
+        let vocab = decoder.config.vocabSize
+        let tokens = (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) }
+        var t = ProgressBar.now()
+        var logits = try decoder.prefill(tokens: tokens, logits: .last)
+        let prefill = Double(n) / (ProgressBar.now() - t)
+        t = ProgressBar.now()
+        for _ in 0..<gen {
+            logits = try decoder.decodeStep(token: argmax(logits))
+        }
+        let decode = Double(gen) / (ProgressBar.now() - t)
+        return (prefill, decode)
+    }
+
+    /// One repetition with the decoder's stage hook timing every op: (prefill op times, decode op times).
+    func profiled(prompt n: Int, gen: Int) throws -> (OpTimes, OpTimes) {
+        let clock = OpClock()
+        clock.layers = decoder.config.numHiddenLayers
+        decoder.capture = { name, _, _ in clock.lap(name) }
+        defer { decoder.capture = nil }
+        decoder.reset()
+        let vocab = decoder.config.vocabSize
+        let tokens = (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) }
+        clock.start()
+        var logits = try decoder.prefill(tokens: tokens, logits: .last)
+        clock.lap("")
+        let prefill = clock.times
+        clock.times = OpTimes()
+        for _ in 0..<gen {
+            let t = argmax(logits)
+            clock.start()
+            logits = try decoder.decodeStep(token: t)
+            clock.lap("")
+        }
+        return (prefill, clock.times)
+    }
+
+    private func argmax(_ logits: Tensor) -> Int {
+        var best = 0
+        var v = -Float.infinity
+        for i in 0..<logits.count where logits.data[i] > v { v = logits.data[i]; best = i }
+        return best
+    }
+}
+
+/// Seconds per op kind, summed.
+struct OpTimes {
+    /// Op kinds in forward order. The hook fires after a stage; the time since the previous hook is charged to it.
+    static let order = ["embed", "input_layernorm", "qkv_proj", "qk_norm", "rope", "attention (+ cache store)", "o_proj",
+                        "residual + post_attention_layernorm", "gate_proj + up_proj + silu·mul", "down_proj",
+                        "residual add", "final norm", "lm_head", "other"]
+    var seconds: [String: Double] = [:]
+    var total: Double { seconds.values.reduce(0, +) }
+
+    mutating func add(_ stage: String, _ s: Double) { seconds[Self.kind(stage), default: 0] += s }
+    mutating func merge(_ o: OpTimes) { for (k, v) in o.seconds { seconds[k, default: 0] += v } }
+
+    /// "layers.3.self_attn.q_proj" → "qkv_proj", …
+    static func kind(_ stage: String) -> String {
+        if stage == "hidden_states.0" { return "embed" }
+        if stage.hasPrefix("hidden_states.") { return "residual add" }
+        if stage == "logits" { return "lm_head" }
+        if stage.hasSuffix("input_layernorm") { return "input_layernorm" }
+        if stage.hasSuffix("q_proj") || stage.hasSuffix("k_proj") || stage.hasSuffix("v_proj") { return "qkv_proj" }
+        if stage.hasSuffix("q_norm") || stage.hasSuffix("k_norm") { return "qk_norm" }
+        if stage.hasSuffix("rope") { return "rope" }
+        if stage.hasSuffix("self_attn.attn") { return "attention (+ cache store)" }
+        if stage.hasSuffix("o_proj") { return "o_proj" }
+        if stage.hasSuffix("post_attention_layernorm") { return "residual + post_attention_layernorm" }
+        if stage.hasSuffix("mlp.act") { return "gate_proj + up_proj + silu·mul" }
+        if stage.hasSuffix("mlp.down_proj") { return "down_proj" }
+        return "other"
+    }
+}
+
+/// Charges the time between stage hooks to the stage that just finished.
+final class OpClock {
+    var times = OpTimes()
+    private var last = 0.0
+    func start() { last = ProgressBar.now() }
+    func lap(_ stage: String) {
+        let now = ProgressBar.now()
+        // hidden_states.{L} comes after the final norm; hidden_states.{i < L} at each layer's start (after the
+        // previous layer's residual add); "" marks the end of a call (lm_head's copy-out, sampling excluded).
+        let name = stage == "hidden_states.\(layers)" ? "final norm" : (stage.isEmpty ? "other" : OpTimes.kind(stage))
+        times.seconds[name, default: 0] += now - last
+        last = now
+    }
+    /// Decoder layers (names the final norm's stage).
+    var layers = Int.max
+}
+
+/// Weight bytes per op kind (all layers) for the profile's GB/s column.
+func opWeightBytes(_ file: ReelFile) -> [String: Int] {
+    var b: [String: Int] = [:]
+    for t in file.tensors where t.name.hasPrefix("decoder.layers.") && t.shape.count == 2 {
+        let kind: String
+        if t.name.hasSuffix("q_proj.weight") || t.name.hasSuffix("k_proj.weight") || t.name.hasSuffix("v_proj.weight") { kind = "qkv_proj" }
+        else if t.name.hasSuffix("o_proj.weight") { kind = "o_proj" }
+        else if t.name.hasSuffix("gate_proj.weight") || t.name.hasSuffix("up_proj.weight") { kind = "gate_proj + up_proj + silu·mul" }
+        else if t.name.hasSuffix("down_proj.weight") { kind = "down_proj" }
+        else { continue }
+        b[kind, default: 0] += t.length
+    }
+    b["lm_head"] = (file.tensorInfo("decoder.lm_head.weight") ?? file.tensorInfo("decoder.embed_tokens.weight"))?.length
+    return b
+}
+
+/// Median and range of a sample.
+struct Stats {
+    let median: Double, min: Double, max: Double
+    init(_ xs: [Double]) {
+        let s = xs.sorted()
+        median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        min = s.first ?? 0
+        max = s.last ?? 0
+    }
+}
+
+/// Small seeded generator (the random prompt must be reproducible across runs and machines).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Bytes a decode step streams from the weights: every 2-D decoder tensor used as a Linear (the layers'
+/// projections) plus lm_head (embed_tokens when tied). The embedding lookup reads one row and is left out.
+func weightBytesPerToken(_ file: ReelFile) -> Int {
+    var bytes = 0
+    var hasHead = false
+    for t in file.tensors where t.name.hasPrefix("decoder.") && t.shape.count == 2 {
+        if t.name.hasPrefix("decoder.layers.") { bytes += t.length }
+        if t.name == "decoder.lm_head.weight" { bytes += t.length; hasHead = true }
+    }
+    if !hasHead, let e = file.tensorInfo("decoder.embed_tokens.weight") { bytes += e.length }
+    return bytes
+}
+
+/// Peak resident set of this process in bytes (Linux: /proc/self/status VmHWM; else getrusage).
+func peakRSSBytes() -> Int {
+    #if os(Linux)
+    if let f = fopen("/proc/self/status", "r") {
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let s = String(cString: line)
+            if s.hasPrefix("VmHWM:") {
+                let kb = s.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
+                return kb * 1024
+            }
+        }
+    }
+    #endif
+    var u = rusage()
+    #if os(Linux)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+    return Int(u.ru_maxrss) * 1024  // kilobytes on Linux
+    #else
+    getrusage(RUSAGE_SELF, &u)
+    return Int(u.ru_maxrss)         // bytes on macOS
+    #endif
+}
+
+/// Prints rows as a markdown table (llama-bench's look).
+func printTable(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map(\.count)
+    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+    func line(_ cells: [String]) -> String {
+        "| " + cells.enumerated().map { i, c in i == 0 ? pad(c, widths[i]) : rpad(c, widths[i]) }.joined(separator: " | ") + " |"
+    }
+    print(line(header))
+    print("| " + widths.enumerated().map { i, w in String(repeating: "-", count: w - 1) + (i == 0 ? "-" : ":") }.joined(separator: " | ") + " |")
+    for r in rows { print(line(r)) }
+}
