@@ -49,6 +49,7 @@ struct Forward: ParsableCommand {
         let file = try ReelFile(path: model)
         let pixels = try PixelInputs(path: inputs)
         if !pixels.media.isEmpty { return try runWithMedia(file, ids: ids, media: pixels.media) }
+        if try SafetensorsFile(path: inputs).contains("input_features") { return try runWithAudio(ids: ids) }
         guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
@@ -67,6 +68,38 @@ struct Forward: ParsableCommand {
 }
 
 extension Forward {
+    /// Qwen2-Audio: `input_features` [1, mels, frames] (+ `feature_attention_mask` [1, frames]) through the audio tower
+    /// and projector, spliced into the `<|AUDIO|>` run of `input_ids` (as the HF processor expands it), one prefill.
+    func runWithAudio(ids: [Int]) throws {
+        let st = try SafetensorsFile(path: inputs)
+        let shape = try st.tensor("input_features").shape
+        guard shape.count >= 2, shape.dropLast(2).allSatisfy({ $0 == 1 }) else {
+            throw ValidationError("\(inputs): input_features has shape \(shape); expected [mels, frames] or [1, mels, frames]")
+        }
+        let frames = shape[shape.count - 1]
+        let valid = st.contains("feature_attention_mask") ? Int(try st.float32("feature_attention_mask").reduce(0, +)) : frames
+        var opts = load.decoderOptions
+        opts.contextLength = max(opts.contextLength ?? 0, ids.count)
+        let m = try AudioLanguageModel(path: model, options: opts)
+        let stages = IntermediateRecorder { allStages || $0 == "audio_features" }
+        m.capture = stages.hook
+        let input = try m.prompt(ids: ids, audio: [[AudioWindow(features: try st.float32("input_features"), validFrames: valid)]])
+        guard case let .embeddings(embeddings, tokens) = input else { return }
+        let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+        m.text.decoder.capture = recorder.hook
+        m.text.decoder.reset()
+        _ = try m.text.decoder.prefill(embeddings: embeddings, logits: .all)
+        var w = SafetensorsWriter(metadata: ["producer": "reel \(ReelVersion.string)", "model": model])
+        for r in [stages, recorder] {
+            for name in r.names {
+                let s = r.tensors[name]!
+                try w.add(name, float32: s.values, shape: [s.values.count / s.rowLength, s.rowLength])
+            }
+        }
+        try w.write(to: outputs, force: force)
+        printErr("wrote \(stages.names.count + recorder.names.count) tensors for \(tokens.count) tokens to \(outputs)")
+    }
+
     /// LLaVA: features from the pixels, spliced into the embeddings of `ids` (placeholders expanded), one prefill.
     func runWithMedia(_ file: ReelFile, ids: [Int], media: [MediaInput]) throws {
         var opts = load.decoderOptions
@@ -101,7 +134,7 @@ extension Forward {
 /// `input_ids` from a safetensors file (int64 or int32, [1, S] or [S]); an `attention_mask` must be all ones.
 func readInputIds(_ path: String) throws -> [Int] {
     let f = try SafetensorsFile(path: path)
-    let supported = ["input_ids", "attention_mask"] + PixelInputs.names
+    let supported = ["input_ids", "attention_mask", "input_features", "feature_attention_mask"] + PixelInputs.names
     for name in f.names where !supported.contains(name) {
         throw ValidationError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
     }

@@ -1,0 +1,41 @@
+import Foundation
+import XCTest
+import ReelCore
+import ReelSafetensors
+
+/// `reel forward` with Qwen2-Audio inputs, against transformers' own outputs for the tiny random model of
+/// tools/make_audio_fixtures.py (Tests/ReelModelsTests/Fixtures/qwen2_audio/ref.safetensors).
+extension CLITests {
+    /// Named tolerance: relative to the reference's range, as the model parity tests use at f32.
+    static let audioF32Relative: Float = 1e-5
+
+    func testForwardWritesAudioFeaturesAndLogitsMatchingTransformers() throws {
+        let cli = self
+        let fixture = CLITests.root + "/Tests/ReelModelsTests/Fixtures/qwen2_audio"
+        let d = try cli.scratch()
+        let c = try cli.reel(["convert", fixture, "-o", d + "/qa.reel", "--quant", "f32", "--quiet"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let ref = try SafetensorsFile(path: fixture + "/ref.safetensors")
+        let ids = try ref.float32("input_ids").map { Int64($0) }
+        var w = SafetensorsWriter()
+        try w.add("input_ids", int64: ids, shape: [1, ids.count])
+        try w.add("input_features", float32: try ref.float32("input_features"), shape: [1] + (try ref.tensor("input_features").shape))
+        let mask = try ref.float32("feature_attention_mask").map { Int64($0) }
+        try w.add("feature_attention_mask", int64: mask, shape: [1, mask.count])
+        try w.write(to: d + "/in.safetensors")
+        let r = try cli.reel(["forward", d + "/qa.reel", "--inputs", d + "/in.safetensors", "--outputs", d + "/out.safetensors", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let out = try SafetensorsFile(path: d + "/out.safetensors")
+        func relative(_ got: [Float], _ want: [Float]) -> Float {
+            let range = (want.max() ?? 0) - (want.min() ?? 0)
+            return zip(got, want).map { abs($0 - $1) }.max()! / max(range, 1e-12)
+        }
+        let features = try out.float32("audio_features"), wantFeatures = try ref.float32("audio_features")
+        XCTAssertEqual(features.count, wantFeatures.count)
+        XCTAssertLessThan(relative(features, wantFeatures), Self.audioF32Relative)
+        // The reference keeps the last 16 positions' logits.
+        let logits = try out.float32("logits"), wantLogits = try ref.float32("logits")
+        XCTAssertEqual(try out.tensor("logits").shape, [ids.count, 404])
+        XCTAssertLessThan(relative(Array(logits.suffix(wantLogits.count)), wantLogits), Self.audioF32Relative)
+    }
+}
