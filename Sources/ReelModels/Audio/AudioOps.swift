@@ -12,31 +12,6 @@ import ReelRuntime
 /// Kept here, in the audio folder, so the audio and vision branches do not collide; `layerNorm`, `gelu` and
 /// `attention` are candidates to merge with ReelRuntime's EncoderOps later.
 public enum AudioOps {
-    /// LayerNorm, mirroring `nn.LayerNorm.forward`: `(x − mean) / sqrt(var + eps) · weight + bias`, biased variance.
-    /// - Parameters:
-    ///   - x: f32 [n, dim]; `out` may alias it.
-    ///   - weight, bias: f32 [dim].
-    public static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim: Int, weight: UnsafePointer<Float>,
-                                 bias: UnsafePointer<Float>, eps: Float, into out: UnsafeMutablePointer<Float>) {
-        for r in 0..<n {
-            let xr = x + r * dim, yr = out + r * dim
-            var sum: Float = 0
-            for i in 0..<dim { sum += xr[i] }
-            let mean = sum / Float(dim)
-            var sq: Float = 0
-            for i in 0..<dim { let d = xr[i] - mean; sq += d * d }
-            let inv = 1 / (sq / Float(dim) + eps).squareRoot()
-            for i in 0..<dim { yr[i] = (xr[i] - mean) * inv * weight[i] + bias[i] }
-        }
-    }
-
-    /// `x[i] = gelu(x[i])` with the exact (erf) form, as `nn.functional.gelu` and ACT2FN["gelu"]:
-    /// `0.5·x·(1 + erf(x/√2))`.
-    public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let invSqrt2 = Float(0.70710678118654752440)
-        for i in 0..<count { x[i] = 0.5 * x[i] * (1 + erff(x[i] * invSqrt2)) }
-    }
-
     /// im2col for `nn.Conv1d(kernel_size=3, padding=1, stride=s)`: `cols[t, c·3 + j] = x(c, t·s + j − 1)` (zero outside
     /// the input), so that `cols · Wᵀ` with W viewed as `[out, in·3]` is the convolution, time-major.
     /// - Parameters:

@@ -93,8 +93,8 @@ struct LayerNormWeights {
         try y.reshape(x.shape)
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
-                AudioOps.layerNorm(x.data, rows: x.rows, dim: x.rowLength, weight: w.baseAddress!, bias: b.baseAddress!,
-                                   eps: eps, into: y.data)
+                EncoderOps.layerNorm(x.data, rows: x.rows, dim: x.rowLength, weight: w.baseAddress!, bias: b.baseAddress!,
+                                     eps: eps, into: y.data)
             }
         }
     }
@@ -246,7 +246,7 @@ public final class WhisperEncoderModel {
         }
         let h1 = Tensor(shape: [t1, D])
         try conv1(cols1, into: h1, pool: pool)
-        AudioOps.gelu(h1.data, count: t1 * D)
+        Activation.geluErf.apply(h1.data, count: t1 * D, pool: pool)
         emit("conv1", h1, 0)
 
         // inputs_embeds = gelu(self.conv2(inputs_embeds)).permute(0, 2, 1)   [n, D]
@@ -254,7 +254,7 @@ public final class WhisperEncoderModel {
         AudioOps.im2col3(timeMajor: h1.data, channels: D, length: T, stride: 2, rows: n, into: cols2.data)
         let x = Tensor(shape: [n, D])
         try conv2(cols2, into: x, pool: pool)
-        AudioOps.gelu(x.data, count: n * D)
+        Activation.geluErf.apply(x.data, count: n * D, pool: pool)
         emit("conv2", x, 0)
 
         // hidden_states = inputs_embeds + embed_positions
@@ -317,7 +317,7 @@ public final class WhisperEncoderModel {
         // residual = hidden_states; hidden_states = fc2(gelu(fc1(final_layer_norm(hidden_states))))
         try w.finalLayerNorm(x, into: b.xNorm, eps: eps)
         try w.fc1(b.xNorm, into: b.ff, pool: pool)
-        AudioOps.gelu(b.ff.data, count: n * c.ffnDim)
+        Activation.geluErf.apply(b.ff.data, count: n * c.ffnDim, pool: pool)
         try w.fc2(b.ff, into: b.proj, pool: pool)
         emit("layers.\(i).mlp", b.proj, 0)
         // hidden_states = residual + hidden_states
