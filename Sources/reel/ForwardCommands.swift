@@ -192,11 +192,19 @@ struct Parity: ParsableCommand {
     var pixels: String?
 
     func validate() throws {
-        guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
+        if audioInputs != nil {
+            guard prompt == nil || inputIds == nil else { throw ValidationError("give at most one of --prompt and --input-ids") }
+        } else {
+            guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
+        }
     }
+
+    @Option(help: "Qwen2-Audio: a safetensors file with input_features [1, mels, frames] (+ feature_attention_mask, and input_ids with the <|AUDIO|> run expanded unless --prompt is given). The audio tower's hidden states, audio_features, then the decoder on the spliced prompt are compared.")
+    var audioInputs: String?
 
     func run() throws {
         if let pixels { return try runWithMedia(pixels) }
+        if let audioInputs { return try runWithAudio(audioInputs) }
         let file = try ReelFile(path: model)
         guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
         let ids: [Int]
@@ -311,6 +319,64 @@ extension Parity {
                 guard let a = al.tensors[name], let r = rl.tensors[name] else { continue }
                 reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
             }
+        }
+        show(reports, tokens: ids.count)
+    }
+}
+
+extension Parity {
+    /// Qwen2-Audio: the audio tower and projector, then the decoder on the spliced prompt, checkpoint vs .reel.
+    func runWithAudio(_ path: String) throws {
+        let st = try SafetensorsFile(path: path)
+        guard st.contains("input_features") else { throw ValidationError("\(path): no input_features tensor") }
+        let features = try st.float32("input_features")
+        let frames = try st.tensor("input_features").shape.last ?? 0
+        let valid = st.contains("feature_attention_mask") ? Int(try st.float32("feature_attention_mask").reduce(0, +)) : frames
+        let file = try ReelFile(path: model)
+        guard let audio = file.component("audio"), let projector = file.component("projector"), let decoder = file.component("decoder"),
+              let audioToken = projector.config["audio_token_index"]?.int else {
+            throw GenerationError.notATextModel(path: model, architecture: file.architecture)
+        }
+        let ids: [Int]
+        if let inputIds {
+            ids = try parseIds(inputIds)
+        } else if let prompt {
+            let m = try AudioLanguageModel(path: model, options: DecoderOptions(contextLength: 1, threads: threads))
+            guard case let .embeddings(_, tokens) = try m.prompt(text: prompt, audio: [AudioWindow(features: features, validFrames: valid)]) else { return }
+            ids = tokens
+        } else if st.contains("input_ids") {
+            ids = try st.float32("input_ids").map { Int($0) }
+        } else {
+            throw ValidationError("give --prompt, --input-ids, or input_ids in \(path)")
+        }
+        let source = try CheckpointWeights(directory: checkpoint)
+        func stages(_ w: WeightProvider, audio: JSON, decoder: JSON) throws -> IntermediateRecorder {
+            let dec = try Decoder(weights: w, config: decoder, options: DecoderOptions(contextLength: ids.count, threads: threads))
+            let tower = try Qwen2AudioTower(weights: w, audioConfig: audio, hidden: dec.config.hiddenSize, pool: dec.pool)
+            let rec = IntermediateRecorder { $0.hasPrefix("audio.hidden_states.") || $0 == "audio_features" || $0 == "logits" || $0.hasPrefix("hidden_states.") }
+            tower.capture = rec.hook
+            dec.capture = rec.hook
+            let feats = try tower.audioFeatures(features: features, validFrames: valid)
+            // Splice the features into the <|AUDIO|> positions, in order (Qwen2-Audio's masked_scatter).
+            let H = dec.config.hiddenSize
+            var emb = try dec.embed(ids)
+            let at = ids.indices.filter { ids[$0] == audioToken }
+            guard at.count * H == feats.count else {
+                throw ValidationError("\(at.count) <|AUDIO|> tokens in the prompt but \(feats.count / H) audio feature rows")
+            }
+            for (r, p) in at.enumerated() { emb.replaceSubrange((p * H)..<((p + 1) * H), with: feats[(r * H)..<((r + 1) * H)]) }
+            _ = try dec.prefill(embeddings: emb, logits: .all)
+            return rec
+        }
+        guard let ra = source.componentConfig("audio"), let rd = source.componentConfig("decoder") else {
+            throw GenerationError.notATextModel(path: checkpoint, architecture: source.spec.architecture)
+        }
+        let reference = try stages(source, audio: ra, decoder: rd)
+        let actual = try stages(file, audio: .object(audio.config), decoder: .object(decoder.config))
+        var reports: [ParityReport] = []
+        for name in reference.names {
+            guard let r = reference.tensors[name], let a = actual.tensors[name] else { continue }
+            reports.append(try ParityReport(name: name, reference: r.values, actual: a.values, rowLength: r.rowLength))
         }
         show(reports, tokens: ids.count)
     }

@@ -38,4 +38,24 @@ extension CLITests {
         XCTAssertEqual(try out.tensor("logits").shape, [ids.count, 404])
         XCTAssertLessThan(relative(Array(logits.suffix(wantLogits.count)), wantLogits), Self.audioF32Relative)
     }
+
+    /// `reel parity --audio-inputs`: tower, features and decoder stages, checkpoint vs a q8 file.
+    func testParityCoversTheAudioStages() throws {
+        let fixture = CLITests.root + "/Tests/ReelModelsTests/Fixtures/qwen2_audio"
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", fixture, "-o", d + "/q8.reel", "--quant", "q8", "--quiet"]).status, 0)
+        let ref = try SafetensorsFile(path: fixture + "/ref.safetensors")
+        var w = SafetensorsWriter()
+        let ids = try ref.float32("input_ids").map { Int64($0) }
+        try w.add("input_ids", int64: ids, shape: [1, ids.count])
+        try w.add("input_features", float32: try ref.float32("input_features"), shape: [1] + (try ref.tensor("input_features").shape))
+        try w.add("feature_attention_mask", int64: try ref.float32("feature_attention_mask").map { Int64($0) }, shape: [1, 100])
+        try w.write(to: d + "/in.safetensors")
+        let r = try reel(["parity", fixture, d + "/q8.reel", "--audio-inputs", d + "/in.safetensors", "--json", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let stages = try JSON.parse(r.stdout, source: "parity --json")["stages"]?.array ?? []
+        let names = stages.compactMap { $0["stage"]?.string }
+        XCTAssertTrue(names.contains("audio.hidden_states.0") && names.contains("audio_features") && names.contains("logits"), "\(names)")
+        for s in stages { XCTAssertGreaterThan(s["cosine"]?.double ?? 0, 0.999, s["stage"]?.string ?? "") }
+    }
 }

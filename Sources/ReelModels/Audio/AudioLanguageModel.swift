@@ -24,14 +24,15 @@ public struct AudioWindow: Sendable {
 /// For a clip of one window this is exactly transformers.
 public final class AudioLanguageModel {
     public let text: TextModel
-    public let encoder: WhisperEncoderModel
+    /// The audio tower and projector.
+    public let tower: Qwen2AudioTower
+    public var encoder: WhisperEncoderModel { tower.encoder }
     /// `audio_token_index`: the `<|AUDIO|>` placeholder id.
     public let audioTokenId: Int
-    let projector: Linear  // any [Ht, D] + bias [Ht]
     /// Receives the named intermediates of the encoder (`audio.*`, `audio_features`) and of the decoder.
     public var capture: CaptureHook? {
         didSet {
-            encoder.capture = capture
+            tower.capture = capture
             text.decoder.capture = capture
         }
     }
@@ -46,7 +47,8 @@ public final class AudioLanguageModel {
             throw AudioError.notAnAudioModel(path: path, architecture: file.architecture, expected: Qwen2AudioFamily.name)
         }
         self.text = text
-        encoder = try WhisperEncoderModel(weights: file, config: .object(audio.config), prefix: "audio", pool: text.decoder.pool)
+        tower = try Qwen2AudioTower(weights: file, audioConfig: .object(audio.config), hidden: text.decoder.config.hiddenSize,
+                                    pool: text.decoder.pool)
         guard let token = proj.config["audio_token_index"]?.int else {
             throw AudioError.config(key: "components.projector.audio_token_index", message: "missing or not an integer")
         }
@@ -54,9 +56,6 @@ public final class AudioLanguageModel {
             throw AudioError.config(key: "audio_token_index", message: "\(token) is outside the vocabulary [0, \(text.decoder.config.vocabSize))")
         }
         audioTokenId = token
-        projector = try Linear(file, "projector.linear", out: text.decoder.config.hiddenSize, in: encoder.config.dModel, hasBias: true)
-        let unused = file.weightNames.filter { $0.hasPrefix("projector.") && $0 != "projector.linear.weight" && $0 != "projector.linear.bias" }
-        guard unused.isEmpty else { throw AudioError.unusedWeights(unused.sorted()) }
     }
 
     /// Audio tokens Qwen2-Audio gives `validFrames` valid mel frames: `((L − 1) // 2 + 1 − 2) // 2 + 1`
@@ -69,33 +68,9 @@ public final class AudioLanguageModel {
     /// The mel frames one window holds (3000 for Qwen2-Audio).
     public var framesPerWindow: Int { encoder.config.frames }
 
-    /// The projected audio features of one window, f32 [n, hidden] with n = `tokenCount(validFrames:)`.
-    /// Mirrors the audio branch of `Qwen2AudioModel.forward`: encoder layers under the key-padding mask (run on the
-    /// valid positions only, exact), AvgPool1d(2, 2), layer_norm, multi_modal_projector, first n rows.
-    /// - Parameters:
-    ///   - features: f32 [mels, frames], padded as the feature extractor pads them.
-    ///   - validFrames: `feature_attention_mask.sum()`.
+    /// The projected audio features of one window (see `Qwen2AudioTower.audioFeatures`).
     public func audioFeatures(features: [Float], validFrames: Int) throws -> [Float] {
-        let c = encoder.config, D = c.dModel
-        guard validFrames >= 1, validFrames <= c.frames else { throw AudioError.validFrames(validFrames, frames: c.frames) }
-        let n = Self.tokenCount(validFrames: validFrames)
-        guard n >= 1 else { throw AudioError.noAudioTokens(validFrames: validFrames) }
-        let positions = WhisperEncoderModel.validPositions(validFrames: validFrames)
-
-        // hidden_states = audio_tower layers (key-padding mask: keys ≥ positions masked)   [positions, D]
-        let h = try encoder.layerStack(features: features, positions: positions)
-        // hidden_states = self.avg_pooler(hidden_states.permute(0, 2, 1)).permute(0, 2, 1)   [n, D] (valid rows)
-        let pooled = Tensor(shape: [n, D])
-        AudioOps.avgPool2(h.data, length: 2 * n, dim: D, into: pooled.data)
-        capture?("audio.pooled", pooled, 0)
-        // hidden_states = self.layer_norm(hidden_states)
-        try encoder.finalLayerNorm(pooled)
-        capture?("audio.last_hidden_state", pooled, 0)
-        // audio_features = self.multi_modal_projector(selected_audio_feature)[:n]   [n, Ht]
-        let out = Tensor(shape: [n, projector.outFeatures])
-        try projector(pooled, into: out, pool: encoder.pool)
-        capture?("audio_features", out, 0)
-        return out.toArray()
+        try tower.audioFeatures(features: features, validFrames: validFrames)
     }
 
     /// The features of a clip made of consecutive windows, in order, f32 [Σ n_w, hidden].
@@ -194,5 +169,53 @@ public final class AudioLanguageModel {
     public func generate(_ input: PromptInput, options: GenerationOptions, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         text.decoder.reset()
         return try text.generate(input, options: options, onText: onText)
+    }
+}
+
+/// Qwen2-Audio's audio side: the Whisper-style tower under the key-padding mask, AvgPool1d(2, 2), layer_norm and
+/// `multi_modal_projector.linear`, over weights from a .reel file or from the source checkpoint (`reel parity`).
+public final class Qwen2AudioTower {
+    public let encoder: WhisperEncoderModel
+    let projector: Linear  // any [Ht, D] + bias [Ht]
+    /// Receives `audio.*` and `audio_features`.
+    public var capture: CaptureHook? { didSet { encoder.capture = capture } }
+
+    /// - Parameters:
+    ///   - weights: tensors `audio.*` and `projector.linear.{weight,bias}` (nothing else under `projector.`).
+    ///   - hidden: the decoder's hidden size (the projector's output).
+    public init(weights: WeightProvider, audioConfig: JSON, hidden: Int, pool: ThreadPool? = nil) throws {
+        encoder = try WhisperEncoderModel(weights: weights, config: audioConfig, prefix: "audio", pool: pool)
+        projector = try Linear(weights, "projector.linear", out: hidden, in: encoder.config.dModel, hasBias: true)
+        let unused = weights.weightNames.filter { $0.hasPrefix("projector.") && $0 != "projector.linear.weight" && $0 != "projector.linear.bias" }
+        guard unused.isEmpty else { throw AudioError.unusedWeights(unused.sorted()) }
+    }
+
+    /// The projected audio features of one window, f32 [n, hidden] with n = `tokenCount(validFrames:)`.
+    /// Mirrors the audio branch of `Qwen2AudioModel.forward`: encoder layers under the key-padding mask (run on the
+    /// valid positions only, exact), AvgPool1d(2, 2), layer_norm, multi_modal_projector, first n rows.
+    /// - Parameters:
+    ///   - features: f32 [mels, frames], padded as the feature extractor pads them.
+    ///   - validFrames: `feature_attention_mask.sum()`.
+    public func audioFeatures(features: [Float], validFrames: Int) throws -> [Float] {
+        let c = encoder.config, D = c.dModel
+        guard validFrames >= 1, validFrames <= c.frames else { throw AudioError.validFrames(validFrames, frames: c.frames) }
+        let n = AudioLanguageModel.tokenCount(validFrames: validFrames)
+        guard n >= 1 else { throw AudioError.noAudioTokens(validFrames: validFrames) }
+        let positions = WhisperEncoderModel.validPositions(validFrames: validFrames)
+
+        // hidden_states = audio_tower layers (key-padding mask: keys ≥ positions masked)   [positions, D]
+        let h = try encoder.layerStack(features: features, positions: positions)
+        // hidden_states = self.avg_pooler(hidden_states.permute(0, 2, 1)).permute(0, 2, 1)   [n, D] (valid rows)
+        let pooled = Tensor(shape: [n, D])
+        AudioOps.avgPool2(h.data, length: 2 * n, dim: D, into: pooled.data)
+        capture?("audio.pooled", pooled, 0)
+        // hidden_states = self.layer_norm(hidden_states)
+        try encoder.finalLayerNorm(pooled)
+        capture?("audio.last_hidden_state", pooled, 0)
+        // audio_features = self.multi_modal_projector(selected_audio_feature)[:n]   [n, Ht]
+        let out = Tensor(shape: [n, projector.outFeatures])
+        try projector(pooled, into: out, pool: encoder.pool)
+        capture?("audio_features", out, 0)
+        return out.toArray()
     }
 }
