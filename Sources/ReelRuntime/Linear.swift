@@ -8,7 +8,7 @@ import ReelQuant
 ///   tiles into sgemm).
 /// - q8/q4/q4f: the activation rows are quantised to q8 once per call (d = absmax/127 per block of 32, as
 ///   llama.cpp's Q8_0 activations), then one row → CKernels' gemv (integer dots, VNNI where available); several
-///   rows → `prefillPath` (default: CKernels' gemm-rows).
+///   rows → `prefillPath` (default `.auto`: gemm-rows below `tileMinRows` rows, dequantised tiles + sgemm from there).
 /// Work is split by output rows across the pool's threads.
 public final class Linear: @unchecked Sendable {
     /// How a weight in a non-f32 encoding multiplies several activation rows (prefill).
@@ -18,6 +18,8 @@ public final class Linear: @unchecked Sendable {
         case kernel
         /// Dequantise `tileRows` weight rows into f32 scratch, then OpenBLAS sgemm (f32 activations).
         case dequantizeTile
+        /// `kernel` below `tileMinRows` activation rows, `dequantizeTile` from there (the default for q8/q4/q4f).
+        case auto
     }
 
     /// any encoding [out, in]
@@ -31,9 +33,15 @@ public final class Linear: @unchecked Sendable {
     /// Measured on Zen 4 with OpenBLAS on its AVX-512 kernels: for f16/bf16, dequantise + sgemm was 1.4–2.8× faster
     /// than the f16·f32 kernel; for q8/q4/q4f the integer kernel was 1.1–4× faster than dequantise + sgemm (and keeps
     /// prefill and decode numerics identical).
+    ///
+    /// Re-measured on an idle-ish machine (docs/performance.md; thread CPU time, one thread, [4864, 896] q4 and
+    /// [896, 4864] q8): the integer kernel wins up to ~64 rows (1.3–2× at 32), dequantise + sgemm from ~96 rows
+    /// (1.26× q4, 1.47× q8 at 128 — a full prefill chunk), hence `.auto` for the quantised encodings.
     public static func defaultPrefillPath(for encoding: Encoding) -> PrefillPath {
-        encoding.isQuantized ? .kernel : .dequantizeTile
+        encoding.isQuantized ? .auto : .dequantizeTile
     }
+    /// Activation rows from which `.auto` dequantises tiles instead of running the integer kernel.
+    public static let tileMinRows = 96
     /// Weight rows dequantised per tile on the `dequantizeTile` path (32 rows × 2048 f32 = 256 KiB: stays in L2).
     public static let tileRows = 32
     /// Tile rows when a call has at least `wideTileMinRows` activation rows (vision towers), so the activations are
@@ -74,7 +82,8 @@ public final class Linear: @unchecked Sendable {
         let enc = weight.encoding
         let w = UnsafeRawPointer(weight.data.baseAddress!)
         let rowBytes = weight.rowBytes
-        let useKernel = enc != .f32 && (n == 1 || prefillPath == .kernel)
+        let useKernel = enc != .f32
+            && (n == 1 || prefillPath == .kernel || (prefillPath == .auto && n < Self.tileMinRows))
 
         // Activations for the kernels: q8 rows for quantised weights (quantised once, shared by all threads).
         var act = UnsafeRawPointer(x), actRowBytes = k * 4

@@ -8,18 +8,29 @@ import Synchronization
 /// Persistent worker threads that split one operation's index range across all cores.
 ///
 /// No thread is created per operation: workers spin briefly on a generation counter, then sleep on a condition
-/// variable; the caller runs the first share itself and spins until the others finish. One operation at a time
-/// (a pool belongs to one model instance; `parallelFor` is not reentrant).
+/// variable. An operation is a set of chunks that the caller and the workers claim from a shared counter, so the
+/// caller never waits for a share it could do itself: on a machine where a worker is descheduled (other processes
+/// on the cores), the caller takes the remaining chunks and the operation ends without it. Workers take part only
+/// while the operation is open (a Dekker-style handshake on `open`/`active`), so a late worker never touches a
+/// finished operation. One operation at a time (a pool belongs to one model instance; not reentrant).
 public final class ThreadPool: @unchecked Sendable {
     /// Threads taking part in an operation, the caller included.
     public let threadCount: Int
 
     private var threads: [pthread_t] = []
     private let generation = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
     private let sleeping = Atomic<Int>(0)
+    /// 1 while the current operation accepts helpers.
+    private let open = Atomic<Int>(0)
+    /// Workers inside the current operation (registered before reading `open`).
+    private let active = Atomic<Int>(0)
+    /// The next unclaimed chunk, and chunks finished, of the current operation.
+    private let nextChunk = Atomic<Int>(0)
+    private let doneChunks = Atomic<Int>(0)
+    private var chunkCount = 0
     private var stopping = false
-    private var job: ((Int) -> Void)?
+    /// job(chunk, thread): runs one chunk on the calling thread (0 = the caller, 1… = workers).
+    private var job: ((Int, Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
     // One slot per worker, allocated once: each worker touches only its own slot, so no lock (and no Swift array
@@ -31,6 +42,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// Spin iterations before a worker sleeps (about 20–50 µs): long enough to cover the gap between the ops of a
     /// forward pass, short enough not to steal cores from other processes when idle.
     private static let spinLimit = 20_000
+    /// Chunks per thread of a `parallelFor`: enough that a late or slow thread's share is taken by the others,
+    /// few enough that claiming (one atomic add per chunk) stays negligible.
+    public static let chunksPerThread = 4
 
     /// - Parameter threads: participating threads; defaults to the number of online cores.
     public init(threads: Int? = nil) {
@@ -110,49 +124,80 @@ public final class ThreadPool: @unchecked Sendable {
             }
             seen = g
             if stopping { return }
-            job?(index)
-            pending.subtract(1, ordering: .releasing)
+            help(index)
         }
     }
 
-    /// Runs `body(worker)` once on each of the `threadCount` threads (worker 0 is the caller) and waits for all.
+    /// Takes chunks of the open operation, if any, until none are left.
+    private func help(_ thread: Int) {
+        active.add(1, ordering: .sequentiallyConsistent)
+        if open.load(ordering: .sequentiallyConsistent) == 1 {
+            claimChunks(thread)
+        }
+        active.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    @inline(__always) private func claimChunks(_ thread: Int) {
+        let n = chunkCount
+        while true {
+            let c = nextChunk.add(1, ordering: .relaxed).oldValue
+            if c >= n { return }
+            job!(c, thread)
+            doneChunks.add(1, ordering: .releasing)
+        }
+    }
+
+    /// Runs `body(worker)` once for each worker index 0..<threadCount and waits for all. Calls may run on fewer
+    /// threads than `threadCount` (a descheduled worker's index is taken by another), never two at once per index.
     public func run(_ body: (Int) -> Void) {
-        if threads.isEmpty {
-            for w in 0..<threadCount { body(w) }  // no workers could be started: run the shares in turn
+        dispatch(chunks: threadCount) { c, _ in body(c) }
+    }
+
+    /// Runs `job(chunk, thread)` for every chunk in 0..<chunks across the caller and the workers; returns when all
+    /// have finished. `thread` is unique among the calls running at one time (for per-thread scratch).
+    private func dispatch(chunks: Int, _ body: (Int, Int) -> Void) {
+        if threads.isEmpty || chunks <= 1 {
+            for c in 0..<chunks { body(c, 0) }
             return
         }
         withoutActuallyEscaping(body) { b in
             job = b
-            pending.store(threads.count, ordering: .sequentiallyConsistent)
+            chunkCount = chunks
+            nextChunk.store(0, ordering: .relaxed)
+            doneChunks.store(0, ordering: .relaxed)
+            open.store(1, ordering: .sequentiallyConsistent)  // publishes job, chunkCount and the counters
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(&mutex)
                 pthread_cond_broadcast(&cond)
                 pthread_mutex_unlock(&mutex)
             }
-            b(0)
+            claimChunks(0)
             var spins = 0
-            while pending.load(ordering: .acquiring) > 0 {
+            while doneChunks.load(ordering: .acquiring) < chunks {
                 spins += 1
                 if spins > 1000 { sched_yield() }
             }
+            // Close, then wait out helpers that registered while it was open (they claim nothing more).
+            open.store(0, ordering: .sequentiallyConsistent)
+            while active.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
             job = nil
         }
     }
 
-    /// Splits `0..<count` into one contiguous range per thread (a multiple of `granularity` each, except the last)
-    /// and runs `body(range, worker)` on them in parallel. Ranges may be empty; `body` is not called for those.
+    /// Splits `0..<count` into contiguous chunks (multiples of `granularity`, except the last; up to
+    /// `chunksPerThread` per thread) and runs `body(range, thread)` on them in parallel; `thread` indexes per-thread
+    /// scratch. A thread may run several chunks. Empty ranges are not passed to `body`.
     public func parallelFor(_ count: Int, granularity: Int = 1, _ body: (Range<Int>, Int) -> Void) {
         guard count > 0 else { return }
         let g = max(1, granularity)
         let units = (count + g - 1) / g
-        let t = min(threadCount, units)
-        if t <= 1 { body(0..<count, 0); return }
-        run { w in
-            guard w < t else { return }
-            let lo = min(count, (units * w / t) * g)
-            let hi = min(count, (units * (w + 1) / t) * g)
-            if lo < hi { body(lo..<hi, w) }
+        let chunks = min(units, threadCount * Self.chunksPerThread)
+        if threadCount <= 1 || chunks <= 1 { body(0..<count, 0); return }
+        dispatch(chunks: chunks) { c, thread in
+            let lo = min(count, (units * c / chunks) * g)
+            let hi = min(count, (units * (c + 1) / chunks) * g)
+            if lo < hi { body(lo..<hi, thread) }
         }
     }
 
