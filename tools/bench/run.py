@@ -225,8 +225,8 @@ def write_doc(path, ctx):
              f"Reel at commit `{ctx['commit']}`. {ctx['torch_note']}")
     L.append("")
     if not ctx["quiet"]:
-        L.append(f"> **⚠ THE MACHINE WAS NOT QUIET.** The 1-minute load average never fell below {ctx['max_load']} "
-                 f"before the deadline (it was {fmt(ctx['load_start'], 2)} at the start): other processes shared the "
+        L.append(f"> **⚠ THE MACHINE WAS NOT QUIET.** The 1-minute load average did not stay below {ctx['max_load']} "
+                 f"for the whole run (it was {fmt(ctx['load_start'], 2)} at the start; see the load column): other processes shared the "
                  "2 cores, so every figure below is depressed by an unknown, varying amount. Re-run on an idle machine.")
         L.append("")
     L.append(f"Read bandwidth ({ctx['threads']} threads, 1 GiB, `cc -O2` read kernel, measured before each Reel run): "
