@@ -261,7 +261,9 @@ extension JSON {
         }
     }
 
-    static func escape(_ s: String, into out: inout String) {
+    /// Appends `s` as a JSON string literal, escaped as Python's `json.dumps(ensure_ascii=False)` does: the short
+    /// escapes for `" \\ \n \r \t \b \f`, `\u00XX` for other control characters, everything else as is.
+    public static func escape(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
             switch u {
@@ -270,6 +272,8 @@ extension JSON {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
             case _ where u.value < 0x20:
                 let hex = String(u.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex

@@ -207,15 +207,21 @@ final class VisionParityTests: XCTestCase {
                 let (logits, _) = try runDecoder(m, ids: ids, embeddings: try m.inputEmbeddings(ids: ids, videoFeatures: [feats]))
                 let r = try ParityReport(name: "\(fixture) \(enc) logits", reference: try ref.floats("logits"), actual: logits,
                                          rowLength: m.decoder.config.vocabSize)
-                print(f)
-                print(r)
-                let b = Self.quantBounds[enc]!
-                XCTAssertGreaterThanOrEqual(f.cosine, b.features, "\(f)")
-                XCTAssertGreaterThanOrEqual(r.cosine, b.cosine, "\(r)")
-                XCTAssertLessThanOrEqual(r.klDivergence, b.kl, "\(r)")
-                XCTAssertGreaterThanOrEqual(r.top1Agreement, b.top1, "\(r)")
+                assertWithinQuantBounds(features: f, logits: r, enc)
             }
         }
+    }
+
+    /// Prints both reports and checks them against `quantBounds[enc]`.
+    func assertWithinQuantBounds(features f: ParityReport, logits r: ParityReport, _ enc: Encoding,
+                                 file: StaticString = #filePath, line: UInt = #line) {
+        print(f)
+        print(r)
+        let b = Self.quantBounds[enc]!
+        XCTAssertGreaterThanOrEqual(f.cosine, b.features, "\(f)", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(r.cosine, b.cosine, "\(r)", file: file, line: line)
+        XCTAssertLessThanOrEqual(r.klDivergence, b.kl, "\(r)", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(r.top1Agreement, b.top1, "\(r)", file: file, line: line)
     }
 
     /// Quantised weights on the image paths (anyres tiles, unpadding, the bilinear shrink): same bounds as video.
@@ -232,13 +238,7 @@ final class VisionParityTests: XCTestCase {
                 let (logits, _) = try runDecoder(m, ids: ids, embeddings: try m.inputEmbeddings(ids: ids, imageFeatures: [feats]))
                 let r = try ParityReport(name: "\(reference) \(enc) logits", reference: try ref.floats("logits"), actual: logits,
                                          rowLength: m.decoder.config.vocabSize)
-                print(f)
-                print(r)
-                let b = Self.quantBounds[enc]!
-                XCTAssertGreaterThanOrEqual(f.cosine, b.features, "\(f)")
-                XCTAssertGreaterThanOrEqual(r.cosine, b.cosine, "\(r)")
-                XCTAssertLessThanOrEqual(r.klDivergence, b.kl, "\(r)")
-                XCTAssertGreaterThanOrEqual(r.top1Agreement, b.top1, "\(r)")
+                assertWithinQuantBounds(features: f, logits: r, enc)
             }
         }
     }

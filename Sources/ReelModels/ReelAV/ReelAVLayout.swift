@@ -14,21 +14,18 @@ public struct ReelAVLayout: Sendable, Equatable {
 
     /// From the `projector` component's normalised config (`ReelAVFamily`).
     public init(projectorConfig c: JSONObject, source: String = "reel_av") throws {
-        func int(_ k: String) throws -> Int {
-            guard let v = c[k]?.int else { throw ModelsError.missingKey(source: source, key: "projector.\(k)") }
-            return v
+        let r = ConfigReader(.object(c), source: source, path: "projector.")
+        segmentSeconds = try r.double("segment_seconds")
+        guard segmentSeconds > 0 else {
+            throw ModelsError.badValue(source: source, key: "projector.segment_seconds", message: "must be positive")
         }
-        guard let seconds = c["segment_seconds"]?.double, seconds > 0 else {
-            throw ModelsError.missingKey(source: source, key: "projector.segment_seconds")
-        }
-        segmentSeconds = seconds
-        framesPerSegment = try int("frames_per_segment")
-        maxSegments = try int("max_segments")
-        visionTokensPerFrame = try int("vision_tokens_per_frame")
-        audioTokensPerSegment = try int("audio_tokens_per_segment")
-        videoToken = try int("video_token_index")
-        frameToken = try int("frame_token_index")
-        audioToken = try int("audio_token_index")
+        framesPerSegment = try r.positiveInt("frames_per_segment")
+        maxSegments = try r.positiveInt("max_segments")
+        visionTokensPerFrame = try r.positiveInt("vision_tokens_per_frame")
+        audioTokensPerSegment = try r.positiveInt("audio_tokens_per_segment")
+        videoToken = try r.int("video_token_index")
+        frameToken = try r.int("frame_token_index")
+        audioToken = try r.int("audio_token_index")
     }
 
     /// Segment starts in seconds (§4.2): `n = max(1, min(max_segments, ceil(D/T)))`, `stride = max(T, D/n)`.

@@ -277,7 +277,7 @@ func pyJSONDumps(_ j: JSON, indent: String?, itemSep: String?, keySep: String?) 
         case let .bool(b): out += b ? "true" : "false"
         case let .int(i): out += String(i)
         case let .double(d): out += d.isFinite ? pyFloat(d) : (d.isNaN ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"))
-        case let .string(s): jsonString(s, into: &out)
+        case let .string(s): JSON.escape(s, into: &out)
         case let .array(a):
             if a.isEmpty { out += "[]"; return }
             out += "["
@@ -294,7 +294,7 @@ func pyJSONDumps(_ j: JSON, indent: String?, itemSep: String?, keySep: String?) 
             for (i, kv) in o.enumerated() {
                 if i > 0 { out += item }
                 if let indent { out += "\n" + String(repeating: indent, count: level + 1) }
-                jsonString(kv.key, into: &out)
+                JSON.escape(kv.key, into: &out)
                 out += key
                 write(kv.value, level + 1)
             }
@@ -306,25 +306,3 @@ func pyJSONDumps(_ j: JSON, indent: String?, itemSep: String?, keySep: String?) 
     return out
 }
 
-private func jsonString(_ s: String, into out: inout String) {
-    out += "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        default:
-            if u.value < 0x20 {
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    out += "\""
-}
