@@ -82,49 +82,43 @@ extension TextModel {
         var history = prompt
         var sampler = Sampler(options.sampler)
         var stream = tokenizer.streamingDecoder(skipSpecialTokens: true)
-        var text = ""        // all text decoded so far
-        var emitted = 0      // characters of `text` already handed to onText
+        var text = ""        // text handed to onText
+        var pending = ""     // decoded but held back: it may be the start of a stop string
         var tokens: [Int] = []
         var reason = StopReason.length
+        let stops = options.stopStrings.filter { !$0.isEmpty }
 
-        /// Emits what is safe; returns true when a stop string ended the text.
+        /// Emits what is safe; returns true when a stop string ended the text. A stop string cannot start inside text
+        /// already emitted (that text would have been held back), so only `pending` is searched: per-token work is
+        /// bounded by the stop strings' length, not the answer's.
         func push(_ piece: String, final: Bool) -> Bool {
-            let before = text.count
-            text += piece
-            // A stop string that appears now must overlap the new piece: search only the tail.
-            let cuts = options.stopStrings.compactMap { s -> String.Index? in
-                guard !s.isEmpty else { return nil }
-                var i = text.index(text.startIndex, offsetBy: max(0, before - s.count + 1))
-                while i < text.endIndex {
-                    if text[i...].hasPrefix(s) { return i }
-                    i = text.index(after: i)
+            pending += piece
+            var i = pending.startIndex
+            while i < pending.endIndex {
+                if stops.contains(where: { pending[i...].hasPrefix($0) }) {
+                    emit(String(pending[..<i]))
+                    pending = ""
+                    return true
                 }
-                return nil
+                i = pending.index(after: i)
             }
-            if let cut = cuts.min() {
-                text = String(text[..<cut])
-                flush(upTo: text.count)
-                return true
-            }
-            // Hold back a suffix that could still grow into a stop string.
             var hold = 0
             if !final {
-                for s in options.stopStrings where !s.isEmpty {
-                    for n in stride(from: min(s.count - 1, text.count), to: 0, by: -1) where text.hasSuffix(s.prefix(n)) {
-                        hold = max(hold, n)
+                for s in stops {
+                    for n in stride(from: min(s.count - 1, pending.count), to: hold, by: -1) where pending.hasSuffix(s.prefix(n)) {
+                        hold = n
                         break
                     }
                 }
             }
-            flush(upTo: text.count - hold)
+            emit(String(pending.dropLast(hold)))
+            pending = String(pending.suffix(hold))
             return false
         }
-        func flush(upTo n: Int) {
-            guard n > emitted else { return }
-            let start = text.index(text.startIndex, offsetBy: emitted)
-            let end = text.index(text.startIndex, offsetBy: n)
-            onText(String(text[start..<end]))
-            emitted = n
+        func emit(_ s: String) {
+            guard !s.isEmpty else { return }
+            text += s
+            onText(s)
         }
 
         var t = ProgressBar.now()
@@ -156,7 +150,6 @@ extension TextModel {
             logits = try decoder.decodeStep(token: token)
         }
         if reason != .stop && push(stream.finish(), final: true) { reason = .stop }
-        flush(upTo: text.count)
         timings.decodeSeconds = ProgressBar.now() - t
         timings.generatedTokens = tokens.count
         return GenerationResult(tokens: tokens, text: text, stopReason: reason, timings: timings)
