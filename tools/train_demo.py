@@ -35,6 +35,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--vocab", type=int, default=512)
+    ap.add_argument("--aux-weight", type=float, default=1.0,
+                    help="weight of the training-only read-out loss on the vision tokens (0: off)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--eval-every", type=int, default=200)

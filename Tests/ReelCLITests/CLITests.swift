@@ -45,9 +45,11 @@ final class CLITests: XCTestCase {
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// A fresh directory, removed when the test ends.
     func scratch() throws -> String {
         let d = NSTemporaryDirectory() + "reel-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
         return d
     }
 

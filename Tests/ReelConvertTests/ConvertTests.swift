@@ -19,11 +19,14 @@ let repositoryRoot: String = {
     return parts.joined(separator: "/")
 }()
 
-/// A fresh scratch directory per test.
-func scratchDirectory() throws -> String {
-    let dir = NSTemporaryDirectory() + "reel-convert-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
+extension XCTestCase {
+    /// A fresh scratch directory per test, removed when the test ends.
+    func scratchDirectory() throws -> String {
+        let dir = NSTemporaryDirectory() + "reel-convert-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
 }
 
 /// Copies a fixture checkpoint so a test can damage it.

@@ -29,6 +29,7 @@ final class EvalScoringTests: XCTestCase {
     func testReadsASetAndScores() throws {
         let dir = NSTemporaryDirectory() + "reel-eval-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let text = """
         {"video": "clips/0001.mp4", "question": "What colour is the square?", "answer": "red", "category": "seen"}
 
@@ -56,6 +57,7 @@ final class EvalScoringTests: XCTestCase {
     func testBadLinesNameTheLineAndKey() throws {
         let dir = NSTemporaryDirectory() + "reel-eval-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         try "{\"video\": \"a.mp4\", \"answer\": \"x\"}\n".write(toFile: dir + "/q.jsonl", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try QuestionSet(path: dir + "/q.jsonl")) { e in
             XCTAssertEqual(e as? JSONError, .missingKey(source: dir + "/q.jsonl:1", key: "question"))

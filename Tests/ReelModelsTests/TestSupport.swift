@@ -76,11 +76,13 @@ enum FixtureModel {
     nonisolated(unsafe) private static var cache: [String: ReelFile] = [:]
     private static let lock = NSLock()
 
-    static var tempDir: String {
+    /// One directory per test process, removed when the process exits (the converted files stay mapped until then).
+    static let tempDir: String = {
         let d = NSTemporaryDirectory() + "reel-models-tests-\(getpid())"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "reel-models-tests-\(getpid())") }
         return d
-    }
+    }()
 
     /// The fixture `family` converted with `--quant encoding` (nil keeps the checkpoint's bf16).
     static func file(_ family: String, encoding: Encoding? = .f32) throws -> ReelFile {

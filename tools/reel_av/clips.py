@@ -121,27 +121,31 @@ def sample_scene(seed: int) -> Scene:
 
 # ---------------------------------------------------------------------------------------------------------- rendering
 
+def shape_mask(th: Thing, t: float) -> np.ndarray:
+    """bool [SIZE, SIZE]: the pixels `th` covers at time t seconds (pixel centres inside the shape)."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
+    cx, cy = th.position(t)
+    r = th.radius
+    if th.shape == "circle":
+        return (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    if th.shape == "square":
+        s = r * 0.85
+        return (np.abs(xx - cx) <= s) & (np.abs(yy - cy) <= s)
+    # triangle pointing up: apex at (cx, cy - r), base at y = cy + 0.8 r
+    top, base = cy - r, cy + 0.8 * r
+    half = (yy - top) / (base - top) * r
+    return (yy >= top) & (yy <= base) & (np.abs(xx - cx) <= half)
+
+
 def render_frames(scene: Scene) -> np.ndarray:
     """uint8 [T, SIZE, SIZE, 3] RGB frames; frame i shows time i / FPS."""
     n = int(SECONDS * FPS)
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
     out = np.empty((n, SIZE, SIZE, 3), np.uint8)
     for i in range(n):
         img = np.empty((SIZE, SIZE, 3), np.uint8)
         img[:] = scene.background
         for th in scene.things:
-            cx, cy = th.position(i / FPS)
-            r = th.radius
-            if th.shape == "circle":
-                m = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
-            elif th.shape == "square":
-                s = r * 0.85
-                m = (np.abs(xx - cx) <= s) & (np.abs(yy - cy) <= s)
-            else:  # triangle pointing up: apex at (cx, cy - r), base at y = cy + 0.8 r
-                top, base = cy - r, cy + 0.8 * r
-                half = (yy - top) / (base - top) * r
-                m = (yy >= top) & (yy <= base) & (np.abs(xx - cx) <= half)
-            img[m] = COLOURS[th.colour]
+            img[shape_mask(th, i / FPS)] = COLOURS[th.colour]
         out[i] = img
     return out
 

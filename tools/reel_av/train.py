@@ -31,10 +31,10 @@ def prepare_media(clip_dir: str, pre: data.Preprocessor) -> dict:
     scenes = [json.loads(line) for line in open(os.path.join(clip_dir, "scenes.jsonl"))]
     if os.path.exists(cache):
         m = torch.load(cache)
-        if m["preprocessor"] == pre.to_json() and len(m["videos"]) == len(scenes):
+        if m["preprocessor"] == pre.to_json() and len(m["videos"]) == len(scenes) and "frame_indices" in m:
             return m | {"scenes": scenes}
     fe = pre.feature_extractor()
-    pv, af, seg = [], [], []
+    pv, af, seg, fidx = [], [], [], []
     t = time.time()
     paths = [os.path.join(clip_dir, s["video"]) for s in scenes]
     chunk = 25
@@ -50,10 +50,11 @@ def prepare_media(clip_dir: str, pre: data.Preprocessor) -> dict:
             pv.append(c["pixel_values"])
             af.append(c["input_features"])
             seg.append(c["segments"])
+            fidx.append(tuple(c["frame_indices"]))
         log(f"decoded {min(c0 + chunk, len(paths))}/{len(paths)} clips of {clip_dir} ({time.time() - t:.0f}s)")
-    assert len(set(seg)) == 1, "training batches assume one segment count"
+    assert len(set(seg)) == 1 and len(set(fidx)) == 1, "training batches assume one segment plan"
     m = {"videos": [s["video"] for s in scenes], "pixel_values": torch.stack(pv), "input_features": torch.stack(af),
-         "segments": seg[0], "preprocessor": pre.to_json()}
+         "segments": seg[0], "frame_indices": list(fidx[0]), "preprocessor": pre.to_json()}
     torch.save(m, cache)
     return m | {"scenes": scenes}
 
@@ -63,6 +64,66 @@ def media_cache(m: dict, clip_dir: str) -> dict:
     base = os.path.abspath(clip_dir)
     return {os.path.join(base, v): {"pixel_values": m["pixel_values"][i], "input_features": m["input_features"][i],
                                     "segments": m["segments"]} for i, v in enumerate(m["videos"])}
+
+
+# ------------------------------------------------------------------------------------------- auxiliary vision targets
+
+AUX_COLOURS = ("none",) + tuple(clips.COLOURS)     # class 0: no shape covers the token
+AUX_SHAPES = ("none",) + clips.SHAPES
+AUX_COVER = 0.08                                   # a token belongs to a shape covering at least 8% of it
+
+
+def token_targets(scene: clips.Scene, frame_indices: list[int], grid: int) -> tuple:
+    """Training-only targets for the pooled vision tokens of one clip: for each sampled frame and each of the
+    grid×grid tokens (row-major, each covering an (S/grid)² square), the colour and shape class of the shape that
+    covers most of it (0 when none covers AUX_COVER of it), and that shape's centre in [-1, 1]²."""
+    size, cell = clips.SIZE, clips.SIZE // grid
+    colour = torch.zeros(len(frame_indices), grid * grid, dtype=torch.long)
+    shape = torch.zeros_like(colour)
+    centre = torch.zeros(len(frame_indices), grid * grid, 2)
+    for f, i in enumerate(frame_indices):
+        t = i / clips.FPS
+        cover = np.zeros((len(scene.things), grid * grid))
+        for k, th in enumerate(scene.things):
+            m = clips.shape_mask(th, t)                                          # bool [S, S]
+            cover[k] = m.reshape(grid, cell, grid, cell).mean(axis=(1, 3)).reshape(-1)
+        for tok in range(grid * grid):
+            k = int(cover[:, tok].argmax())
+            if cover[k, tok] >= AUX_COVER:
+                th = scene.things[k]
+                colour[f, tok] = AUX_COLOURS.index(th.colour)
+                shape[f, tok] = AUX_SHAPES.index(th.shape)
+                cx, cy = th.position(t)
+                centre[f, tok] = torch.tensor([cx / size * 2 - 1, cy / size * 2 - 1])
+    return colour, shape, centre
+
+
+def aux_targets(m: dict, grid: int) -> dict:
+    """token_targets for every clip of a prepared media dict, stacked: [clips, segments·F, grid²(, 2)]."""
+    idx = m["frame_indices"]
+    tg = [token_targets(clips.Scene.from_json({k: v for k, v in s.items() if k != "video"}), idx, grid)
+          for s in m["scenes"]]
+    return {"colour": torch.stack([t[0] for t in tg]), "shape": torch.stack([t[1] for t in tg]),
+            "centre": torch.stack([t[2] for t in tg])}
+
+
+class AuxHead(torch.nn.Module):
+    """A linear read-out of the vision tokens the decoder sees (after projector and pooling): colour and shape
+    logits and the centre of the shape under each token. Training only: it is not part of the exported model."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.proj = torch.nn.Linear(hidden, len(AUX_COLOURS) + len(AUX_SHAPES) + 2)
+
+    def loss(self, feats: torch.Tensor, colour, shape, centre) -> torch.Tensor:
+        """feats [N, T, H]; targets [N, T] / [N, T, 2] → colour CE + shape CE + centre MSE (shape tokens only)."""
+        out = self.proj(feats)
+        nc, ns = len(AUX_COLOURS), len(AUX_SHAPES)
+        lc = torch.nn.functional.cross_entropy(out[..., :nc].reshape(-1, nc), colour.reshape(-1))
+        ls = torch.nn.functional.cross_entropy(out[..., nc:nc + ns].reshape(-1, ns), shape.reshape(-1))
+        on = (colour > 0).unsqueeze(-1).float()
+        lp = (((out[..., nc + ns:] - centre) ** 2) * on).sum() / on.sum().clamp(min=1) / 2
+        return lc + ls + 4 * lp
 
 
 # ------------------------------------------------------------------------------------------------------- sequences
@@ -211,9 +272,16 @@ def train(a) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tokenizer {tok.get_vocab_size()} tokens (embedding rows {vocab}); model {n_params / 1e6:.2f} M parameters")
     enc = Encoder(tok)
+    grid = math.isqrt(config["vision_tokens_per_frame"])
+    aux = aux_targets(tr, grid) if a.aux_weight > 0 else None
+    head = AuxHead(config["text_config"]["hidden_size"])
+    if aux is not None:
+        log(f"auxiliary vision targets: {grid}x{grid} tokens per frame, "
+            f"{(aux['colour'] > 0).float().mean():.3f} of tokens on a shape; weight {a.aux_weight}")
 
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
-    other = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    params = list(model.named_parameters()) + (list(head.named_parameters()) if aux is not None else [])
+    decay = [p for n, p in params if p.requires_grad and p.dim() >= 2]
+    other = [p for n, p in params if p.requires_grad and p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / a.warmup) * (
@@ -226,13 +294,19 @@ def train(a) -> None:
 
     t_train = time.time()
     model.train()
-    ema, best = None, -1.0
+    ema, best, aux_ema = None, -1.0, 0.0
     for step in range(1, a.steps + 1):
         idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
         ids, lab, pv, af = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns))
-        logits = model(ids, pv, af)
+        st = {} if aux is not None else None
+        logits = model(ids, pv, af, stages=st)
         loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                                  ignore_index=-100)
+        if aux is not None:
+            la = head.loss(st["vision_features"], aux["colour"][idx].flatten(0, 1), aux["shape"][idx].flatten(0, 1),
+                           aux["centre"][idx].flatten(0, 1))
+            aux_ema = la.item() if step == 1 else 0.95 * aux_ema + 0.05 * la.item()
+            loss = loss + a.aux_weight * la
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -240,7 +314,7 @@ def train(a) -> None:
         sched.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % a.log_every == 0:
-            log(f"step {step}/{a.steps} loss {ema:.4f} lr {sched.get_last_lr()[0]:.2e} "
+            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + f" lr {sched.get_last_lr()[0]:.2e} "
                 f"{(time.time() - t_train) / step:.2f}s/step")
         if step % a.eval_every == 0 or step == a.steps:
             model.eval()
@@ -257,6 +331,6 @@ def train(a) -> None:
         + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
     export(model, tok, pre, a.out)
     with open(os.path.join(a.out, "training_log.json"), "w") as f:
-        json.dump({"steps": a.steps, "batch": a.batch, "seed": a.seed, "train_minutes": round(train_s / 60, 1),
+        json.dump({"steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
                    "heldout": s, "threads": a.threads}, f, indent=2)
     log(f"exported to {a.out}")
