@@ -2,7 +2,7 @@
 
     python3 tools/make_audio_fixtures.py [out_dir]      # default: Tests/ReelModelsTests/Fixtures
 
-Tiny random models, every parameter randomised with `randomize_`. To keep the fixtures small both use
+Tiny random models, every parameter randomised with `randomize_`. To keep the fixtures small the first two use
 `max_source_positions = 50`, so the encoders take exactly 2·50 = 100 mel frames (transformers checks
 `input_features.shape[-1] == max_source_positions · 2`); the log-mel features come from transformers'
 `WhisperFeatureExtractor(chunk_length=1)` (1 s = 16000 samples → 100 frames) on deterministic synthetic audio
@@ -27,6 +27,17 @@ Tiny random models, every parameter randomised with `randomize_`. To keep the fi
 
 Both input_features are rounded to f16 first and stored as F16 (the reference runs on exactly those values), which
 halves their size.
+
+<out>/qwen2_audio_30s/   Qwen2-Audio with the real max_source_positions 1500 (3000 mel frames = one 30 s window,
+  750 tokens) and tiny widths (audio d_model 16, 2 layers, 2 heads, ffn 32, 128 mels; text H 32, I 64, 2 layers,
+  context 1024), bf16, plus preprocessor_config.json and clip.mp3: 34 s made by ffmpeg (chirp, beeps, seeded pink
+  noise; 16 kHz mono 24 kb/s mp3), decoded here with ReelMedia's ffmpeg command. Qwen2AudioProcessor keeps the first
+  30 s. ref.safetensors: input_ids [815], samples [1], features every 100th column from the extractor's numpy path
+  (input_features_cols) and torch path (torch.input_features_cols); from the numpy-path features, the encoder stages,
+  audio_features (every 10th row), logits [8,404] and greedy_ids [8]; from the torch-path features (the processor's
+  default with torch installed) torch.audio_features / torch.logits / torch.greedy_ids; and windows.*: Reel's
+  window-by-window extension run by transformers' modules (both windows as a batch of two clips, 750 + 100 tokens over
+  one placeholder run): valid frames, the second window's features and audio_features, logits, greedy.
 
 Deterministic: re-running rewrites the same bytes.
 """
