@@ -12,7 +12,7 @@ reference:
     matching torch 2.13 here, so their `_preprocess` is replayed with the torch ops it calls (ARCHSPEC §3:
     torchvision's uint8 bicubic antialias resize is `F.interpolate(uint8, "bicubic", antialias=True)`, 0 diff),
     using transformers' own size helper and the fused rescale/normalise arithmetic of `rescale_and_normalize`.
-  - audio: transformers.WhisperFeatureExtractor itself.
+  - audio: transformers.WhisperFeatureExtractor itself, through both of its paths (torch, and numpy as without torch).
 Reference arrays are raw little-endian files described by Fixtures/reference.json.
 """
 import json, os, subprocess, sys
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 from transformers import WhisperFeatureExtractor
+import transformers.models.whisper.feature_extraction_whisper as fxw
 from transformers.image_transforms import get_size_with_aspect_ratio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +57,16 @@ def decode_audio(path):
     raw = run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", path, "-map", "0:a:0", "-vn", "-sn", "-dn",
                "-ac", "1", "-ar", "16000", "-f", "f32le", "-"])
     return np.frombuffer(raw, "<f4").copy()
+
+
+def numpy_path_features(fe, x):
+    """`fe(x)` through transformers' numpy path, as when torch is not installed (the module's `is_torch_available`)."""
+    saved = fxw.is_torch_available
+    fxw.is_torch_available = lambda: False
+    try:
+        return fe(x, sampling_rate=16000, return_tensors="np", return_attention_mask=True)
+    finally:
+        fxw.is_torch_available = saved
 
 
 def sample_indices(n, total):
@@ -206,6 +217,21 @@ def main():
                                          "valid_frames": valid, "stored_columns": cols,
                                          "last_column": feats[:, 2999].astype(np.float32).tolist()}
 
+    # ---- the same extractor's numpy path (`_np_extract_fbank_features`), which transformers runs when torch is not
+    # installed: f64 frames, the spectrum stored as complex64, f64 mel and log10, f32 floor. Unlike the torch path (MKL's
+    # f32 STFT, whose rounding depends on the CPU code path MKL picks), it is deterministic, so Reel is held to it
+    # everywhere. Kept for the 128-bin clips and the 80-bin speech (the worst cases) to bound the fixture size.
+    for clip, mels in [("tone.flac", 128)] + ([("speech.flac", 80), ("speech.flac", 128)] if have_speech else []):
+        x = decode_audio(p(clip))
+        out = numpy_path_features(WhisperFeatureExtractor(feature_size=mels), x)
+        feats, valid = out["input_features"][0], int(out["attention_mask"][0].sum())
+        cols = min(3000, valid + PAD_COLS)
+        name = f"mel{mels}_{clip.split('.')[0]}_numpy"
+        store(name, feats[:, :cols], np.float32)
+        manifest["whisper"][name] = {"audio": clip, "mel_bins": mels, "samples": int(x.size), "path": "numpy",
+                                     "valid_frames": valid, "stored_columns": cols,
+                                     "last_column": feats[:, 2999].astype(np.float32).tolist()}
+
     # ---- long audio: the tone repeated to 35 s, cut into consecutive 30 s windows; every 25th column kept
     x = decode_audio(p("tone.flac"))
     long = np.tile(x, 12)[:35 * 16000]
@@ -223,7 +249,7 @@ def main():
         f.write("\n")
     total_bytes = sum(os.path.getsize(p(f)) for f in os.listdir(OUT))
     print(f"fixtures: {len(os.listdir(OUT))} files, {total_bytes} bytes")
-    assert total_bytes < 1_500_000
+    assert total_bytes < 1_750_000
 
 
 if __name__ == "__main__":

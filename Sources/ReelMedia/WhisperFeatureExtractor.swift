@@ -16,7 +16,8 @@ public struct WhisperFeatures: Sendable, Equatable {
     public let validFrames: Int
 }
 
-/// How the 400-point spectra are computed. Both give the same features to ~1e-12; see docs/media.md for timings.
+/// How the 400-point spectra are computed. Both give the same features (the spectra agree to ~1e-12 before the f32
+/// rounding; measured identical on the fixtures); see docs/media.md for timings.
 public enum SpectrumMethod: Sendable {
     /// Own mixed-radix FFT (4·4·5·5), two real frames per complex transform.
     case fft
@@ -24,13 +25,16 @@ public enum SpectrumMethod: Sendable {
     case gemm
 }
 
-/// `WhisperFeatureExtractor` (transformers 5.24) in f64: 16 kHz mono audio → [melBins, 3000] log-mel (30 s windows;
+/// `WhisperFeatureExtractor` (transformers 5.24): 16 kHz mono audio → [melBins, 3000] log-mel (30 s windows;
 /// `chunkLength` seconds give [melBins, chunkLength · 100], e.g. Reel AV's 2 s windows of 200 frames).
 ///
-/// Mirrors `_torch_extract_fbank_features` (ARCHSPEC §5): pad/truncate to `n_samples` (480000 for 30 s); STFT with n_fft 400,
-/// hop 160, periodic Hann, reflect padding 200 (center=True); |X|², last frame dropped; Slaney mel filters
-/// (built in f64, rounded to f32 as HF uses them); log10(max(mel, 1e-10)); max(x, max − 8); (x + 4)/4.
-/// Computing in f64 keeps Reel near the exact value; HF's own f32 STFT is the larger error (docs/media.md).
+/// Mirrors `_np_extract_fbank_features` and `audio_utils.spectrogram` (ARCHSPEC §5), rounding where they round:
+/// pad/truncate to `n_samples` (480000 for 30 s); frames in f64 (reflect padding 200, periodic Hann from
+/// `np.hanning(401)[:-1]`, n_fft 400, hop 160); the spectrum stored as complex64 (each part rounded to f32); |X|² in
+/// f64; last frame dropped; Slaney mel filters in f64; log10(max(mel, 1e-10)) in f64, rounded to f32; then
+/// max(x, max − 8) and (x + 4)/4 in f32. This reproduces transformers' numpy path bit for bit on the fixtures.
+/// `_torch_extract_fbank_features` (what transformers runs when torch is installed) computes the STFT in f32 with MKL,
+/// whose rounding depends on the CPU code path MKL picks; see docs/media.md for how far apart the two paths are.
 public struct WhisperFeatureExtractor: Sendable {
     public static let sampleRate = 16000
     public static let nFFT = 400
@@ -48,11 +52,11 @@ public struct WhisperFeatureExtractor: Sendable {
     /// `nb_max_frames` = n_samples / 160: mel frames per window.
     public let frames: Int
     public let method: SpectrumMethod
-    /// f64 [melBins, 201] (values are f32-representable)
+    /// f64 [melBins, 201], as transformers' `mel_filter_bank` returns them (the numpy path uses them unrounded)
     let filters: [Double]
     /// Nonzero bin range [lo, hi) of each filter: [melBins]
     let spans: [(Int, Int)]
-    /// f64 [400] periodic Hann
+    /// f64 [400] periodic Hann, numpy's formula: `np.hanning(401)[:-1]` = 0.5 + 0.5·cos(π·(2i − 400)/400)
     let window: [Double]
     let fft: FFT
 
@@ -70,14 +74,14 @@ public struct WhisperFeatureExtractor: Sendable {
         self.chunkSamples = chunkLength * Self.sampleRate
         self.frames = chunkSamples / Self.hop
         self.method = method
-        let filters = Self.melFilters(melBins: melBins).map { Double(Float($0)) }
+        let filters = Self.melFilters(melBins: melBins)
         self.filters = filters
         self.spans = (0..<melBins).map { m in
             let row = filters[(m * Self.bins)..<((m + 1) * Self.bins)]
             guard let lo = row.firstIndex(where: { $0 != 0 }), let hi = row.lastIndex(where: { $0 != 0 }) else { return (0, 0) }
             return (lo - m * Self.bins, hi + 1 - m * Self.bins)
         }
-        self.window = (0..<Self.nFFT).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(Self.nFFT)) }
+        self.window = (0..<Self.nFFT).map { 0.5 + 0.5 * cos(Double.pi * Double(2 * $0 - Self.nFFT) / Double(Self.nFFT)) }
         self.fft = try FFT(n: Self.nFFT)
     }
 
@@ -158,14 +162,16 @@ public struct WhisperFeatureExtractor: Sendable {
                 }
             }
         }
-        // 3. log10 with the 1e-10 clamp, the max − 8 floor over the whole window, then (x + 4)/4. Values clearly
-        //    below the floor (most of a short clip's zero padding) skip the logarithm.
-        let floorLog = log10(max(top, 1e-10)) - 8
-        let skipBelow = pow(10, floorLog) * 0.999
-        let floorValue = Float((floorLog + 4) / 4)
+        // 3. log10 with the 1e-10 clamp in f64, rounded to f32 (`spectrogram`'s astype); the max − 8 floor over the
+        //    whole window and (x + 4)/4 in f32, as `_np_extract_fbank_features` does them on the f32 array. Values
+        //    clearly below the floor (most of a short clip's zero padding) skip the logarithm: c < 0.999·10^floor
+        //    gives log10(c) < floor, so its f32 rounding is ≤ floor too.
+        let floorLog: Float = Float(log10(max(top, 1e-10))) - 8
+        let skipBelow = pow(10, Double(floorLog)) * 0.999
+        let floorValue: Float = (floorLog + 4) / 4
         let values = mel.map { v -> Float in
             let c = max(v, 1e-10)
-            return c < skipBelow ? floorValue : Float((max(log10(c), floorLog) + 4) / 4)
+            return c < skipBelow ? floorValue : (max(Float(log10(c)), floorLog) + 4) / 4
         }
         let valid = (n + Self.hop - 1) / Self.hop
         return WhisperFeatures(melBins: melBins, frames: frames, values: values, validFrames: min(valid, frames))
@@ -216,14 +222,22 @@ public struct WhisperFeatureExtractor: Sendable {
             for k in 0..<bins {
                 let nk = k == 0 ? 0 : n - k
                 let xr = re[k] + re[nk], xi = im[k] - im[nk]     // 2·A[k]
-                pa[k] = (xr * xr + xi * xi) * 0.25
+                pa[k] = Self.complex64Power(xr * 0.5, xi * 0.5)
                 if pair {
-                    let yr = im[k] + im[nk], yi = re[k] - re[nk]  // 2·B[k] up to a unit factor
-                    pb[k] = (yr * yr + yi * yi) * 0.25
+                    let yr = im[k] + im[nk], yi = re[k] - re[nk]  // B[k] = (yr − i·yi)/2 (rounding is sign-symmetric)
+                    pb[k] = Self.complex64Power(yr * 0.5, yi * 0.5)
                 }
             }
             t += 2
         }
+    }
+
+    /// |X|² of one bin as `spectrogram` computes it: the spectrum is stored as complex64 (each part rounded to f32),
+    /// then squared in f64 (numpy's `abs(x)**2` is hypot(r, i)², r² + i² here: the two differ by at most an f64 ulp or
+    /// two, far below the f32 rounding of the log that follows).
+    @inline(__always) static func complex64Power(_ re: Double, _ im: Double) -> Double {
+        let r = Double(Float(re)), i = Double(Float(im))
+        return r * r + i * i
     }
 
     /// The DFT as a GEMM: frames [frames, 400] · basis [400, 402] (cos columns, then −sin columns).
@@ -244,8 +258,7 @@ public struct WhisperFeatureExtractor: Sendable {
         BLAS.dgemm(m: frames, n: 2 * bins, k: n, a: x, b: basis, transB: false, c: y)
         for t in 0..<frames {
             for k in 0..<bins {
-                let r = y[t * 2 * bins + k], s = y[t * 2 * bins + bins + k]
-                power[t * bins + k] = r * r + s * s
+                power[t * bins + k] = Self.complex64Power(y[t * 2 * bins + k], y[t * 2 * bins + bins + k])
             }
         }
     }

@@ -5,18 +5,25 @@ import ReelCore
 import ReelMedia
 import XCTest
 
-/// Log-mel parity with transformers' WhisperFeatureExtractor, and the FFT against a direct DFT.
+/// Log-mel parity with transformers' WhisperFeatureExtractor (both of its paths), and the FFT against a direct DFT.
+///
+/// transformers computes the features one of two ways: `_np_extract_fbank_features` (numpy: f64 frames, complex64
+/// spectrum, f64 mel and log10, f32 floor; run when torch is absent, and deterministic) and
+/// `_torch_extract_fbank_features` (torch installed: MKL's f32 STFT). Reel reproduces the numpy path's roundings, so
+/// against it every band of every frame is held to `melMaxAbs`. The torch path's f32 FFT rounding is CPU-dependent
+/// (MKL's AVX-512, AVX2 and SSE4.2 code paths disagree with each other by up to 3.6e-5 on the speech clip), so against
+/// it `melMaxAbs` holds within 50 dB of each frame's peak and `melMaxAbsTorchWeakBands` bounds the rest.
 final class WhisperFeatureTests: XCTestCase {
-    /// Max-abs difference allowed where the mel energy is within 50 dB of the strongest band of its frame
-    /// (feature ≥ column max − `wellConditionedSpan`). There HF's f32 STFT is accurate and Reel (f64) must agree
-    /// to 1e-5 (measured ≤ 3.3e-6). Further down, f32 FFT rounding in the reference grows past 1e-5 (the worst element
-    /// on the speech clip sits 59 dB below its frame's peak).
+    /// Max-abs difference allowed against the numpy path in every band, and against the torch path where the mel
+    /// energy is within 50 dB of the strongest band of its frame (feature ≥ column max − `wellConditionedSpan`).
+    /// Measured: 0 against the numpy path (bit-identical); ≤ 3.3e-6 against the torch path within 50 dB.
     static let melMaxAbs: Float = 1e-5
     /// 5 decades of power = 50 dB = 1.25 in feature units ((log10 + 4)/4).
     static let wellConditionedSpan: Float = 1.25
-    /// Max-abs difference allowed anywhere. Bands more than 50 dB below their frame's peak carry HF's own f32 FFT
-    /// rounding (measured: an f64 numpy reference differs from HF by up to 3.2e-5 on the speech clip).
-    static let melMaxAbsAnywhere: Float = 6e-5
+    /// The named gap: max-abs allowed against the torch path in bands more than 50 dB below their frame's peak, where
+    /// the reference carries MKL's f32 FFT rounding (measured 3.2e-5 on the speech clip; transformers' own torch path
+    /// moves by 3.2e-5 / 3.6e-5 when MKL is forced to its AVX2 / SSE4.2 code on the same machine).
+    static let melMaxAbsTorchWeakBands: Float = 6e-5
     /// FFT against a direct f64 DFT, relative to the largest magnitude.
     static let fftRelative = 1e-12
 
@@ -58,17 +65,31 @@ final class WhisperFeatureTests: XCTestCase {
                 if abs(got[i] - ref[i]) > Self.melMaxAbs { strictOK = false; print("\(name): [\(m), \(c)] \(got[i]) vs \(ref[i])") }
             }
         }
-        let all = Comparison(got, ref) { _ in Self.melMaxAbsAnywhere }
-        print("\(name): within 50 dB of frame peak max-abs \(strictMax) (bound \(Self.melMaxAbs)); anywhere \(all)")
-        XCTAssertTrue(strictOK, name)
-        XCTAssertTrue(all.passes, "\(name): \(all)")
+        if entry["path"]?.string == "numpy" {
+            // transformers' numpy path: every band, the strict bound (and count the elements that differ at all).
+            let all = Comparison(got, ref) { _ in Self.melMaxAbs }
+            let differing = zip(got, ref).filter { $0 != $1 }.count
+            print("\(name) (numpy path): every band \(all); \(differing) of \(got.count) elements differ")
+            XCTAssertTrue(all.passes, "\(name): \(all)")
+        } else {
+            let all = Comparison(got, ref) { _ in Self.melMaxAbsTorchWeakBands }
+            print("\(name) (torch path): within 50 dB of frame peak max-abs \(strictMax) (bound \(Self.melMaxAbs)); anywhere \(all)")
+            XCTAssertTrue(strictOK, name)
+            XCTAssertTrue(all.passes, "\(name): \(all)")
+        }
     }
 
     func testTone80() throws { try check("mel80_tone") }
     func testTone128() throws { try check("mel128_tone") }
     func testSpeech80() throws { try check("mel80_speech") }
     func testSpeech128() throws { try check("mel128_speech") }
-    func testGemmMethod() throws { try check("mel128_speech", extractor: try WhisperFeatureExtractor(melBins: 128, method: .gemm)) }
+    func testTone128NumpyPath() throws { try check("mel128_tone_numpy") }
+    func testSpeech80NumpyPath() throws { try check("mel80_speech_numpy") }
+    func testSpeech128NumpyPath() throws { try check("mel128_speech_numpy") }
+    func testGemmMethod() throws {
+        try check("mel128_speech", extractor: try WhisperFeatureExtractor(melBins: 128, method: .gemm))
+        try check("mel128_speech_numpy", extractor: try WhisperFeatureExtractor(melBins: 128, method: .gemm))
+    }
 
     /// Audio longer than 30 s: consecutive windows, each its own HF call.
     func testLongAudioWindows() throws {
