@@ -337,7 +337,7 @@ def make_qwen2_audio_30s():
 
 
 def make_windows_reference(m, proc, tok, text, samples):
-    """Reel's window-by-window extension (`--all-windows`) expressed with transformers' own modules: both 30 s windows
+    """Reel's window-by-window extension (`reel run --audio`, the default) expressed with transformers' own modules: both 30 s windows
     as a batch of two clips through the audio tower (each masked to its valid frames), their tokens concatenated over
     one <|AUDIO|> run of 750 + n₂ (masked_scatter fills the run in order)."""
     fe = proc.feature_extractor

@@ -113,8 +113,8 @@ struct Run: ParsableCommand {
     @Option(help: "An audio file (anything ffmpeg reads: wav, mp3, flac, a video's sound) for an audio model (Qwen2-Audio).")
     var audio: String?
 
-    @Flag(help: "Qwen2-Audio: encode audio past the first 30 s too, window by window, its tokens after the first window's (transformers' processor, and Reel by default, keep only the first 30 s).")
-    var allWindows = false
+    @Flag(help: "Qwen2-Audio: use only the first 30 s of the audio, as transformers' Qwen2AudioProcessor does (by default a longer file is encoded window by window, 30 s each, its tokens in order).")
+    var firstWindow = false
 
     @Option(parsing: .singleValue, help: "LLaVA models: a video file to ask about (repeatable); decoded by ffmpeg, processed as the checkpoint's video processor. Reel AV models: one clip, its sound included.")
     var video: [String] = []
@@ -155,7 +155,7 @@ struct Run: ParsableCommand {
         }
         if (frames != nil || fps != nil) && video.isEmpty { throw ValidationError("--frames and --fps go with --video") }
         if noAudio && video.isEmpty { throw ValidationError("--no-audio goes with --video (a Reel AV model)") }
-        if allWindows && audio == nil { throw ValidationError("--all-windows goes with --audio (a Qwen2-Audio model)") }
+        if firstWindow && audio == nil { throw ValidationError("--first-window goes with --audio (a Qwen2-Audio model)") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
         if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
     }
@@ -199,17 +199,20 @@ struct Run: ParsableCommand {
 extension Run {
     /// Qwen2-Audio: ffmpeg decodes the file to 16 kHz mono, the checkpoint's own feature extractor settings make
     /// Whisper log-mel windows of 30 s, the audio tower encodes them, and the answer streams. As transformers'
-    /// `Qwen2AudioProcessor` (whose feature extractor truncates), only the first window is used unless --all-windows.
+    /// A file longer than one window is encoded window by window (issue 5), unless --first-window asks for what
+    /// transformers' `Qwen2AudioProcessor` does (its feature extractor truncates to the first window).
     func runAudio(_ path: String, onText: (String) -> Void) throws -> GenerationResult {
         let m = try AudioLanguageModel(path: model, options: load.decoderOptions)
         let t0 = ProgressBar.now()
         let samples = try AudioReader.read(path)
         let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
         let fx = try pre.map { try WhisperFeatureExtractor(json: $0) } ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
-        let used = allWindows ? fx.windows(samples) : [fx.features(samples)]   // features(): the first window
+        let used = firstWindow ? [fx.features(samples)] : fx.windows(samples)   // features(): the first window
         let windows = used.map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
-        if !allWindows && samples.count > fx.chunkSamples {
-            printErr("note: the audio is \(fixed(Double(samples.count) / 16000, 1)) s; like transformers' Qwen2AudioProcessor, only its first \(fx.chunkLength) s are used (--all-windows encodes the rest too)")
+        if samples.count > fx.chunkSamples {
+            printErr(firstWindow
+                ? "note: the audio is \(fixed(Double(samples.count) / 16000, 1)) s; with --first-window only its first \(fx.chunkLength) s are used, as transformers' Qwen2AudioProcessor does"
+                : "note: the audio is \(fixed(Double(samples.count) / 16000, 1)) s: encoded in \(windows.count) windows of \(fx.chunkLength) s, their tokens in order (--first-window keeps only the first, as transformers' Qwen2AudioProcessor does)")
         }
         let t1 = ProgressBar.now()
         let input = try m.prompt(text: prompt!, system: system, audio: windows)

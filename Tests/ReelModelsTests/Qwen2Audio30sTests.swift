@@ -13,7 +13,7 @@ import XCTest
 /// prompt holds 750 `<|AUDIO|>`). The fixture records it twice: from the features of the extractor's numpy path
 /// (which Reel's log-mel reproduces bit for bit, so every stage is held to the f32 bound) and from its torch path
 /// (what the processor runs when torch is installed; its features differ from Reel's by MKL's f32 FFT rounding).
-/// The `windows.*` entries are Reel's window-by-window extension (both windows, `reel run --all-windows`) expressed
+/// The `windows.*` entries are Reel's window-by-window extension (both windows, `reel run --audio` by default) expressed
 /// with transformers' own modules: the two windows as a batch of two clips, their tokens over one run of 850.
 final class Qwen2Audio30sTests: XCTestCase {
     // MARK: named bounds (docs/audio.md records the measured values)

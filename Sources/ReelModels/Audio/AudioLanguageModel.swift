@@ -21,7 +21,7 @@ public struct AudioWindow: Sendable {
 /// Long audio: transformers' `Qwen2AudioProcessor` truncates every clip to its first 30 s window (the feature
 /// extractor's default `truncation=True`); pass one window per clip (`WhisperFeatureExtractor.features`) to do the
 /// same, as `reel run --audio` does by default. A clip may also be several windows (`WhisperFeatureExtractor.windows`,
-/// `reel run --all-windows`): each is encoded on its own exactly as transformers encodes one clip, and the clip's
+/// `reel run --audio`, the default): each is encoded on its own exactly as transformers encodes one clip, and the clip's
 /// placeholder expands to the windows' tokens in order — what transformers' model computes for the windows given as
 /// a batch with their tokens over one placeholder run (tested), not what its processor produces.
 public final class AudioLanguageModel {
