@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--aux-weight", type=float, default=1.0,
                     help="weight of the training-only read-out loss on the vision tokens (0: off)")
+    ap.add_argument("--qk-init-std", type=float, default=0.0,
+                    help="std of the decoder's q_proj/k_proj initial weights (0: transformers' initializer_range)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--eval-every", type=int, default=200)

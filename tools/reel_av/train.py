@@ -141,36 +141,58 @@ class Encoder:
         return self.memo[s]
 
 
-def conversation(enc: Encoder, scene: clips.Scene, rng, segments: int, config: dict, turns: tuple[int, int]):
-    """A multi-turn chat about one clip (the clip in the first user turn) as (ids, labels); only the answers and
-    their <|im_end|> are trained. Categories are drawn uniformly, then a question within the category."""
+def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config: dict, turns: tuple[int, int]):
+    """Several independent single-question prompts about one clip, packed behind ONE copy of the clip (ids, labels,
+    positions, branch): the prefix is the user turn up to and including the clip; each branch is the rest of one
+    question's prompt, its answer and <|im_end|>. A branch sees the prefix and itself only (see `attention_mask`),
+    and its positions continue from the prefix, so each question is exactly the single-question prompt the model
+    answers at inference — no question can copy another's answer. Only the answers and their <|im_end|> are
+    trained. Categories are drawn uniformly, then a question within the category."""
     qs = clips.questions_for(scene, rng)
     by_cat = {c: [q for q in qs if q["category"] == c] for c in CATEGORIES}
-    ids, labels = [], []
-    for turn in range(int(rng.integers(turns[0], turns[1] + 1))):
+    prefix = expand_video(enc("<|im_start|>user\n<video>"), segments, config)
+    ids, labels, pos, branch = list(prefix), [-100] * len(prefix), list(range(len(prefix))), [0] * len(prefix)
+    for k in range(int(rng.integers(turns[0], turns[1] + 1))):
         q = by_cat[CATEGORIES[int(rng.integers(len(CATEGORIES)))]]
         q = q[int(rng.integers(len(q)))]
-        p = enc(text.user_turn(clips.prompt_text(q), video=turn == 0))
-        if turn == 0:
-            p = expand_video(p, segments, config)
+        full = expand_video(enc(text.user_turn(clips.prompt_text(q), video=True)), segments, config)
+        assert full[:len(prefix)] == prefix, "the prompt's tokens must start with the clip prefix"
         a = enc(q["answer"]) + [text.IM_END]
-        ids += p + a + enc.newline
-        labels += [-100] * len(p) + a + [-100] * len(enc.newline)
-    return ids, labels
+        rest = full[len(prefix):] + a
+        ids += rest
+        labels += [-100] * (len(full) - len(prefix)) + a
+        pos += list(range(len(prefix), len(prefix) + len(rest)))
+        branch += [k + 1] * len(rest)
+    return ids, labels, pos, branch
+
+
+def attention_mask(branch: torch.Tensor) -> torch.Tensor:
+    """bool [B, 1, L, L], True = may attend: causal, and a branch token sees the prefix (branch 0) and its own branch.
+    Padding (branch −1) sees itself only."""
+    L = branch.shape[1]
+    causal = torch.ones(L, L, dtype=torch.bool).tril()
+    bq, bk = branch[:, :, None], branch[:, None, :]
+    m = causal & ((bk == 0) | (bq == bk))
+    m |= torch.eye(L, dtype=torch.bool)
+    return m[:, None]
 
 
 def batch(enc, m, idx, rng, config, turns):
-    seqs = [conversation(enc, clips.Scene.from_json({k: v for k, v in m["scenes"][i].items() if k != "video"}),
-                         rng, m["segments"], config, turns) for i in idx]
+    seqs = [questions_about(enc, clips.Scene.from_json({k: v for k, v in m["scenes"][i].items() if k != "video"}),
+                            rng, m["segments"], config, turns) for i in idx]
     n = max(len(s[0]) for s in seqs)
-    ids = torch.full((len(seqs), n), text.ENDOFTEXT, dtype=torch.long)   # right padding: causal attention needs no mask
+    ids = torch.full((len(seqs), n), text.ENDOFTEXT, dtype=torch.long)
     lab = torch.full((len(seqs), n), -100, dtype=torch.long)
-    for r, (s, l) in enumerate(seqs):
+    pos = torch.zeros((len(seqs), n), dtype=torch.long)
+    br = torch.full((len(seqs), n), -1, dtype=torch.long)
+    for r, (s, l, p, b) in enumerate(seqs):
         ids[r, :len(s)] = torch.tensor(s)
         lab[r, :len(l)] = torch.tensor(l)
+        pos[r, :len(p)] = torch.tensor(p)
+        br[r, :len(b)] = torch.tensor(b)
     pv = m["pixel_values"][idx].flatten(0, 1)        # [B·segments·F, 3, S, S]
     af = m["input_features"][idx].flatten(0, 1)      # [B·segments, mels, frames]
-    return ids, lab, pv, af
+    return ids, lab, pv, af, pos, attention_mask(br)
 
 
 # ------------------------------------------------------------------------------------------------------------- run
@@ -269,6 +291,14 @@ def train(a) -> None:
             torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             conv.weight.mul_(2.0)
             conv.bias.zero_()
+    if a.qk_init_std > 0:
+        # transformers' N(0, 0.02) leaves the decoder's attention logits near zero, so every position starts by
+        # averaging the whole sequence: a clip-wide property (the tone) comes through, one shape among 64 vision tokens
+        # does not, and selective attention is learned slowly. Larger query/key weights start it selective.
+        with torch.no_grad():
+            for layer in model.language_model.model.layers:
+                for lin in (layer.self_attn.q_proj, layer.self_attn.k_proj):
+                    lin.weight.normal_(0.0, a.qk_init_std)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tokenizer {tok.get_vocab_size()} tokens (embedding rows {vocab}); model {n_params / 1e6:.2f} M parameters")
     enc = Encoder(tok)
@@ -297,9 +327,9 @@ def train(a) -> None:
     ema, best, aux_ema = None, -1.0, 0.0
     for step in range(1, a.steps + 1):
         idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
-        ids, lab, pv, af = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns))
+        ids, lab, pv, af, pos, mask = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns))
         st = {} if aux is not None else None
-        logits = model(ids, pv, af, stages=st)
+        logits = model(ids, pv, af, stages=st, position_ids=pos, attention_mask=mask)
         loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                                  ignore_index=-100)
         if aux is not None:
