@@ -29,6 +29,7 @@ SHAPES = ("circle", "square", "triangle")
 DIRECTIONS = ("left", "right", "up", "down", "still")
 BACKGROUNDS = ((20, 20, 20), (45, 45, 50), (30, 40, 60), (60, 45, 35))
 TRAVEL = 30.0        # pixels a moving shape travels over the clip
+TRAIL = ((0.4, 0.55), (0.8, 0.35), (1.2, 0.18))   # a moving shape's trail: (seconds back, opacity)
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 
 
@@ -137,16 +138,34 @@ def shape_mask(th: Thing, t: float) -> np.ndarray:
     return (yy >= top) & (yy <= base) & (np.abs(xx - cx) <= half)
 
 
+def trail_mask(th: Thing, t: float) -> np.ndarray:
+    """bool [SIZE, SIZE]: the pixels of a moving shape's trail at time t (none when it stands still)."""
+    m = np.zeros((SIZE, SIZE), bool)
+    if th.direction != "still":
+        for dt, _ in TRAIL:
+            m |= shape_mask(th, t - dt)
+    return m
+
+
 def render_frames(scene: Scene) -> np.ndarray:
-    """uint8 [T, SIZE, SIZE, 3] RGB frames; frame i shows time i / FPS."""
+    """uint8 [T, SIZE, SIZE, 3] RGB frames; frame i shows time i / FPS. A moving shape leaves a fading trail (TRAIL:
+    where it was dt seconds earlier, blended over what is there), so one frame shows which way it goes; the shapes
+    themselves are drawn last."""
     n = int(SECONDS * FPS)
     out = np.empty((n, SIZE, SIZE, 3), np.uint8)
     for i in range(n):
-        img = np.empty((SIZE, SIZE, 3), np.uint8)
+        img = np.empty((SIZE, SIZE, 3), np.float64)
         img[:] = scene.background
         for th in scene.things:
+            if th.direction == "still":
+                continue
+            for dt, alpha in reversed(TRAIL):          # farthest (faintest) first
+                m = shape_mask(th, i / FPS - dt)
+                img[m] = img[m] * (1 - alpha) + np.array(COLOURS[th.colour], np.float64) * alpha
+        img = np.floor(img + 0.5)
+        for th in scene.things:
             img[shape_mask(th, i / FPS)] = COLOURS[th.colour]
-        out[i] = img
+        out[i] = img.astype(np.uint8)
     return out
 
 

@@ -70,22 +70,25 @@ def media_cache(m: dict, clip_dir: str) -> dict:
 
 AUX_COLOURS = ("none",) + tuple(clips.COLOURS)     # class 0: no shape covers the token
 AUX_SHAPES = ("none",) + clips.SHAPES
+AUX_DIRECTIONS = ("none",) + clips.DIRECTIONS
 AUX_COVER = 0.08                                   # a token belongs to a shape covering at least 8% of it
 
 
 def token_targets(scene: clips.Scene, frame_indices: list[int], grid: int) -> tuple:
     """Training-only targets for the pooled vision tokens of one clip: for each sampled frame and each of the
-    grid×grid tokens (row-major, each covering an (S/grid)² square), the colour and shape class of the shape that
-    covers most of it (0 when none covers AUX_COVER of it), and that shape's centre in [-1, 1]²."""
+    grid×grid tokens (row-major, each covering an (S/grid)² square), the colour, shape and direction class of the
+    shape that, with its trail, covers most of it (0 when none covers AUX_COVER of it), and that shape's centre in
+    [-1, 1]²."""
     size, cell = clips.SIZE, clips.SIZE // grid
     colour = torch.zeros(len(frame_indices), grid * grid, dtype=torch.long)
     shape = torch.zeros_like(colour)
+    direction = torch.zeros_like(colour)
     centre = torch.zeros(len(frame_indices), grid * grid, 2)
     for f, i in enumerate(frame_indices):
         t = i / clips.FPS
         cover = np.zeros((len(scene.things), grid * grid))
         for k, th in enumerate(scene.things):
-            m = clips.shape_mask(th, t)                                          # bool [S, S]
+            m = clips.shape_mask(th, t) | clips.trail_mask(th, t)                # bool [S, S]
             cover[k] = m.reshape(grid, cell, grid, cell).mean(axis=(1, 3)).reshape(-1)
         for tok in range(grid * grid):
             k = int(cover[:, tok].argmax())
@@ -93,9 +96,10 @@ def token_targets(scene: clips.Scene, frame_indices: list[int], grid: int) -> tu
                 th = scene.things[k]
                 colour[f, tok] = AUX_COLOURS.index(th.colour)
                 shape[f, tok] = AUX_SHAPES.index(th.shape)
+                direction[f, tok] = AUX_DIRECTIONS.index(th.direction)
                 cx, cy = th.position(t)
                 centre[f, tok] = torch.tensor([cx / size * 2 - 1, cy / size * 2 - 1])
-    return colour, shape, centre
+    return colour, shape, direction, centre
 
 
 def aux_targets(m: dict, grid: int) -> dict:
@@ -104,26 +108,29 @@ def aux_targets(m: dict, grid: int) -> dict:
     tg = [token_targets(clips.Scene.from_json({k: v for k, v in s.items() if k != "video"}), idx, grid)
           for s in m["scenes"]]
     return {"colour": torch.stack([t[0] for t in tg]), "shape": torch.stack([t[1] for t in tg]),
-            "centre": torch.stack([t[2] for t in tg])}
+            "direction": torch.stack([t[2] for t in tg]), "centre": torch.stack([t[3] for t in tg])}
 
 
 class AuxHead(torch.nn.Module):
     """A linear read-out of the vision tokens the decoder sees (after projector and pooling): colour and shape
-    logits and the centre of the shape under each token. Training only: it is not part of the exported model."""
+    and direction logits and the centre of the shape under each token. Training only: it is not part of the exported model."""
 
     def __init__(self, hidden: int):
         super().__init__()
-        self.proj = torch.nn.Linear(hidden, len(AUX_COLOURS) + len(AUX_SHAPES) + 2)
+        self.proj = torch.nn.Linear(hidden, len(AUX_COLOURS) + len(AUX_SHAPES) + len(AUX_DIRECTIONS) + 2)
 
-    def loss(self, feats: torch.Tensor, colour, shape, centre) -> torch.Tensor:
-        """feats [N, T, H]; targets [N, T] / [N, T, 2] → colour CE + shape CE + centre MSE (shape tokens only)."""
+    def loss(self, feats: torch.Tensor, colour, shape, direction, centre) -> torch.Tensor:
+        """feats [N, T, H]; targets [N, T] / [N, T, 2] → colour, shape and direction CE + centre MSE (shape tokens
+        only)."""
         out = self.proj(feats)
-        nc, ns = len(AUX_COLOURS), len(AUX_SHAPES)
-        lc = torch.nn.functional.cross_entropy(out[..., :nc].reshape(-1, nc), colour.reshape(-1))
-        ls = torch.nn.functional.cross_entropy(out[..., nc:nc + ns].reshape(-1, ns), shape.reshape(-1))
+        nc, ns, nd = len(AUX_COLOURS), len(AUX_SHAPES), len(AUX_DIRECTIONS)
+        ce = torch.nn.functional.cross_entropy
+        lc = ce(out[..., :nc].reshape(-1, nc), colour.reshape(-1))
+        ls = ce(out[..., nc:nc + ns].reshape(-1, ns), shape.reshape(-1))
+        ld = ce(out[..., nc + ns:nc + ns + nd].reshape(-1, nd), direction.reshape(-1))
         on = (colour > 0).unsqueeze(-1).float()
-        lp = (((out[..., nc + ns:] - centre) ** 2) * on).sum() / on.sum().clamp(min=1) / 2
-        return lc + ls + 4 * lp
+        lp = (((out[..., nc + ns + nd:] - centre) ** 2) * on).sum() / on.sum().clamp(min=1) / 2
+        return lc + ls + ld + 4 * lp
 
 
 # ------------------------------------------------------------------------------------------------------- sequences
@@ -333,8 +340,8 @@ def train(a) -> None:
         loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                                  ignore_index=-100)
         if aux is not None:
-            la = head.loss(st["vision_features"], aux["colour"][idx].flatten(0, 1), aux["shape"][idx].flatten(0, 1),
-                           aux["centre"][idx].flatten(0, 1))
+            la = head.loss(st["vision_features"], *(aux[k][idx].flatten(0, 1)
+                                                    for k in ("colour", "shape", "direction", "centre")))
             aux_ema = la.item() if step == 1 else 0.95 * aux_ema + 0.05 * la.item()
             loss = loss + a.aux_weight * la
         opt.zero_grad(set_to_none=True)

@@ -133,35 +133,55 @@ public enum ReelAVDemoClips {
     public static func frames(_ s: Scene) -> [UInt8] {
         let n = Int(seconds * Double(fps)), plane = size * size * 3
         var out = [UInt8](repeating: 0, count: n * plane)
+        var img = [Double](repeating: 0, count: plane)
         for i in 0..<n {
+            let t = Double(i) / Double(fps)
             for p in 0..<(size * size) {
-                out[i * plane + p * 3] = s.background.0
-                out[i * plane + p * 3 + 1] = s.background.1
-                out[i * plane + p * 3 + 2] = s.background.2
+                img[p * 3] = Double(s.background.0); img[p * 3 + 1] = Double(s.background.1); img[p * 3 + 2] = Double(s.background.2)
             }
+            // A moving shape's trail: where it was dt seconds earlier, blended over what is there, faintest first.
+            for th in s.things where th.direction != "still" {
+                let rgb = colours.first { $0.0 == th.colour }!.1
+                for (dt, alpha) in trail.reversed() {
+                    for y in 0..<size {
+                        for x in 0..<size where covers(th, at: t - dt, x: x, y: y) {
+                            let o = (y * size + x) * 3
+                            img[o] = img[o] * (1 - alpha) + Double(rgb.0) * alpha
+                            img[o + 1] = img[o + 1] * (1 - alpha) + Double(rgb.1) * alpha
+                            img[o + 2] = img[o + 2] * (1 - alpha) + Double(rgb.2) * alpha
+                        }
+                    }
+                }
+            }
+            for p in 0..<plane { out[i * plane + p] = UInt8((img[p] + 0.5).rounded(.down)) }
+            // The shapes themselves, on top.
             for th in s.things {
-                let (cx, cy) = th.position(Double(i) / Double(fps)), r = th.radius
                 let rgb = colours.first { $0.0 == th.colour }!.1
                 for y in 0..<size {
-                    for x in 0..<size {
-                        let px = Double(x) + 0.5, py = Double(y) + 0.5
-                        let inside: Bool
-                        switch th.shape {
-                        case "circle": inside = (px - cx) * (px - cx) + (py - cy) * (py - cy) <= r * r
-                        case "square": inside = abs(px - cx) <= r * 0.85 && abs(py - cy) <= r * 0.85
-                        default:  // triangle pointing up: apex (cx, cy − r), base at y = cy + 0.8 r
-                            let top = cy - r, base = cy + 0.8 * r
-                            inside = py >= top && py <= base && abs(px - cx) <= (py - top) / (base - top) * r
-                        }
-                        if inside {
-                            let o = i * plane + (y * size + x) * 3
-                            out[o] = rgb.0; out[o + 1] = rgb.1; out[o + 2] = rgb.2
-                        }
+                    for x in 0..<size where covers(th, at: t, x: x, y: y) {
+                        let o = i * plane + (y * size + x) * 3
+                        out[o] = rgb.0; out[o + 1] = rgb.1; out[o + 2] = rgb.2
                     }
                 }
             }
         }
         return out
+    }
+
+    /// A moving shape's trail, as tools/reel_av/clips.py's TRAIL: (seconds back, opacity).
+    static let trail: [(Double, Double)] = [(0.4, 0.55), (0.8, 0.35), (1.2, 0.18)]
+
+    /// Whether pixel (x, y)'s centre is inside `th` at time t (clips.py `shape_mask`).
+    static func covers(_ th: Thing, at t: Double, x: Int, y: Int) -> Bool {
+        let (cx, cy) = th.position(t), r = th.radius
+        let px = Double(x) + 0.5, py = Double(y) + 0.5
+        switch th.shape {
+        case "circle": return (px - cx) * (px - cx) + (py - cy) * (py - cy) <= r * r
+        case "square": return abs(px - cx) <= r * 0.85 && abs(py - cy) <= r * 0.85
+        default:  // triangle pointing up: apex (cx, cy − r), base at y = cy + 0.8 r
+            let top = cy - r, base = cy + 0.8 * r
+            return py >= top && py <= base && abs(px - cx) <= (py - top) / (base - top) * r
+        }
     }
 
     /// i16 mono samples at 16 kHz: `beeps` tone bursts (10 ms ramps) over faint noise.
