@@ -320,7 +320,7 @@ def write_vision(L, ctx):
              f"{ctx['frames']} random frames, {ctx['threads']} threads; Reel `reel bench --frames` (median of "
              f"{ctx['vreps']}, after a one-frame warm-up), PyTorch `get_video_features`:")
     L.append("")
-    L.append("| engine | encoding | file MiB | s/frame | frames/s | ÷ PyTorch bf16 | ÷ PyTorch f32 | load avg |")
+    L.append("| engine | encoding | file MiB | s/frame | frames/s | speed ÷ PyTorch bf16 | speed ÷ PyTorch f32 | load avg |")
     L.append("|---|---|---:|---:|---:|---:|---:|---|")
     tv = v["torch"]
     for enc, r in v["reel"].items():
