@@ -226,8 +226,9 @@ final class DecoderBench {
         rng = SplitMix64(seed: seed)
     }
 
-    /// Parallel operations in one decode step: per layer q, k, v, o, gate, up, down and attention, then lm_head.
-    var dispatchesPerDecodeStep: Int { decoder.config.numHiddenLayers * 8 + 1 }
+    /// Parallel operations in one decode step: per layer q/k/v (one), attention, o, gate/up (one) and down, then
+    /// lm_head.
+    var dispatchesPerDecodeStep: Int { decoder.config.numHiddenLayers * 5 + 1 }
 
     /// One repetition from an empty cache: prefill tokens/s, decode tokens/s.
     @discardableResult
