@@ -216,12 +216,92 @@ KFN void K(gemm)(int enc, const uint8_t *w, size_t rb, int64_t r0, int64_t r1, i
     }
 }
 
+#if KWIDE && KVNNI
+/// Pairs of blocks the VNNI q4 decode gemv prepares on the stack (32 × 4 bytes each): k ≤ 16384. Longer rows take
+/// the tile path.
+#define REEL_GEMV_Q4_MAX_PAIRS 256
+
+/// The q4 decode gemv's view of the activation, per pair of blocks (b, b+1), laid out once per call in the order the
+/// weight nibbles unpack to: lo = [a_b[0:16], a_b+1[0:16]], hi = [a_b[16:32], a_b+1[16:32]]; the offset trick's
+/// −8·Σa per 4-byte group of lo + hi (int32 lanes 0–3: block b, 4–7: block b+1); the activation scales per lane.
+typedef struct {
+    __m256i lo[REEL_GEMV_Q4_MAX_PAIRS], hi[REEL_GEMV_Q4_MAX_PAIRS], negcorr[REEL_GEMV_Q4_MAX_PAIRS];
+    __m256 da[REEL_GEMV_Q4_MAX_PAIRS];
+} K(gemv_q4_act);
+
+/// One weight row's two-block step: 256-bit throughout (Zen 4 splits 512-bit operations in two, so nothing is
+/// gained by wider registers, and the two blocks' lo/hi halves need no cross-lane shuffle this way). 2 dots, the
+/// correction preloaded as the accumulator; both f16 scales from one 32-byte load (words 0 and 9 of the pair).
+KFN __m256 K(gemv_q4_step)(const uint8_t *w0, __m256i lo, __m256i hi, __m256i negcorr, __m256 da, __m256 acc) {
+    const __m256i m = _mm256_set1_epi8(0x0f);
+    const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w0 + 2))),
+                                              _mm_loadu_si128((const __m128i *)(w0 + REEL_Q4_BYTES + 2)), 1);
+    __m256i p = _mm256_dpbusd_epi32(negcorr, _mm256_and_si256(t, m), lo);
+    p = _mm256_dpbusd_epi32(p, _mm256_and_si256(_mm256_srli_epi16(t, 4), m), hi);
+    const __m128i s = _mm256_castsi256_si128(_mm256_permutexvar_epi16(
+        _mm256_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0), _mm256_loadu_si256((const __m256i *)w0)));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_cvtph_ps(s), da), acc);
+}
+
+/// NR weight rows (a constant after inlining) of the q4 decode gemv over the prepared activation.
+KFN void K(gemv_q4_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const K(gemv_q4_act) *a,
+                         const uint8_t *x, float *y) {
+    __m256 acc[4];
+    for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+    const int64_t np = nb / 2;
+    for (int64_t p = 0; p < np; p++) {
+        const size_t off = (size_t)p * 2 * REEL_Q4_BYTES;
+        for (int i = 0; i < nr; i++) {
+            _mm_prefetch((const char *)(w + (size_t)i * rb + off + REEL_PREFETCH), _MM_HINT_T0);
+            acc[i] = K(gemv_q4_step)(w + (size_t)i * rb + off, a->lo[p], a->hi[p], a->negcorr[p], a->da[p], acc[i]);
+        }
+    }
+    float tail[4] = {0};
+    if (nb & 1) K(tile32)(REEL_ENC_Q4, nr, 1, w + (size_t)(nb - 1) * REEL_Q4_BYTES, rb, 1,
+                          x + (size_t)(nb - 1) * REEL_Q8_BYTES, 0, tail);
+    for (int i = 0; i < nr; i++) y[i] = K(hsum8)(acc[i]) + tail[i];
+}
+
+/// Decode gemv for q4 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), 4 rows at a time. Per weight row
+/// and pair of blocks: 2 loads, 3 integer ops, 2 dots, a scale shuffle and conversion, and the float epilogue (the
+/// tile path needs about half as many again: cross-lane unpacking, scale inserts, a separate correction).
+static KTGT void K(gemv_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                            float *y) {
+    const int64_t np = nb / 2;
+    if (np > REEL_GEMV_Q4_MAX_PAIRS) {
+        K(gemm)(REEL_ENC_Q4, w, rb, r0, r1, nb, x, 0, 1, y, 0);
+        return;
+    }
+    K(gemv_q4_act) a;
+    for (int64_t p = 0; p < np; p++) {
+        const uint8_t *a0 = x + (size_t)p * 2 * REEL_Q8_BYTES, *a1 = a0 + REEL_Q8_BYTES;
+        a.lo[p] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(a0 + 2))),
+                                          _mm_loadu_si128((const __m128i *)(a1 + 2)), 1);
+        a.hi[p] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(a0 + 18))),
+                                          _mm_loadu_si128((const __m128i *)(a1 + 18)), 1);
+        const __m256i eight = _mm256_set1_epi8(8);
+        const __m256i c = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), eight, a.lo[p]), eight, a.hi[p]);
+        a.negcorr[p] = _mm256_sub_epi32(_mm256_setzero_si256(), c);
+        a.da[p] = _mm256_set_m128(_mm_set1_ps(reel_h2f(reel_rd16(a1))), _mm_set1_ps(reel_h2f(reel_rd16(a0))));
+    }
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) K(gemv_q4_rows)(4, w + (size_t)r * rb, rb, nb, &a, x, y + r);
+    for (; r < r1; r++) K(gemv_q4_rows)(1, w + (size_t)r * rb, rb, nb, &a, x, y + r);
+}
+#endif
+
 static KTGT void K(gemm_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                             size_t xs, int64_t m, float *y, int64_t ldy) {
     K(gemm)(REEL_ENC_Q8, w, rb, r0, r1, nb, x, xs, m, y, ldy);
 }
 static KTGT void K(gemm_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                             size_t xs, int64_t m, float *y, int64_t ldy) {
+#if KWIDE && KVNNI
+    if (m == 1) {  // decode
+        K(gemv_q4)(w, rb, r0, r1, nb, x, y);
+        return;
+    }
+#endif
     K(gemm)(REEL_ENC_Q4, w, rb, r0, r1, nb, x, xs, m, y, ldy);
 }
 static KTGT void K(gemm_q4f)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,

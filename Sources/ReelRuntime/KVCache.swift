@@ -80,8 +80,10 @@ public final class KVCache: @unchecked Sendable {
     /// Causal multi-head attention with grouped KV heads over the cache, mirroring `eager_attention_forward`
     /// after `repeat_kv`: query head h reads kv head `h / (heads/kvHeads)` (repeat_interleave), scores
     /// `q·kᵀ·scale`, softmax in f32, weighted sum of v. Row i attends to sequence indices `0...start+i`.
-    /// Several rows over an f32 cache use two sgemm calls per head; one row (decode) or an f16 cache, a loop per
-    /// (row, head).
+    /// Several rows over an f32 cache use two sgemm calls per head. One row (decode) over an f32 cache batches the
+    /// query heads that share a KV head: per KV head, scores [group, len] = Q·Kᵀ·scale and out = P·V as two sgemm
+    /// calls over the contiguous (strided) cache, so each cached key and value is read once per token, not once per
+    /// query head. An f16 cache takes a loop per (row, head).
     /// - Parameters:
     ///   - q: f32 [n, heads, headDim], rows at sequence indices `start..<start+n` (already stored in the cache).
     ///   - out: f32 [n, heads, headDim].
@@ -109,6 +111,23 @@ public final class KVCache: @unchecked Sendable {
                     }
                     Kernels.gemm(transB: false, m: n, n: hd, k: span, alpha: 1, a: scores, lda: span, b: v, ldb: e,
                                  c: out + h * hd, ldc: heads * hd)
+                }
+            }
+            return
+        }
+        if n == 1 && !f16 {
+            // Decode: the `group` query heads of KV head j are consecutive rows of q ([group, hd], lda = hd).
+            let len = start + 1
+            pool.parallelFor(kvHeads) { js, worker in
+                let scores = pool.scratch(worker, count: group * len)  // f32 [group, len]
+                for j in js {
+                    let k = keys.assumingMemoryBound(to: Float.self) + j * hd
+                    let v = values.assumingMemoryBound(to: Float.self) + j * hd
+                    Kernels.gemm(transB: true, m: group, n: len, k: hd, alpha: scale, a: q + j * group * hd, lda: hd,
+                                 b: k, ldb: e, c: scores, ldc: len)
+                    for g in 0..<group { Ops.softmax(scores + g * len, count: len) }
+                    Kernels.gemm(transB: false, m: group, n: hd, k: len, alpha: 1, a: scores, lda: len, b: v, ldb: e,
+                                 c: out + j * group * hd, ldc: hd)
                 }
             }
             return

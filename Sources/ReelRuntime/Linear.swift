@@ -134,6 +134,49 @@ public final class Linear: @unchecked Sendable {
         }
     }
 
+    /// One activation row through two or three Linears that read it (q/k/v, gate/up) as one parallel operation:
+    /// the row is quantised once and the threads split the layers' output rows together, so a decode step pays
+    /// one dispatch (and one wait for the slowest thread) instead of one per layer. Each `y` gets exactly what
+    /// `forward(x, rows: 1, …)` of its layer writes. The layers must share `inFeatures`.
+    public static func forwardRow(_ x: UnsafePointer<Float>, _ a: Linear, into ya: UnsafeMutablePointer<Float>,
+                                  _ b: Linear, into yb: UnsafeMutablePointer<Float>,
+                                  _ c: Linear? = nil, into yc: UnsafeMutablePointer<Float>? = nil, pool: ThreadPool) {
+        let k = a.inFeatures
+        precondition(b.inFeatures == k && (c?.inFeatures ?? k) == k && (c == nil) == (yc == nil))
+        var act = UnsafeRawPointer(x)
+        if a.weight.encoding.isQuantized || b.weight.encoding.isQuantized || (c?.weight.encoding.isQuantized ?? false) {
+            let q = pool.sharedScratch(bytes: Kernels.q8RowBytes(k))
+            Kernels.quantizeActivationRow(x, count: k, into: q)
+            act = UnsafeRawPointer(q)
+        }
+        let na = a.outFeatures, nb = b.outFeatures, nc = c?.outFeatures ?? 0
+        pool.parallelFor(na + nb + nc, granularity: 16) { rows, _ in
+            let ra = rows.clamped(to: 0..<na), rb = rows.clamped(to: na..<(na + nb))
+            if !ra.isEmpty { a.rowSlice(ra, x: x, act: act, y: ya) }
+            if !rb.isEmpty { b.rowSlice((rb.lowerBound - na)..<(rb.upperBound - na), x: x, act: act, y: yb) }
+            if let c, let yc {
+                let rc = rows.clamped(to: (na + nb)..<(na + nb + nc))
+                if !rc.isEmpty { c.rowSlice((rc.lowerBound - na - nb)..<(rc.upperBound - na - nb), x: x, act: act, y: yc) }
+            }
+        }
+    }
+
+    /// Output rows `rows` of one activation row, as `forward`'s one-row path computes them: sgemv for f32, the
+    /// f16/bf16·f32 gemv, or the integer gemv over `act` (the row quantised to q8) for q8/q4/q4f; plus the bias.
+    @inline(__always)
+    private func rowSlice(_ rows: Range<Int>, x: UnsafePointer<Float>, act: UnsafeRawPointer,
+                          y: UnsafeMutablePointer<Float>) {
+        let enc = weight.encoding, k = inFeatures, rowBytes = weight.rowBytes
+        let w = UnsafeRawPointer(weight.data.baseAddress!)
+        if enc == .f32 {
+            let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)
+            Kernels.gemmNT(x: x, n: 1, w: wr, m: rows.count, k: k, y: y + rows.lowerBound, ldy: outFeatures)
+        } else {
+            Kernels.gemv(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: enc.isQuantized ? act : UnsafeRawPointer(x), y: y)
+        }
+        if let bias { bias.withUnsafeBufferPointer { b in for r in rows { y[r] += b[r] } } }
+    }
+
     /// y = x·Wᵀ + b for `x` [n, in]; reshapes `y` to [n, out].
     public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool) throws {
         guard x.rowLength == inFeatures else {

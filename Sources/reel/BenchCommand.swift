@@ -9,7 +9,8 @@ import ReelFormat
 import ReelModels
 import ReelRuntime
 
-/// `reel bench`: prefill and decode speed of a model's decoder, llama-bench style (docs/performance.md).
+/// `reel bench`: prefill and decode speed of a model's decoder and, for LLaVA models, the vision encoder's frame
+/// rate, llama-bench style (docs/performance.md).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed (tokens/s), median and spread over repetitions.",
@@ -19,6 +20,10 @@ struct Bench: ParsableCommand {
         untimed warm-up repetition first faults the weights in from the mapping. Decode tokens/s counts decode
         steps only (the first token comes from the prefill's logits).
 
+        A LLaVA model (a vision tower + projector) also encodes --frames random frames at the tower's input size per
+        repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a
+        one-frame warm-up: frames/s = frames ÷ time.
+
         --bandwidth GBPS (the machine's read bandwidth, e.g. from tools/bench/run.py) adds the decode's share of the
         read roofline: bytes streamed per token (every decoder Linear weight + lm_head, from the tensor table) ×
         tokens/s ÷ bandwidth.
@@ -27,12 +32,14 @@ struct Bench: ParsableCommand {
         thread and at --threads, with the share of a decode step the dispatches take.
 
         --json prints {"model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"}
-        (medians; with --bandwidth also "weight_bytes_per_token" and "decode_roofline_fraction").
+        (medians), plus "encode_frames_per_s" for a model with a vision tower, and with --bandwidth
+        "weight_bytes_per_token" and "decode_roofline_fraction".
 
         Examples:
           reel bench qwen2-q4.reel
           reel bench qwen2-q8.reel --prompt-tokens 512 --gen-tokens 128 --threads 2 --repetitions 5 --json
           reel bench qwen2-q4.reel --bandwidth 30
+          reel bench llava-ov-q8.reel --frames 8 --json
           reel bench qwen2-q4.reel --dispatch
         """)
 
@@ -44,6 +51,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Tokens generated in the decode test.")
     var genTokens = 128
+
+    @Option(help: "LLaVA models: random frames encoded per repetition (vision tower + projector).")
+    var frames = 8
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
@@ -69,6 +79,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard promptTokens > 0, genTokens > 0 else { throw ValidationError("--prompt-tokens and --gen-tokens must be positive") }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be positive") }
+        guard frames > 0 else { throw ValidationError("--frames must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
         if let bandwidth, !(bandwidth > 0) { throw ValidationError("--bandwidth must be a positive GB/s figure") }
     }
@@ -89,19 +100,23 @@ struct Bench: ParsableCommand {
             try runProfile(file, bench)
             return
         }
-        var prefill: [Double] = [], decode: [Double] = []
+        let vision = try VisionBench(file: file, decoder: bench.decoder, frames: frames, seed: seed)
+        try vision?.repetition(frames: 1)  // warm-up: page the tower in
+        var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = []
         for _ in 0..<repetitions {
             let r = try bench.repetition(prompt: promptTokens, gen: genTokens)
             prefill.append(r.prefill)
             decode.append(r.decode)
+            if let vision { encode.append(try vision.repetition(frames: frames)) }
         }
         let streamed = weightBytesPerToken(file)
         let rss = peakRSSBytes()
-        let p = Stats(prefill), d = Stats(decode)
+        let p = Stats(prefill), d = Stats(decode), e = encode.isEmpty ? nil : Stats(encode)
         if json {
             var j = JSONObject([("model_bytes", .int(Int64(file.fileSize))), ("threads", .int(Int64(threadCount))),
-                                ("prefill_tokens_per_s", .double(p.median)), ("decode_tokens_per_s", .double(d.median)),
-                                ("peak_rss_bytes", .int(Int64(rss)))])
+                                ("prefill_tokens_per_s", .double(p.median)), ("decode_tokens_per_s", .double(d.median))])
+            if let e { j["encode_frames_per_s"] = .double(e.median) }
+            j["peak_rss_bytes"] = .int(Int64(rss))
             if let bandwidth {
                 j["weight_bytes_per_token"] = .int(Int64(streamed))
                 j["decode_roofline_fraction"] = .double(Double(streamed) * d.median / (bandwidth * 1e9))
@@ -112,10 +127,14 @@ struct Bench: ParsableCommand {
         let name = model.split(separator: "/").last.map(String.init) ?? model
         let size = "\(fixed(Double(file.fileSize) / 1_048_576, 1)) MiB"
         let header = ["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"]
-        let rows = [[name, size, "\(threadCount)", Kernels.isaName, "pp\(promptTokens)", fixed(p.median, 2),
+        var rows = [[name, size, "\(threadCount)", Kernels.isaName, "pp\(promptTokens)", fixed(p.median, 2),
                      "\(fixed(p.min, 2)) – \(fixed(p.max, 2))"],
                     [name, size, "\(threadCount)", Kernels.isaName, "tg\(genTokens)", fixed(d.median, 2),
                      "\(fixed(d.min, 2)) – \(fixed(d.max, 2))"]]
+        if let e {  // frames/s, not tokens/s
+            rows.append([name, size, "\(threadCount)", Kernels.isaName, "enc\(frames) (frames/s)", fixed(e.median, 3),
+                         "\(fixed(e.min, 3)) – \(fixed(e.max, 3))"])
+        }
         printTable(header, rows)
         print("")
         print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
@@ -207,8 +226,9 @@ final class DecoderBench {
         rng = SplitMix64(seed: seed)
     }
 
-    /// Parallel operations in one decode step: per layer q, k, v, o, gate, up, down and attention, then lm_head.
-    var dispatchesPerDecodeStep: Int { decoder.config.numHiddenLayers * 8 + 1 }
+    /// Parallel operations in one decode step: per layer q/k/v (one), attention, o, gate/up (one) and down, then
+    /// lm_head.
+    var dispatchesPerDecodeStep: Int { decoder.config.numHiddenLayers * 5 + 1 }
 
     /// One repetition from an empty cache: prefill tokens/s, decode tokens/s.
     @discardableResult
@@ -255,6 +275,30 @@ final class DecoderBench {
         var v = -Float.infinity
         for i in 0..<logits.count where logits.data[i] > v { v = logits.data[i]; best = i }
         return best
+    }
+}
+
+/// Times a LLaVA model's video features (vision tower → projector → pooling) on random frames, through
+/// `LlavaModel.videoFeatures` as `reel run --video` does (2 frames per batch, VisionLanguageModel's default).
+final class VisionBench {
+    let llava: LlavaModel
+    let pixels: [Float]  // f32 [frames, 3, S, S], uniform in [−1, 1) (a normalised frame's range)
+
+    /// nil when the file is not a LLaVA model (no vision tower to time).
+    init?(file: ReelFile, decoder: Decoder, frames: Int, seed: UInt64) throws {
+        guard LlavaFamily(rawValue: file.architecture) != nil else { return nil }
+        llava = try LlavaModel(file: file, decoder: decoder, maxImages: 2)
+        var rng = SplitMix64(seed: seed ^ 0x5EED)
+        pixels = (0..<frames * llava.vision.pixelsPerImage).map { _ in Float(rng.next() >> 40) / Float(1 << 23) - 1 }
+    }
+
+    /// Encodes the first `frames` frames; frames/s.
+    @discardableResult
+    func repetition(frames: Int) throws -> Double {
+        let px = Array(pixels.prefix(frames * llava.vision.pixelsPerImage))
+        let t = ProgressBar.now()
+        _ = try llava.videoFeatures(pixels: px, frames: frames)
+        return Double(frames) / (ProgressBar.now() - t)
     }
 }
 

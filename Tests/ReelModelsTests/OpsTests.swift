@@ -151,6 +151,38 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// `Linear.forwardRow` (decode's fused q/k/v and gate/up) writes exactly what each layer's one-row `forward`
+    /// writes, for every encoding, mixed encodings, biases, and output sizes that split the 16-row chunks.
+    func testForwardRowMatchesEachLayer() throws {
+        var rng = Xoshiro256(seed: 11)
+        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let k = 100, outs = [40, 24, 17]
+        let pool4 = ThreadPool(threads: 4)
+        for (e, enc) in Encoding.allCases.enumerated() {
+            let encs = (0..<3).map { Encoding.allCases[(e + $0) % Encoding.allCases.count] }  // mixed: enc, next, next
+            let weights = InMemoryWeights()
+            var layers: [Linear] = []
+            for (i, out) in outs.enumerated() {
+                try weights.add("w\(i)", encoding: encs[i], shape: [out, k], bytes: try TestEncoder.encode(randn(out * k), rowLength: k, as: encs[i]))
+                try weights.add("b\(i)", shape: [out], floats: randn(out))
+                layers.append(try Linear(weight: try weights.weight("w\(i)"), bias: i == 1 ? nil : try weights.weight("b\(i)")))
+            }
+            let x = randn(k)
+            let want = layers.map { l -> [Float] in
+                var y = [Float](repeating: 0, count: l.outFeatures)
+                l.forward(x, rows: 1, into: &y, pool: pool4)
+                return y
+            }
+            var y0 = [Float](repeating: -7, count: outs[0]), y1 = [Float](repeating: -7, count: outs[1])
+            var y2 = [Float](repeating: -7, count: outs[2])
+            Linear.forwardRow(x, layers[0], into: &y0, layers[1], into: &y1, layers[2], into: &y2, pool: pool4)
+            XCTAssertEqual([y0, y1, y2], want, "three layers \(encs)")
+            var z0 = [Float](repeating: -7, count: outs[0]), z1 = [Float](repeating: -7, count: outs[1])
+            Linear.forwardRow(x, layers[0], into: &z0, layers[1], into: &z1, pool: pool4)
+            XCTAssertEqual([z0, z1], Array(want[0..<2]), "two layers \(encs)")
+        }
+    }
+
     func testEmbeddingLookupAndErrors() throws {
         let weights = InMemoryWeights()
         let table: [Float] = (0..<(10 * 33)).map { Float($0) / 100 }

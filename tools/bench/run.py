@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reel side by side with PyTorch on the Qwen2-0.5B shape, in one run, on CPU (issue 7).
+"""Reel side by side with PyTorch on the Qwen2-0.5B and LLaVA-OneVision-0.5B shapes, in one run, on CPU (issue 7).
 
 Makes a random-weight Qwen2-0.5B checkpoint with transformers (hidden 896, 24 layers, 14 heads, 2 KV heads,
 intermediate 4864, vocab 151936, tied; saved as bf16), converts it with `reel convert` to f32 / q8 / q4 (cached in a
@@ -8,11 +8,19 @@ compiled with plain `cc -O2`, 2 threads), runs `reel bench --json` on each file 
 and f32: prefill 512 tokens with logits for the last position, then greedy-decode 128 with the KV cache), and writes
 docs/performance.md (the part between the bench markers) and docs/performance.png.
 
+Vision (skip with --no-vision): a random-weight LLaVA-OneVision-0.5B (the hub config's SigLIP-so400m tower: 384²,
+patch 14, 26 layers — so400m has 27, LLaVA-OneVision drops the last —, hidden 1152, MLP 4304, 16 heads; projector;
+the same Qwen2-0.5B decoder), converted to f32 and q8; s/frame of the vision tower + projector on --frames random
+frames in Reel (`reel bench --frames`) and PyTorch (`get_video_features`, f32 and bf16); and the time to first token
+of an 8-frame video question through `reel run --video` (a 10 s 1280×720 H.264 test clip made with ffmpeg), split
+into decoding the frames (ffmpeg + the processor), encoding them and the prefill.
+
 Measurements wait for a quiet machine (1-minute load average below --max-load, up to --wait seconds); the load
 average is recorded with every figure, and the doc says loudly when the machine never got quiet.
 
 Usage: python3 tools/bench/run.py [--scratch DIR] [--threads 2] [--repetitions 5] [--encodings f32,q8,q4]
-Needs: torch, transformers, matplotlib, a C compiler, and `swift build -c release --product reel` done.
+                                  [--frames 8] [--vision-encodings f32,q8] [--no-vision]
+Needs: torch, transformers, matplotlib, ffmpeg, a C compiler, and `swift build -c release --product reel` done.
 """
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -27,6 +35,14 @@ BEGIN, END = "<!-- bench:begin (tools/bench/run.py writes this part) -->", "<!--
 QWEN2_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
                  num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1000000.0,
                  rms_norm_eps=1e-6, tie_word_embeddings=True, hidden_act="silu")
+
+# LLaVA-OneVision-0.5B's vision tower (llava-hf/llava-onevision-qwen2-0.5b-ov-hf config.json: SigLIP-so400m with
+# 26 of its 27 layers, vision_feature_layer -1, "full" selection); the decoder is QWEN2_05B.
+SIGLIP_SO400M = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
+                     image_size=384, patch_size=14, vision_use_head=False)
+# The placeholder ids of the tokenizer copied from the vision test fixture (byte-level ASCII, <image> 120, <video> 121).
+LLAVA_TOKENS = dict(image_token_index=120, video_token_index=121)
+VIDEO_PROMPT = "What happens in this video? Answer in one sentence."
 
 # Reference figures from issue 7 (llama.cpp on this machine; not re-measured by this script).
 LLAMA_CPP = {"q4": {"prefill": 340.0, "decode": 78.0, "roofline": 0.80},
@@ -112,6 +128,88 @@ def make_checkpoint(out):
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(ROOT, "examples", "tiny-qwen2", f), tmp)
     os.replace(tmp, out)
+
+
+def make_llava_checkpoint(out):
+    """Random-weight LLaVA-OneVision-0.5B in the Hugging Face layout (bf16), with a chat template, a tokenizer that
+    has <video>/<image> and the 384² video processor config, so `reel run --video` works on it."""
+    if os.path.exists(os.path.join(out, "model.safetensors")) or os.path.exists(os.path.join(out, "model.safetensors.index.json")):
+        return
+    import torch
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig
+    log("making the random LLaVA-OneVision-0.5B checkpoint", out)
+    torch.manual_seed(0)
+    text = Qwen2Config(**QWEN2_05B, bos_token_id=1, eos_token_id=2)
+    cfg = LlavaOnevisionConfig(vision_config=SiglipVisionConfig(**SIGLIP_SO400M).to_dict(), text_config=text.to_dict(),
+                               vision_feature_layer=-1, vision_feature_select_strategy="full", tie_word_embeddings=True,
+                               **LLAVA_TOKENS)
+    model = LlavaOnevisionForConditionalGeneration(cfg).to(torch.bfloat16)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if p.dim() == 1 and "norm" in n and n.endswith("weight"):
+                p.copy_(1 + 0.1 * torch.randn(p.shape))
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    del model
+    tok = os.path.join(ROOT, "Tests", "ReelModelsTests", "Fixtures", "llava_ov_image", "tokenizer")
+    for f in os.listdir(tok):
+        shutil.copy(os.path.join(tok, f), tmp)
+    pre = {"size": {"height": 384, "width": 384}, "resample": 3, "do_rescale": True, "rescale_factor": 1 / 255,
+           "do_normalize": True, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "do_convert_rgb": True}
+    with open(os.path.join(tmp, "video_preprocessor_config.json"), "w") as f:
+        json.dump(pre, f)
+    os.replace(tmp, out)
+
+
+def make_clip(path):
+    """A 10 s 1280×720 30 fps H.264 test pattern (what a phone clip costs ffmpeg to decode, roughly)."""
+    if not os.path.exists(path):
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+                        "-t", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p", path], check=True)
+
+
+def reel_vision(reel, model, args):
+    """`reel bench --frames` (encode frames/s; a short prefill/decode rides along) and the 8-frame time to first token
+    through `reel run --video`, split into frame decoding, encoding and prefill."""
+    before = load1()
+    cmd = [reel, "bench", model, "--prompt-tokens", "16", "--gen-tokens", "4", "--frames", str(args.frames),
+           "--threads", str(args.threads), "--repetitions", str(args.vision_repetitions), "--json"]
+    r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    r["load"] = (before, load1())
+    before = load1()
+    t = time.perf_counter()
+    out = subprocess.run([reel, "run", model, "--video", args.clip, "--frames", "8", "--prompt", VIDEO_PROMPT,
+                          "--max-tokens", "1", "--ignore-eos", "--json", "--threads", str(args.threads)],
+                         check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - t
+    j = json.loads(out)
+    r["ttft"] = {"decode_frames_s": j["vision"]["decode_seconds"], "encode_s": j["vision"]["encode_seconds"],
+                 "prefill_s": j["timings"]["prefill_seconds"], "prompt_tokens": j["timings"]["prompt_tokens"],
+                 "command_s": wall, "load": (before, load1())}
+    return r
+
+
+def torch_vision(ckpt, dtype_name, args):
+    """Seconds per frame of `get_video_features` (tower + projector + pooling) on --frames random frames."""
+    import torch
+    from transformers import LlavaOnevisionForConditionalGeneration
+    torch.set_num_threads(args.threads)
+    dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[dtype_name]
+    model = LlavaOnevisionForConditionalGeneration.from_pretrained(ckpt, dtype=dtype).eval()
+    g = torch.Generator().manual_seed(0)
+    pv = (torch.rand(1, args.frames, 3, 384, 384, generator=g) * 2 - 1).to(dtype)
+    kw = dict(vision_feature_layer=-1, vision_feature_select_strategy="full")
+    before = load1()
+    times = []
+    with torch.inference_mode():
+        model.model.get_video_features(pv[:, :1], **kw)  # warm-up
+        for _ in range(max(1, args.torch_repetitions - 1)):
+            t = time.perf_counter()
+            model.model.get_video_features(pv, **kw)
+            times.append((time.perf_counter() - t) / args.frames)
+            log(f"torch {dtype_name} vision: {times[-1]:.2f} s/frame")
+    return {"s_per_frame": statistics.median(times), "load": (before, load1())}
 
 
 def convert(reel, ckpt, out, enc):
@@ -215,6 +313,41 @@ def fmt(x, d=1):
     return f"{x:.{d}f}"
 
 
+def write_vision(L, ctx):
+    v = ctx["vision"]
+    L.append(f"Vision: random-weight LLaVA-OneVision-0.5B shape (SigLIP-so400m tower at 384², patch 14, 26 layers, "
+             f"hidden 1152; projector; the Qwen2-0.5B decoder above), vision tower + projector + pooling on "
+             f"{ctx['frames']} random frames, {ctx['threads']} threads; Reel `reel bench --frames` (median of "
+             f"{ctx['vreps']}, after a one-frame warm-up), PyTorch `get_video_features`:")
+    L.append("")
+    L.append("| engine | encoding | file MiB | s/frame | frames/s | speed ÷ PyTorch bf16 | speed ÷ PyTorch f32 | load avg |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---|")
+    tv = v["torch"]
+    for enc, r in v["reel"].items():
+        spf = 1 / r["encode_frames_per_s"]
+        ratios = [fmt(tv[d]["s_per_frame"] / spf, 2) + "×" if d in tv else "—" for d in ("bf16", "f32")]
+        L.append(f"| Reel | {enc} | {fmt(r['model_bytes'] / 2**20)} | {fmt(spf, 2)} | {fmt(r['encode_frames_per_s'], 3)} | "
+                 f"{ratios[0]} | {ratios[1]} | {fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
+    for d, r in tv.items():
+        L.append(f"| PyTorch | {d} | — | {fmt(r['s_per_frame'], 2)} | {fmt(1 / r['s_per_frame'], 3)} | — | — | "
+                 f"{fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
+    L.append("| target (issue 7) | q8 | — | ≤ 1.2 | ≥ 0.833 | — | — | — |")
+    L.append("")
+    L.append(f"Time to first token of an 8-frame video question (`reel run --video clip.mp4 --frames 8 --max-tokens 1`, "
+             f"a 10 s 1280×720 H.264 clip; \"{VIDEO_PROMPT}\"):")
+    L.append("")
+    L.append("| Reel encoding | prompt tokens | decode frames s | encode s | prefill s | time to first token s | whole command s | load avg |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+    for enc, r in v["reel"].items():
+        t = r["ttft"]
+        total = t["decode_frames_s"] + t["encode_s"] + t["prefill_s"]
+        share = lambda x: f"{fmt(x, 2)} ({fmt(100 * x / total, 0)}%)"
+        L.append(f"| {enc} | {t['prompt_tokens']} | {share(t['decode_frames_s'])} | {share(t['encode_s'])} | "
+                 f"{share(t['prefill_s'])} | **{fmt(total, 2)}** | {fmt(t['command_s'], 2)} | "
+                 f"{fmt(t['load'][0], 2)} → {fmt(t['load'][1], 2)} |")
+    L.append("")
+
+
 def write_doc(path, ctx):
     bw = ctx["bandwidth"]
     L = []
@@ -296,6 +429,8 @@ def write_doc(path, ctx):
         L.append(f"| prefill {enc} ≥ 500 tok/s | {fmt(p)} tok/s | "
                  f"{'met' if p >= TARGETS['prefill'] else fmt(TARGETS['prefill'] / p, 2) + '× short'} |")
     L.append("")
+    if ctx.get("vision"):
+        write_vision(L, ctx)
     for key, title in (("profile", "Per-op timings (`reel bench --profile`, 2 repetitions)"),
                        ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)")):
         if key in ctx["extras"]:
@@ -334,6 +469,10 @@ def main():
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--torch-repetitions", type=int, default=2)
     ap.add_argument("--no-profile", action="store_true", help="skip the per-op profile and dispatch tables")
+    ap.add_argument("--no-vision", action="store_true", help="skip the LLaVA-OneVision checkpoint (vision tower, video TTFT)")
+    ap.add_argument("--vision-encodings", default="f32,q8")
+    ap.add_argument("--frames", type=int, default=8, help="frames encoded per vision repetition")
+    ap.add_argument("--vision-repetitions", type=int, default=2)
     ap.add_argument("--reuse-torch", action="store_true", help="take PyTorch's figures from the previous run's last-run.json")
     ap.add_argument("--reel-only", action="store_true", help="skip PyTorch (keeps nothing from earlier runs)")
     ap.add_argument("--max-load", type=float, default=1.5, help="measure only below this 1-minute load average")
@@ -351,6 +490,15 @@ def main():
     models = {e: os.path.join(args.scratch, f"qwen2-0.5b-{e}.reel") for e in encs}
     for e, m in models.items():
         convert(args.reel, ckpt, m, e)
+    vmodels = {}
+    if not args.no_vision:
+        vckpt = os.path.join(args.scratch, "llava-ov-0.5b-random")
+        make_llava_checkpoint(vckpt)
+        vmodels = {e: os.path.join(args.scratch, f"llava-ov-0.5b-{e}.reel") for e in args.vision_encodings.split(",") if e}
+        for e, m in vmodels.items():
+            convert(args.reel, vckpt, m, e)
+        args.clip = os.path.join(args.scratch, "clip-720p-10s.mp4")
+        make_clip(args.clip)
     if args.prepare_only:
         return
 
@@ -391,6 +539,21 @@ def main():
         q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
         quiet = quiet and q
         tres[d] = torch_bench(ckpt, d, args)
+    vision = None
+    if vmodels:
+        vision = {"reel": {}, "torch": {}}
+        for e, m in vmodels.items():
+            q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
+            quiet = quiet and q
+            vision["reel"][e] = reel_vision(args.reel, m, args)
+            log(f"reel vision {e}: {vision['reel'][e]}")
+        if args.reuse_torch:
+            vision["torch"] = prev.get("vision", {}).get("torch", {})
+        elif not args.reel_only:
+            for d in [d for d in args.torch_dtypes.split(",") if d]:
+                q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
+                quiet = quiet and q
+                vision["torch"][d] = torch_vision(vckpt, d, args)
     # PyTorch streams every Linear weight + the tied lm_head in its dtype each decode step.
     c = QWEN2_05B
     H, I, hd = c["hidden_size"], c["intermediate_size"], c["hidden_size"] // c["num_attention_heads"]
@@ -403,7 +566,7 @@ def main():
     except (OSError, StopIteration):
         pass
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    ctx = dict(commit=commit, torch_note=torch_note, extras=extras, bandwidth=bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
+    ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, extras=extras, bandwidth=bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
                threads=args.threads, prompt=args.prompt_tokens, gen=args.gen_tokens, reps=args.repetitions,
                treps=args.torch_repetitions, quiet=quiet, max_load=args.max_load, load_start=load_start,
                when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu, cores=os.cpu_count(),

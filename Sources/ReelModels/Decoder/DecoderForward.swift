@@ -53,9 +53,16 @@ extension Decoder {
 
         // --- self_attn (LlamaAttention.forward) ---
         // query/key/value_states = {q,k,v}_proj(hidden_states).view(n, heads, hd)
-        try w.qProj(b.xNorm, into: b.q, pool: pool)   // [n, nH·hd]
-        try w.kProj(b.xNorm, into: b.k, pool: pool)   // [n, nKV·hd]
-        try w.vProj(b.xNorm, into: b.v, pool: pool)   // [n, nKV·hd]
+        if n == 1 {  // decode: q, k and v in one parallel operation (same numbers, one dispatch)
+            try b.q.reshape(rows: 1, columns: w.qProj.outFeatures)
+            try b.k.reshape(rows: 1, columns: w.kProj.outFeatures)
+            try b.v.reshape(rows: 1, columns: w.vProj.outFeatures)
+            Linear.forwardRow(b.xNorm.data, w.qProj, into: b.q.data, w.kProj, into: b.k.data, w.vProj, into: b.v.data, pool: pool)
+        } else {
+            try w.qProj(b.xNorm, into: b.q, pool: pool)   // [n, nH·hd]
+            try w.kProj(b.xNorm, into: b.k, pool: pool)   // [n, nKV·hd]
+            try w.vProj(b.xNorm, into: b.v, pool: pool)   // [n, nKV·hd]
+        }
         emit("layers.\(i).self_attn.q_proj", b.q, start)
         emit("layers.\(i).self_attn.k_proj", b.k, start)
         emit("layers.\(i).self_attn.v_proj", b.v, start)
@@ -91,8 +98,14 @@ extension Decoder {
         }
         emit("layers.\(i).post_attention_layernorm", b.xNorm, start)
         // mlp: down_proj(act_fn(gate_proj(x)) * up_proj(x))
-        try w.gateProj(b.xNorm, into: b.gate, pool: pool)
-        try w.upProj(b.xNorm, into: b.up, pool: pool)
+        if n == 1 {  // decode: gate and up in one parallel operation
+            try b.gate.reshape(rows: 1, columns: w.gateProj.outFeatures)
+            try b.up.reshape(rows: 1, columns: w.upProj.outFeatures)
+            Linear.forwardRow(b.xNorm.data, w.gateProj, into: b.gate.data, w.upProj, into: b.up.data, pool: pool)
+        } else {
+            try w.gateProj(b.xNorm, into: b.gate, pool: pool)
+            try w.upProj(b.xNorm, into: b.up, pool: pool)
+        }
         Ops.siluMul(b.gate.data, b.up.data, count: n * c.intermediateSize)
         emit("layers.\(i).mlp.act", b.gate, start)
         try w.downProj(b.gate, into: b.proj, pool: pool)

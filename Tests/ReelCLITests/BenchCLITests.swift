@@ -1,0 +1,45 @@
+import Foundation
+import XCTest
+import ReelCore
+
+/// `reel bench --json`: exactly issue 7's keys, with "encode_frames_per_s" only for a model with a vision tower
+/// (speeds are checked for being positive, never against a threshold).
+extension CLITests {
+    static let benchKeys = ["model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"]
+
+    func benchJSON(_ model: String, _ extra: [String] = []) throws -> JSONObject {
+        let r = try reel(["bench", model, "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1", "--threads", "1", "--json"] + extra)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try XCTUnwrap(try JSON.parse(r.stdout, source: "bench --json").object, r.stdout)
+    }
+
+    func testBenchJSONKeysTextModel() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quant", "q8", "--quiet"]).status, 0)
+        let j = try benchJSON(d + "/m.reel", ["--frames", "2"])  // --frames is ignored without a vision tower
+        XCTAssertEqual(j.keys.sorted(), Self.benchKeys.sorted())
+        XCTAssertEqual(j["threads"]?.int, 1)
+        XCTAssertEqual(j["model_bytes"]?.int, Int((try FileManager.default.attributesOfItem(atPath: d + "/m.reel")[.size] as? NSNumber)?.intValue ?? -1))
+        for k in ["prefill_tokens_per_s", "decode_tokens_per_s"] { XCTAssertGreaterThan(j[k]?.double ?? 0, 0, k) }
+        XCTAssertGreaterThan(j["peak_rss_bytes"]?.int ?? 0, 0)
+        let bw = try benchJSON(d + "/m.reel", ["--bandwidth", "20"])
+        XCTAssertEqual(bw.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "decode_roofline_fraction"]).sorted())
+    }
+
+    /// The LLaVA-OneVision fixture (SigLIP 35/7, 3 layers): frames through the tower and projector as `reel run --video`.
+    func testBenchJSONKeysVisionModel() throws {
+        let d = try scratch()
+        let ov = Self.root + "/Tests/ReelModelsTests/Fixtures/llava_ov"
+        XCTAssertEqual(try reel(["convert", ov, "-o", d + "/ov.reel", "--quiet"]).status, 0)
+        let j = try benchJSON(d + "/ov.reel", ["--frames", "3"])
+        XCTAssertEqual(j.keys.sorted(), (Self.benchKeys + ["encode_frames_per_s"]).sorted())
+        XCTAssertGreaterThan(j["encode_frames_per_s"]?.double ?? 0, 0)
+
+        let table = try reel(["bench", d + "/ov.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1", "--frames", "3"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("enc3 (frames/s)"), table.stdout)
+        let bad = try reel(["bench", d + "/ov.reel", "--frames", "0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--frames"), bad.stderr)
+    }
+}
