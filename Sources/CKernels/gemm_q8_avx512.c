@@ -13,7 +13,7 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define KFN static inline TGT __attribute__((always_inline))
 #ifndef IG_MR
-#define IG_MR 4  // activation rows per tile (8 int32 + 8 f32 accumulators of 32 zmm)
+#define IG_MR 6  // activation rows per tile (12 int32 + 12 f32 accumulators + 2 weight registers of 32 zmm)
 #endif
 
 /// Packs columns [r0, r0 + nc) of w into one panel, codes offset for vpdpbusd (gemm_q8_internal.h layout).

@@ -131,7 +131,8 @@ final class OpsTests: XCTestCase {
             try weights.add("b", shape: [out], floats: bias)
             let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
             let deq = try weights.weight("w").toFloat()
-            for (n, path) in [(1, Linear.PrefillPath.kernel), (5, .kernel), (5, .dequantizeTile)] {
+            for (n, path) in [(1, Linear.PrefillPath.kernel), (5, .kernel), (5, .dequantizeTile), (5, .integerGemm),
+                              (13, .auto)] {
                 lin.prefillPath = path
                 let x = randn(n * k)
                 var y = [Float](repeating: 0, count: n * out)
@@ -144,7 +145,7 @@ final class OpsTests: XCTestCase {
                         ref[i * out + r] = Float(s)
                     }
                 }
-                let usesQ8Activations = enc.isQuantized && (n == 1 || path == .kernel)
+                let usesQ8Activations = enc.isQuantized && (n == 1 || path != .dequantizeTile)
                 try assertClose("linear \(enc) n=\(n) \(path)", y, ref,
                                 relative: usesQ8Activations ? Self.q8ActivationTolerance : Self.f32OpTolerance)
             }
