@@ -10,24 +10,35 @@
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
+// Unrolled loops keep the accumulators in registers.
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 #define KFN static inline TGT __attribute__((always_inline))
 
 /// One tile: rows [0, mr) of `act` (mr ≤ 2) × one panel; writes the first nc columns of each row.
 KFN void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb, const uint8_t *act, size_t ars, float *y,
               int64_t ldy, int nc) {
     __m256 f[2][2];
+    UNROLL
     for (int i = 0; i < 2; i++) f[i][0] = f[i][1] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     const int G = 8 / ns;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = p + (size_t)b * pbb, *ab = act + (size_t)b * IG_ACT_BLOCK;
+        UNROLL
         for (int s = 0; s < ns; s++) {
             __m256i acc[2][2];
+            UNROLL
             for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+            UNROLL
             for (int g = s * G; g < (s + 1) * G; g++) {
                 const __m256i w0 = _mm256_loadu_si256((const __m256i *)(wb + 64 * g));
                 const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wb + 64 * g + 32));
                 const __m256i aw0 = _mm256_abs_epi8(w0), aw1 = _mm256_abs_epi8(w1);
+                UNROLL
                 for (int i = 0; i < mr; i++) {
                     int32_t a4;
                     memcpy(&a4, ab + (size_t)i * ars + 4 * g, 4);
@@ -40,6 +51,7 @@ KFN void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb, const ui
             }
             const __m256 d0 = _mm256_loadu_ps((const float *)(wb + IG_CODES + 64 * s));
             const __m256 d1 = _mm256_loadu_ps((const float *)(wb + IG_CODES + 64 * s + 32));
+            UNROLL
             for (int i = 0; i < mr; i++) {
                 float da;
                 memcpy(&da, ab + (size_t)i * ars + 32, 4);
@@ -49,6 +61,7 @@ KFN void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb, const ui
             }
         }
     }
+    UNROLL
     for (int i = 0; i < mr; i++) {
         if (nc == IG_NR) {
             _mm256_storeu_ps(y + i * ldy, f[i][0]);

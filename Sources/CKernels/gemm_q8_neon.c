@@ -9,29 +9,44 @@
 #if defined(__ARM_FEATURE_DOTPROD)
 #include <arm_neon.h>
 
+// Unrolled loops keep the accumulators in registers.
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 static inline __attribute__((always_inline)) void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb,
                                                        const uint8_t *act, size_t ars, float *y, int64_t ldy, int nc) {
     float32x4_t f[2][4];
+    UNROLL
     for (int i = 0; i < 2; i++) for (int q = 0; q < 4; q++) f[i][q] = vdupq_n_f32(0);
     const int G = 8 / ns;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = p + (size_t)b * pbb, *ab = act + (size_t)b * IG_ACT_BLOCK;
+        UNROLL
         for (int s = 0; s < ns; s++) {
             int32x4_t acc[2][4];
+            UNROLL
             for (int i = 0; i < mr; i++) for (int q = 0; q < 4; q++) acc[i][q] = vdupq_n_s32(0);
+            UNROLL
             for (int g = s * G; g < (s + 1) * G; g++) {
                 int8x16_t wv[4];
+                UNROLL
                 for (int q = 0; q < 4; q++) wv[q] = vld1q_s8((const int8_t *)(wb + 64 * g + 16 * q));
+                UNROLL
                 for (int i = 0; i < mr; i++) {
                     int32_t a4;
                     memcpy(&a4, ab + (size_t)i * ars + 4 * g, 4);
                     const int8x16_t a = vreinterpretq_s8_s32(vdupq_n_s32(a4));
+                    UNROLL
                     for (int q = 0; q < 4; q++) acc[i][q] = vdotq_s32(acc[i][q], wv[q], a);
                 }
             }
+            UNROLL
             for (int i = 0; i < mr; i++) {
                 float da;
                 memcpy(&da, ab + (size_t)i * ars + 32, 4);
+                UNROLL
                 for (int q = 0; q < 4; q++) {
                     const float32x4_t dw = vld1q_f32((const float *)(wb + IG_CODES + 64 * s + 16 * q));
                     f[i][q] = vfmaq_f32(f[i][q], vcvtq_f32_s32(acc[i][q]), vmulq_n_f32(dw, da));
@@ -39,8 +54,10 @@ static inline __attribute__((always_inline)) void tile(int ns, int mr, const uin
             }
         }
     }
+    UNROLL
     for (int i = 0; i < mr; i++) {
         float t[IG_NR];
+        UNROLL
         for (int q = 0; q < 4; q++) vst1q_f32(t + 4 * q, f[i][q]);
         memcpy(y + i * ldy, t, (size_t)nc * sizeof(float));
     }
