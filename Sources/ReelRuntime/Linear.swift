@@ -40,8 +40,8 @@ public final class Linear: @unchecked Sendable {
     ///
     /// Re-measured on an idle-ish machine (docs/performance.md; thread CPU time, one thread, [4864, 896] q4 and
     /// [896, 4864] q8): the integer kernel wins up to ~64 rows (1.3–2× at 32), dequantise + sgemm from ~96 rows
-    /// (1.26× q4, 1.47× q8 at 128 — a full prefill chunk). The integer GEMM beats both from 2 rows (VNNI: ~3× the
-    /// kernel at 128 rows, docs/performance.md "Prefill GEMM"), hence `.auto` → `integerGemm` for them.
+    /// (1.26× q4, 1.47× q8 at 128 — a full prefill chunk). The integer GEMM beats both from 2 rows (VNNI, one thread:
+    /// 6–7× the kernel at 128 rows; docs/kernels.md "Integer GEMM"), hence `.auto` → `integerGemm` for them.
     public static func defaultPrefillPath(for encoding: Encoding) -> PrefillPath {
         encoding.isQuantized ? .auto : .dequantizeTile
     }
