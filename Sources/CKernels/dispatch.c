@@ -1,5 +1,6 @@
 // Run-time ISA choice and the public entry points: each looks up the active kernel table.
 #include "quant_internal.h"
+#include "gemm_q8_internal.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -160,4 +161,36 @@ int reel_gemm_rows(int encoding, const void *w, size_t row_bytes, int64_t row_be
 int reel_gemv(int encoding, const void *w, size_t row_bytes, int64_t row_begin, int64_t row_end, int64_t k,
               const void *x, float *y) {
     return reel_gemm_rows(encoding, w, row_bytes, row_begin, row_end, k, x, 0, 1, y, 0);
+}
+
+// ---- integer GEMM (gemm_q8_*.c) --------------------------------------------------------------------------------------
+
+/// The active ISA's GEMM: AVX-512 without VNNI takes the AVX2 one; NEON without sdot the scalar twin.
+static reel_igemm_fn igemm_fn(void) {
+    switch (reel_isa_active()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case REEL_ISA_AVX2: case REEL_ISA_AVX512: return reel_igemm_avx2;
+    case REEL_ISA_AVX512VNNI: return reel_igemm_avx512vnni;
+#endif
+#if defined(__aarch64__)
+    case REEL_ISA_NEON: return reel_igemm_neon ? reel_igemm_neon : reel_igemm_scalar;
+#endif
+    default: return reel_igemm_scalar;
+    }
+}
+
+size_t reel_igemm_act_row_bytes(int64_t k) { return k < 1 ? 0 : (size_t)nblocks(k) * IG_ACT_BLOCK; }
+
+size_t reel_igemm_scratch_bytes(int64_t k) {
+    return k < 1 ? 0 : (size_t)IG_MAX_PANELS * (size_t)nblocks(k) * ig_panel_block_bytes(2);
+}
+
+int reel_igemm(int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end, int64_t k,
+               const void *act, int64_t m, float *y, int64_t ldy, void *scratch) {
+    if (encoding != REEL_ENC_Q8 && encoding != REEL_ENC_Q4 && encoding != REEL_ENC_Q4F) return REEL_ERR_BAD_ARGUMENT;
+    const size_t rb = reel_row_bytes(encoding, k);
+    if (rb == 0 || rb != row_bytes || col_begin < 0 || col_end < col_begin || m < 0) return REEL_ERR_BAD_ARGUMENT;
+    if (col_end == col_begin || m == 0) return REEL_OK;
+    igemm_fn()(encoding, w, row_bytes, col_begin, col_end, nblocks(k), act, m, y, ldy, scratch);
+    return REEL_OK;
 }

@@ -62,6 +62,29 @@ public enum Kernels {
                            x, xRowBytes, Int64(m), y, Int64(ldy))
     }
 
+    /// Bytes of one activation row packed for `igemm` (48 per block of 32).
+    @inline(__always) public static func igemmActRowBytes(_ k: Int) -> Int { reel_igemm_act_row_bytes(Int64(k)) }
+
+    /// Per-thread scratch bytes `igemm` needs for rows of `k` elements (the weight panels of one tile).
+    @inline(__always) public static func igemmScratchBytes(_ k: Int) -> Int { reel_igemm_scratch_bytes(Int64(k)) }
+
+    /// Packs `m` q8 activation rows (`q8RowBytes` apart) for `igemm` against weights of `enc` (q8/q4/q4f).
+    @inline(__always)
+    static func igemmPackActivations(_ enc: Encoding, q8: UnsafeRawPointer, q8RowBytes: Int, m: Int, k: Int,
+                                     into dst: UnsafeMutableRawPointer) {
+        _ = reel_igemm_pack_act(code(enc), q8, q8RowBytes, Int64(m), Int64(k), dst)
+    }
+
+    /// The integer GEMM: y[i·ldy + c] = dot(weight row c, activation row i) for i < m, c in `columns`, with
+    /// activations packed by `igemmPackActivations`; `scratch` holds `igemmScratchBytes(k)` bytes (per thread).
+    @inline(__always)
+    static func igemm(_ enc: Encoding, w: UnsafeRawPointer, rowBytes: Int, columns: Range<Int>, k: Int,
+                      act: UnsafeRawPointer, m: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                      scratch: UnsafeMutableRawPointer) {
+        _ = reel_igemm(code(enc), w, rowBytes, Int64(columns.lowerBound), Int64(columns.upperBound), Int64(k),
+                       act, Int64(m), y, Int64(ldy), scratch)
+    }
+
     /// Σ a[i]·b[i] over `n` elements.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -8,8 +8,8 @@ import ReelQuant
 ///   tiles into sgemm).
 /// - q8/q4/q4f: the activation rows are quantised to q8 once per call (d = absmax/127 per block of 32, as
 ///   llama.cpp's Q8_0 activations), then one row → CKernels' gemv (integer dots, VNNI where available); several
-///   rows → `prefillPath` (default `.auto`: gemm-rows below `tileMinRows` rows, dequantised tiles + sgemm from there).
-/// Work is split by output rows across the pool's threads.
+///   rows → `prefillPath` (default `.auto`: the integer GEMM, `reel_igemm`, docs/kernels.md).
+/// Work is split by output rows (the output's columns) across the pool's threads.
 public final class Linear: @unchecked Sendable {
     /// How a weight in a non-f32 encoding multiplies several activation rows (prefill).
     public enum PrefillPath: String, Sendable, CaseIterable {
@@ -18,7 +18,11 @@ public final class Linear: @unchecked Sendable {
         case kernel
         /// Dequantise `tileRows` weight rows into f32 scratch, then OpenBLAS sgemm (f32 activations).
         case dequantizeTile
-        /// `kernel` below `tileMinRows` activation rows, `dequantizeTile` from there (the default for q8/q4/q4f).
+        /// CKernels' `reel_igemm` (q8/q4/q4f only): register-blocked integer GEMM over weight panels repacked per
+        /// tile; q8 activations as `kernel`, so the integer block sums are the same and only float rounding differs.
+        case integerGemm
+        /// q8/q4/q4f: `integerGemm` (the default for them); f16/bf16: `kernel` below `tileMinRows` activation rows,
+        /// `dequantizeTile` from there.
         case auto
     }
 
@@ -36,11 +40,12 @@ public final class Linear: @unchecked Sendable {
     ///
     /// Re-measured on an idle-ish machine (docs/performance.md; thread CPU time, one thread, [4864, 896] q4 and
     /// [896, 4864] q8): the integer kernel wins up to ~64 rows (1.3–2× at 32), dequantise + sgemm from ~96 rows
-    /// (1.26× q4, 1.47× q8 at 128 — a full prefill chunk), hence `.auto` for the quantised encodings.
+    /// (1.26× q4, 1.47× q8 at 128 — a full prefill chunk). The integer GEMM beats both from 2 rows (VNNI, one thread:
+    /// 6–7× the kernel at 128 rows; docs/kernels.md "Integer GEMM"), hence `.auto` → `integerGemm` for them.
     public static func defaultPrefillPath(for encoding: Encoding) -> PrefillPath {
         encoding.isQuantized ? .auto : .dequantizeTile
     }
-    /// Activation rows from which `.auto` dequantises tiles instead of running the integer kernel.
+    /// Activation rows from which `.auto` dequantises f16/bf16 tiles instead of running the f16/bf16 kernel.
     public static let tileMinRows = 96
     /// Weight rows dequantised per tile on the `dequantizeTile` path (32 rows × 2048 f32 = 256 KiB: stays in L2).
     public static let tileRows = 32
@@ -82,30 +87,47 @@ public final class Linear: @unchecked Sendable {
         let enc = weight.encoding
         let w = UnsafeRawPointer(weight.data.baseAddress!)
         let rowBytes = weight.rowBytes
-        let useKernel = enc != .f32
-            && (n == 1 || prefillPath == .kernel || (prefillPath == .auto && n < Self.tileMinRows))
+        let useIGemm = enc.isQuantized && n > 1 && (prefillPath == .integerGemm || prefillPath == .auto)
+        let useKernel = enc != .f32 && !useIGemm
+            && (n == 1 || prefillPath == .kernel || prefillPath == .integerGemm
+                || (prefillPath == .auto && n < Self.tileMinRows))
 
-        // Activations for the kernels: q8 rows for quantised weights (quantised once, shared by all threads).
+        // Activations for the kernels: q8 rows for quantised weights (quantised once, shared by all threads); for
+        // the integer GEMM also packed (codes, f32 scale, offset corrections per block) after the q8 rows.
         var act = UnsafeRawPointer(x), actRowBytes = k * 4
-        if useKernel && enc.isQuantized {
-            actRowBytes = Kernels.q8RowBytes(k)
-            let q = pool.sharedScratch(bytes: n * actRowBytes)
+        if (useKernel || useIGemm) && enc.isQuantized {
+            let q8Bytes = Kernels.q8RowBytes(k)
+            actRowBytes = useIGemm ? Kernels.igemmActRowBytes(k) : q8Bytes
+            let packedOffset = (n * q8Bytes + 63) / 64 * 64
+            let q = pool.sharedScratch(bytes: packedOffset + (useIGemm ? n * actRowBytes : 0))
+            let packed = q + packedOffset
             if n == 1 {
                 Kernels.quantizeActivationRow(x, count: k, into: q)
             } else {
                 pool.parallelFor(n) { rows, _ in
-                    for i in rows { Kernels.quantizeActivationRow(x + i * k, count: k, into: q + i * actRowBytes) }
+                    for i in rows {
+                        Kernels.quantizeActivationRow(x + i * k, count: k, into: q + i * q8Bytes)
+                        if useIGemm {
+                            Kernels.igemmPackActivations(enc, q8: q + i * q8Bytes, q8RowBytes: q8Bytes, m: 1, k: k,
+                                                         into: packed + i * actRowBytes)
+                        }
+                    }
                 }
             }
-            act = UnsafeRawPointer(q)
+            act = UnsafeRawPointer(useIGemm ? packed : q)
         }
 
         // Many activation rows (encoders: frames × 729 tokens): sgemm repacks x for every tile, so take wider tiles.
         let tile = n >= Self.wideTileMinRows ? Self.wideTileRows : Self.tileRows
-        pool.parallelFor(m, granularity: 16) { rows, worker in
+        // The integer GEMM packs 32 weight rows per tile, so its chunks are multiples of 32.
+        pool.parallelFor(m, granularity: useIGemm ? 32 : 16) { rows, worker in
             if enc == .f32 {
                 let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)
                 Kernels.gemmNT(x: x, n: n, w: wr, m: rows.count, k: k, y: y + rows.lowerBound, ldy: m)
+            } else if useIGemm {
+                let scratch = pool.scratch(worker, count: (Kernels.igemmScratchBytes(k) + 3) / 4)
+                Kernels.igemm(enc, w: w, rowBytes: rowBytes, columns: rows, k: k, act: act, m: n, y: y, ldy: m,
+                              scratch: UnsafeMutableRawPointer(scratch))
             } else if useKernel {
                 if n == 1 {
                     Kernels.gemv(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, y: y)

@@ -28,6 +28,17 @@ public enum Ops {
         }
     }
 
+    /// `siluMul` split over the pool's threads when the product is large (prefill: [n, intermediate]); the same
+    /// per-element arithmetic, so the result is identical. One decode row (a few thousand elements) stays on the
+    /// calling thread, where a dispatch would cost more than it saves.
+    public static func siluMul(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int,
+                               pool: ThreadPool) {
+        guard count >= siluMulParallelMin, pool.threadCount > 1 else { siluMul(gate, up, count: count); return }
+        pool.parallelFor(count, granularity: 4096) { r, _ in siluMul(gate + r.lowerBound, up + r.lowerBound, count: r.count) }
+    }
+    /// Elements from which `siluMul(_:_:count:pool:)` splits the work.
+    public static let siluMulParallelMin = 65_536
+
     /// `x[i] = silu(x[i])`.
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { x[i] = x[i] / (1 + expf(-x[i])) }

@@ -30,6 +30,18 @@ final class OpsTests: XCTestCase {
         try assertClose("rmsnorm", y, try ops.floats("rmsnorm.y"), relative: Self.f32OpTolerance)
     }
 
+    /// The pooled SwiGLU product is the single-threaded one, element for element (same arithmetic per element).
+    func testSiluMulOnThePoolIsIdentical() {
+        var rng = Xoshiro256(seed: 11)
+        let n = Ops.siluMulParallelMin + 4097
+        let gate = (0..<n).map { _ in Float(rng.nextDouble() * 16 - 8) }, up = (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) }
+        var one = gate, pooled = gate
+        Ops.siluMul(&one, up, count: n)
+        Ops.siluMul(&pooled, up, count: n, pool: pool)
+        XCTAssertEqual(one.map(\.bitPattern), pooled.map(\.bitPattern))
+        XCTAssertEqual(one[1], gate[1] / (1 + expf(-gate[1])) * up[1])
+    }
+
     func testSoftmax() throws {
         var x = try ops.floats("softmax.x")
         x.withUnsafeMutableBufferPointer { b in for r in 0..<5 { Ops.softmax(b.baseAddress! + r * 33, count: 33) } }
@@ -131,7 +143,8 @@ final class OpsTests: XCTestCase {
             try weights.add("b", shape: [out], floats: bias)
             let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
             let deq = try weights.weight("w").toFloat()
-            for (n, path) in [(1, Linear.PrefillPath.kernel), (5, .kernel), (5, .dequantizeTile)] {
+            for (n, path) in [(1, Linear.PrefillPath.kernel), (5, .kernel), (5, .dequantizeTile), (5, .integerGemm),
+                              (13, .auto)] {
                 lin.prefillPath = path
                 let x = randn(n * k)
                 var y = [Float](repeating: 0, count: n * out)
@@ -144,7 +157,7 @@ final class OpsTests: XCTestCase {
                         ref[i * out + r] = Float(s)
                     }
                 }
-                let usesQ8Activations = enc.isQuantized && (n == 1 || path == .kernel)
+                let usesQ8Activations = enc.isQuantized && (n == 1 || path != .dequantizeTile)
                 try assertClose("linear \(enc) n=\(n) \(path)", y, ref,
                                 relative: usesQ8Activations ? Self.q8ActivationTolerance : Self.f32OpTolerance)
             }

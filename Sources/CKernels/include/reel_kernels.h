@@ -3,4 +3,5 @@
 #define REEL_KERNELS_H
 #include "reel_hash.h"
 #include "reel_quant.h"
+#include "reel_gemm.h"
 #endif

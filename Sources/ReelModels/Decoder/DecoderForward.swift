@@ -106,7 +106,7 @@ extension Decoder {
             try w.gateProj(b.xNorm, into: b.gate, pool: pool)
             try w.upProj(b.xNorm, into: b.up, pool: pool)
         }
-        Ops.siluMul(b.gate.data, b.up.data, count: n * c.intermediateSize)
+        Ops.siluMul(b.gate.data, b.up.data, count: n * c.intermediateSize, pool: pool)
         emit("layers.\(i).mlp.act", b.gate, start)
         try w.downProj(b.gate, into: b.proj, pool: pool)
         emit("layers.\(i).mlp.down_proj", b.proj, start)

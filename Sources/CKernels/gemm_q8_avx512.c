@@ -1,0 +1,152 @@
+// Integer GEMM with AVX-512 VNNI (vpdpbusd). Compiled for any x86-64 target; the functions carry their own target
+// attribute and dispatch.c calls them only if the CPU has the features.
+//
+// Tile: IG_MR activation rows × 32 columns (two 16-column panels). Per block of 32 and row i, the int32
+// accumulators start at the activation's offset correction; each 4-element group g is one vpdpbusd per panel
+// (weight codes u = q + o from the panel, the row's 4 activation bytes broadcast from memory), so after 8 groups
+// they hold Σ q·a exactly. The epilogue per block (q4f: per half) is cvtdq2ps, d_w·d_a, fma into the f32
+// accumulators — the scalar twin's order. The panels are repacked from the mapped rows per tile with gathers.
+#include "gemm_q8_internal.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define KFN static inline TGT __attribute__((always_inline))
+// The row, group and panel loops must unroll so the accumulators stay in registers (without it clang kept them on the
+// stack: ~2× slower).
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+#ifndef IG_MR
+#define IG_MR 6  // activation rows per tile (12 int32 + 12 f32 accumulators + 2 weight registers of 32 zmm)
+#endif
+
+/// Packs columns [r0, r0 + nc) of w into one panel, codes offset for vpdpbusd (gemm_q8_internal.h layout).
+KFN void pack_panel(int enc, const uint8_t *w, size_t rb, int64_t r0, int nc, int64_t nb, uint8_t *dst) {
+    const int ns = ig_nsub(enc);
+    const size_t pbb = ig_panel_block_bytes(ns), wbs = ig_weight_block_bytes(enc);
+    const __mmask16 mk = (__mmask16)((1u << nc) - 1);
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)rb));
+    const __m512i z = _mm512_setzero_si512(), nib = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8((char)0x80);
+    const uint8_t *base = w + (size_t)r0 * rb;
+    for (int64_t b = 0; b < nb; b++, base += wbs, dst += pbb) {
+        if (enc == REEL_ENC_Q8) {
+            for (int g = 0; g < 8; g++) {
+                const __m512i v = _mm512_mask_i32gather_epi32(z, mk, idx, base + 2 + 4 * g, 1);
+                _mm512_storeu_si512((__m512i *)(dst + 64 * g), _mm512_xor_si512(v, flip));  // q + 128
+            }
+        } else {
+            const int off = enc == REEL_ENC_Q4F ? 4 : 2;
+            for (int g = 0; g < 4; g++) {
+                const __m512i v = _mm512_mask_i32gather_epi32(z, mk, idx, base + off + 4 * g, 1);
+                _mm512_storeu_si512((__m512i *)(dst + 64 * g), _mm512_and_si512(v, nib));
+                _mm512_storeu_si512((__m512i *)(dst + 64 * (g + 4)), _mm512_and_si512(_mm512_srli_epi16(v, 4), nib));
+            }
+        }
+        const __m512i s = _mm512_mask_i32gather_epi32(z, mk, idx, base, 1);  // d (q4f: d₀ | d₁ << 16)
+        _mm512_storeu_ps(dst + IG_CODES, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(s)));
+        if (ns == 2) _mm512_storeu_ps(dst + IG_CODES + 64, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(s, 16))));
+    }
+}
+
+/// One tile: rows [0, mr) of `act` × np panels (p0, p1). ns, mr and np are constants after inlining.
+KFN void tile(int ns, int mr, int np, const uint8_t *p0, const uint8_t *p1, size_t pbb, int64_t nb,
+              const uint8_t *act, size_t ars, float *y, int64_t ldy, __mmask16 m0, __mmask16 m1) {
+    __m512 f[IG_MR][2];
+    UNROLL
+    for (int i = 0; i < IG_MR; i++) f[i][0] = f[i][1] = _mm512_setzero_ps();
+    const int G = 8 / ns;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *w0 = p0 + (size_t)b * pbb, *w1 = p1 + (size_t)b * pbb;
+        const uint8_t *ab = act + (size_t)b * IG_ACT_BLOCK;
+        UNROLL
+        for (int s = 0; s < ns; s++) {
+            __m512i acc[IG_MR][2];
+            UNROLL
+            for (int i = 0; i < mr; i++) {
+                int32_t c;
+                memcpy(&c, ab + (size_t)i * ars + 36 + 4 * (ns == 1 ? 0 : 1 + s), 4);
+                acc[i][0] = acc[i][1] = _mm512_set1_epi32(c);
+            }
+            UNROLL
+            for (int g = s * G; g < (s + 1) * G; g++) {
+                const __m512i u0 = _mm512_loadu_si512((const __m512i *)(w0 + 64 * g));
+                const __m512i u1 = np == 2 ? _mm512_loadu_si512((const __m512i *)(w1 + 64 * g)) : u0;
+                UNROLL
+                for (int i = 0; i < mr; i++) {
+                    int32_t a4;
+                    memcpy(&a4, ab + (size_t)i * ars + 4 * g, 4);
+                    const __m512i a = _mm512_set1_epi32(a4);
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], u0, a);
+                    if (np == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], u1, a);
+                }
+            }
+            const __m512 d0 = _mm512_loadu_ps(w0 + IG_CODES + 64 * s);
+            const __m512 d1 = np == 2 ? _mm512_loadu_ps(w1 + IG_CODES + 64 * s) : d0;
+            UNROLL
+            for (int i = 0; i < mr; i++) {
+                float da;
+                memcpy(&da, ab + (size_t)i * ars + 32, 4);
+                const __m512 va = _mm512_set1_ps(da);
+                f[i][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][0]), _mm512_mul_ps(d0, va), f[i][0]);
+                if (np == 2) f[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][1]), _mm512_mul_ps(d1, va), f[i][1]);
+            }
+        }
+    }
+    UNROLL
+    for (int i = 0; i < mr; i++) {
+        _mm512_mask_storeu_ps(y + i * ldy, m0, f[i][0]);
+        if (np == 2) _mm512_mask_storeu_ps(y + i * ldy + IG_NR, m1, f[i][1]);
+    }
+}
+
+/// Tile shapes as constants, so the accumulators live in registers.
+KFN void tiles(int ns, int np, const uint8_t *p0, const uint8_t *p1, size_t pbb, int64_t nb, const uint8_t *act,
+               size_t ars, int64_t m, float *y, int64_t ldy, __mmask16 m0, __mmask16 m1) {
+    int64_t i = 0;
+    for (; i + IG_MR <= m; i += IG_MR)
+        tile(ns, IG_MR, np, p0, p1, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy, ldy, m0, m1);
+    const int rest = (int)(m - i);
+    const uint8_t *a = act + (size_t)i * ars;
+    float *yi = y + i * ldy;
+    switch (rest) {
+#if IG_MR > 5
+    case 5: tile(ns, 5, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
+    case 4: tile(ns, 4, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
+#endif
+#if IG_MR > 3
+    case 3: tile(ns, 3, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
+#endif
+    case 2: tile(ns, 2, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
+    case 1: tile(ns, 1, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
+    default: break;
+    }
+}
+
+static TGT void igemm_vnni(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
+                           const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {
+    const int ns = ig_nsub(enc);
+    const size_t pbb = ig_panel_block_bytes(ns), ars = (size_t)nb * IG_ACT_BLOCK;
+    uint8_t *p0 = scratch, *p1 = scratch + (size_t)nb * pbb;
+    for (int64_t c = c0; c < c1; c += 2 * IG_NR) {
+        const int nc = c1 - c < 2 * IG_NR ? (int)(c1 - c) : 2 * IG_NR;
+        const int n0 = nc < IG_NR ? nc : IG_NR, n1 = nc - n0;
+        pack_panel(enc, w, rb, c, n0, nb, p0);
+        if (n1) pack_panel(enc, w, rb, c + IG_NR, n1, nb, p1);
+        const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+        if (ns == 1) {
+            if (n1) tiles(1, 2, p0, p1, pbb, nb, act, ars, m, y + c, ldy, m0, m1);
+            else tiles(1, 1, p0, p0, pbb, nb, act, ars, m, y + c, ldy, m0, m1);
+        } else {
+            if (n1) tiles(2, 2, p0, p1, pbb, nb, act, ars, m, y + c, ldy, m0, m1);
+            else tiles(2, 1, p0, p0, pbb, nb, act, ars, m, y + c, ldy, m0, m1);
+        }
+    }
+}
+
+const reel_igemm_fn reel_igemm_avx512vnni = igemm_vnni;
+
+#endif

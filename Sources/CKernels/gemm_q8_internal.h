@@ -1,0 +1,52 @@
+// Private to CKernels: the layouts shared by the integer GEMM files (gemm_q8_*.c). See include/reel_gemm.h.
+//
+// Packed activation row: per block of 32, 48 bytes
+//     [0, 32)  int8 codes a[32] (the q8 activation codes, unchanged)
+//     [32, 36) f32 d_a
+//     [36, 48) int32 corr[3]: −o·Σa over the block, over its first 16, over its last 16
+// where o is the weight code offset of the VNNI path (128 for q8, 8 for q4/q4f): vpdpbusd multiplies unsigned by
+// signed bytes, so weights go in as u = q + o and Σ q·a = Σ u·a + corr (exact in int32: |Σ u·a| ≤ 32·255·127).
+//
+// Weight panel: IG_NR = 16 consecutive weight rows ("columns" of the output), per block of 32
+//     [0, 512)            codes: group g (elements 4g … 4g+3) of column c at g·64 + c·4, four bytes in element
+//                         order (u = q + o on the VNNI path, signed q elsewhere)
+//     [512, 512 + 64·ns)  f32 scales [ns][16]: ns = 1 (q8, q4) or 2 (q4f: d₀ for elements 0–15, d₁ for 16–31)
+// Missing columns of a partial panel are zero and never stored.
+#ifndef REEL_GEMM_Q8_INTERNAL_H
+#define REEL_GEMM_Q8_INTERNAL_H
+#include "quant_internal.h"
+#include "include/reel_gemm.h"
+
+#define IG_NR 16            // columns per panel
+#define IG_ACT_BLOCK 48     // packed activation bytes per block
+#define IG_CODES 512        // code bytes per panel block
+#define IG_MAX_PANELS 2     // panels packed per tile (scratch is sized for this many)
+
+/// Bytes of one panel block: codes + ns·16 f32 scales.
+static inline size_t ig_panel_block_bytes(int nsub) { return IG_CODES + (size_t)64 * nsub; }
+static inline int ig_nsub(int enc) { return enc == REEL_ENC_Q4F ? 2 : 1; }
+static inline size_t ig_weight_block_bytes(int enc) {
+    return enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
+}
+/// Offset that makes the weight codes unsigned for vpdpbusd.
+static inline int ig_offset(int enc) { return enc == REEL_ENC_Q8 ? 128 : 8; }
+
+/// One ISA's GEMM over columns [c0, c1) (nb blocks per row); scratch holds IG_MAX_PANELS panels.
+typedef void (*reel_igemm_fn)(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
+                              const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch);
+
+/// Portable panel packer: columns [r0, r0 + nc) (nc ≤ 16) of w into one panel; `offset` 1 stores u = q + o,
+/// 0 stores signed q.
+void reel_ig_pack_panel_c(int enc, int offset, const uint8_t *w, size_t rb, int64_t r0, int nc, int64_t nb,
+                          uint8_t *dst);
+
+extern const reel_igemm_fn reel_igemm_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+extern const reel_igemm_fn reel_igemm_avx2;
+extern const reel_igemm_fn reel_igemm_avx512vnni;
+#endif
+#if defined(__aarch64__)
+extern const reel_igemm_fn reel_igemm_neon;  // NULL without __ARM_FEATURE_DOTPROD
+#endif
+
+#endif
