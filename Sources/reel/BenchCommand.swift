@@ -20,7 +20,7 @@ struct Bench: ParsableCommand {
         untimed warm-up repetition first faults the weights in from the mapping. Decode tokens/s counts decode
         steps only (the first token comes from the prefill's logits).
 
-        A LLaVA model (a vision tower + projector) also encodes --frames random frames at the tower's input size per
+        A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per
         repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a
         one-frame warm-up: frames/s = frames ÷ time.
 
@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens generated in the decode test.")
     var genTokens = 128
 
-    @Option(help: "LLaVA models: random frames encoded per repetition (vision tower + projector).")
+    @Option(help: "LLaVA and Reel AV models: random frames encoded per repetition (vision tower + projector).")
     var frames = 8
 
     @Option(help: "Threads (default: all cores).")
@@ -100,7 +100,7 @@ struct Bench: ParsableCommand {
             try runProfile(file, bench)
             return
         }
-        let vision = try VisionBench(file: file, decoder: bench.decoder, frames: frames, seed: seed)
+        let vision = try VisionBench(file: file, path: model, decoder: bench.decoder, threads: threadCount, frames: frames, seed: seed)
         try vision?.repetition(frames: 1)  // warm-up: page the tower in
         var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = []
         for _ in 0..<repetitions {
@@ -278,26 +278,37 @@ final class DecoderBench {
     }
 }
 
-/// Times a LLaVA model's video features (vision tower → projector → pooling) on random frames, through
-/// `LlavaModel.videoFeatures` as `reel run --video` does (2 frames per batch, VisionLanguageModel's default).
+/// Times a model's frame features on random frames through the path `reel run --video` takes: a LLaVA model's
+/// `LlavaModel.videoFeatures` (tower → projector → pooling, 2 frames per batch, VisionLanguageModel's default) or a
+/// Reel AV model's `ReelAVModel.visionFeatures` (tower → projector → pooling).
 final class VisionBench {
-    let llava: LlavaModel
+    let encode: ([Float], Int) throws -> Void
+    let pixelsPerFrame: Int
     let pixels: [Float]  // f32 [frames, 3, S, S], uniform in [−1, 1) (a normalised frame's range)
 
-    /// nil when the file is not a LLaVA model (no vision tower to time).
-    init?(file: ReelFile, decoder: Decoder, frames: Int, seed: UInt64) throws {
-        guard LlavaFamily(rawValue: file.architecture) != nil else { return nil }
-        llava = try LlavaModel(file: file, decoder: decoder, maxImages: 2)
+    /// nil when the file has no vision tower to time.
+    init?(file: ReelFile, path: String, decoder: Decoder, threads: Int, frames: Int, seed: UInt64) throws {
+        if LlavaFamily(rawValue: file.architecture) != nil {
+            let llava = try LlavaModel(file: file, decoder: decoder, maxImages: 2)
+            encode = { px, n in _ = try llava.videoFeatures(pixels: px, frames: n) }
+            pixelsPerFrame = llava.vision.pixelsPerImage
+        } else if file.architecture == ReelAVFamily.name {
+            let av = try ReelAVModel(path: path, options: DecoderOptions(threads: threads), maxImages: 2)
+            encode = { px, n in _ = try av.visionFeatures(pixels: px, frames: n) }
+            pixelsPerFrame = av.vision.pixelsPerImage
+        } else {
+            return nil
+        }
         var rng = SplitMix64(seed: seed ^ 0x5EED)
-        pixels = (0..<frames * llava.vision.pixelsPerImage).map { _ in Float(rng.next() >> 40) / Float(1 << 23) - 1 }
+        pixels = (0..<frames * pixelsPerFrame).map { _ in Float(rng.next() >> 40) / Float(1 << 23) - 1 }
     }
 
     /// Encodes the first `frames` frames; frames/s.
     @discardableResult
     func repetition(frames: Int) throws -> Double {
-        let px = Array(pixels.prefix(frames * llava.vision.pixelsPerImage))
+        let px = Array(pixels.prefix(frames * pixelsPerFrame))
         let t = ProgressBar.now()
-        _ = try llava.videoFeatures(pixels: px, frames: frames)
+        try encode(px, frames)
         return Double(frames) / (ProgressBar.now() - t)
     }
 }

@@ -42,4 +42,15 @@ extension CLITests {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--frames"), bad.stderr)
     }
+
+    /// The Reel AV fixture: frames through its tower, projector and pooling as `reel run --video`.
+    func testBenchJSONKeysReelAVModel() throws {
+        let d = try scratch()
+        let av = Self.root + "/Tests/ReelModelsTests/Fixtures/reel_av"
+        let c = try reel(["convert", av, "-o", d + "/av.reel", "--quiet"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let j = try benchJSON(d + "/av.reel", ["--frames", "2"])
+        XCTAssertEqual(j.keys.sorted(), (Self.benchKeys + ["encode_frames_per_s"]).sorted())
+        XCTAssertGreaterThan(j["encode_frames_per_s"]?.double ?? 0, 0)
+    }
 }
