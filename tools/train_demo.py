@@ -39,6 +39,7 @@ def main() -> None:
                     help="weight of the training-only read-out loss on the vision tokens (0: off)")
     ap.add_argument("--qk-init-std", type=float, default=0.0,
                     help="std of the decoder's q_proj/k_proj initial weights (0: transformers' initializer_range)")
+    ap.add_argument("--init", help="continue training an exported checkpoint directory (its tokenizer and weights)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--eval-every", type=int, default=200)

@@ -349,6 +349,7 @@ struct Demo: ParsableCommand {
             t.add(a, mediaFresh: true)
             if show {
                 print("\n  expected: \(item.q.answer)   \(ok ? "✓" : "✗")")
+                fflush(stdout)  // keep the order when stdout and stderr go to one pipe
                 printErr("  " + a.timingsLine)
             }
         }

@@ -286,19 +286,26 @@ def train(a) -> None:
     log(f"media ready: {len(tr['videos'])} training clips, {len(ev['videos'])} evaluation clips "
         f"({time.time() - t0:.0f}s)")
 
-    tok = text.train_tokenizer(tokenizer_corpus(tr["scenes"], a.seed), a.vocab)
-    vocab = math.ceil(tok.get_vocab_size() / 64) * 64
-    config = default_config(vocab, pre)
-    model = ReelAVForConditionalGeneration(config)
+    if a.init:   # continue from an exported checkpoint: its tokenizer and weights (a fresh optimiser and schedule)
+        tok = Tokenizer.from_file(os.path.join(a.init, "tokenizer.json"))
+        model = ReelAVForConditionalGeneration.from_pretrained(a.init).train()
+        config = model.config
+        vocab = config["text_config"]["vocab_size"]
+        log(f"continuing from {a.init}")
+    else:
+        tok = text.train_tokenizer(tokenizer_corpus(tr["scenes"], a.seed), a.vocab)
+        vocab = math.ceil(tok.get_vocab_size() / 64) * 64
+        config = default_config(vocab, pre)
+        model = ReelAVForConditionalGeneration(config)
     # transformers initialises the audio convolutions with N(0, 0.02), which leaves the sound far weaker than the
     # stored sinusoidal positions it is added to (a probe of the untrained features cannot tell a high tone from a
     # low one); He-normal weights ×2 make the sound the larger part.
     with torch.no_grad():
-        for conv in (model.audio_tower.conv1, model.audio_tower.conv2):
+        for conv in (() if a.init else (model.audio_tower.conv1, model.audio_tower.conv2)):
             torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             conv.weight.mul_(2.0)
             conv.bias.zero_()
-    if a.qk_init_std > 0:
+    if a.qk_init_std > 0 and not a.init:
         # transformers' N(0, 0.02) leaves the decoder's attention logits near zero, so every position starts by
         # averaging the whole sequence: a clip-wide property (the tone) comes through, one shape among 64 vision tokens
         # does not, and selective attention is learned slowly. Larger query/key weights start it selective.
@@ -368,6 +375,6 @@ def train(a) -> None:
         + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
     export(model, tok, pre, a.out)
     with open(os.path.join(a.out, "training_log.json"), "w") as f:
-        json.dump({"steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
+        json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
                    "heldout": s, "threads": a.threads}, f, indent=2)
     log(f"exported to {a.out}")
