@@ -57,8 +57,8 @@ public final class LlavaModel {
             used.insert("projector.\(l).weight")
             if config.projectorBias { used.insert("projector.\(l).bias") }
         }
-        linear1.prefillPath = .dequantizeTile  // many rows per call, as the tower's (VisionTower.init)
-        linear2.prefillPath = .dequantizeTile
+        linear1.prefillPath = .auto  // many rows per call, as the tower's (VisionTower.init)
+        linear2.prefillPath = .auto
         let nl = try weights.weight("projector.image_newline")
         try nl.expect(shape: [ht])
         used.insert(nl.name)

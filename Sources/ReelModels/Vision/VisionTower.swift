@@ -118,9 +118,9 @@ public final class VisionTower {
                 fc2: try linear("\(l).mlp.fc2", out: d, in: inter))
         }
         postLayernorm = try norm("\(p).post_layernorm")
-        // Encoder batches are frames × tokens rows (1458 for two so400m frames): there, dequantise + sgemm with wide
-        // tiles beat the integer kernel 1.4× at q8 (docs/vision.md), and keeps f32 activations.
-        for l in layers { for lin in [l.qProj, l.kProj, l.vProj, l.outProj, l.fc1, l.fc2] { lin.prefillPath = .dequantizeTile } }
+        // Encoder batches are frames × tokens rows (1458 for two so400m frames). `.auto`: quantised layers take the
+        // int8 GEMM (1.7× dequantise + sgemm at q8 on so400m, docs/performance.md), f16/bf16 dequantised tiles.
+        for l in layers { for lin in [l.qProj, l.kProj, l.vProj, l.outProj, l.fc1, l.fc2] { lin.prefillPath = .auto } }
         let unused = weights.weightNames.filter { $0.hasPrefix(p + ".") && !used.contains($0) }
         guard unused.isEmpty else { throw VisionError.unusedWeights(unused.sorted()) }
         buffers = VisionBuffers(c, images: maxImages)
