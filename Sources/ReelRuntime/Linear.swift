@@ -121,6 +121,7 @@ public final class Linear: @unchecked Sendable {
         let tile = n >= Self.wideTileMinRows ? Self.wideTileRows : Self.tileRows
         // The integer GEMM packs 32 weight rows per tile, so its chunks are multiples of 32.
         pool.parallelFor(m, granularity: useIGemm ? 32 : 16) { rows, worker in
+            if n == 1 { return self.rowSlice(rows, x: x, act: act, y: y) }  // decode: the one-row path forwardRow shares
             if enc == .f32 {
                 let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)
                 Kernels.gemmNT(x: x, n: n, w: wr, m: rows.count, k: k, y: y + rows.lowerBound, ldy: m)
@@ -129,12 +130,8 @@ public final class Linear: @unchecked Sendable {
                 Kernels.igemm(enc, w: w, rowBytes: rowBytes, columns: rows, k: k, act: act, m: n, y: y, ldy: m,
                               scratch: UnsafeMutableRawPointer(scratch))
             } else if useKernel {
-                if n == 1 {
-                    Kernels.gemv(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, y: y)
-                } else {
-                    Kernels.gemmRows(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, xRowBytes: actRowBytes,
-                                     m: n, y: y, ldy: m)
-                }
+                Kernels.gemmRows(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, xRowBytes: actRowBytes,
+                                 m: n, y: y, ldy: m)
             } else {
                 let scratch = pool.scratch(worker, count: tile * k)  // f32 [tile, in]
                 var r0 = rows.lowerBound
