@@ -37,6 +37,14 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--aux-weight", type=float, default=1.0,
                     help="weight of the training-only read-out loss on the vision tokens (0: off)")
+    ap.add_argument("--attn-weight", type=float, default=0.0,
+                    help="weight of the training-only loss on where three decoder heads look (0: off)")
+    ap.add_argument("--mc-share", type=float, default=None,
+                    help="probability that a seen/heard question is multiple choice (default: uniform over questions)")
+    ap.add_argument("--mc-weight", type=float, default=1.0,
+                    help="loss weight of multiple-choice answers (the open answers have 1)")
+    ap.add_argument("--decoder-heads", type=int, default=4, help="the decoder's attention heads (hidden 128)")
+    ap.add_argument("--decoder-kv-heads", type=int, default=2, help="... and its key/value heads")
     ap.add_argument("--qk-init-std", type=float, default=0.0,
                     help="std of the decoder's q_proj/k_proj initial weights (0: transformers' initializer_range)")
     ap.add_argument("--init", help="continue training an exported checkpoint directory (its tokenizer and weights)")

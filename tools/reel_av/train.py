@@ -141,6 +141,8 @@ class Encoder:
     def __init__(self, tok: Tokenizer):
         self.tok, self.memo = tok, {}
         self.newline = tok.encode("\n").ids
+        # tokens that end an option line (the newline may merge with preceding punctuation, e.g. "?\n")
+        self.newline_like = {i for t, i in tok.get_vocab().items() if t.endswith("Ċ")}
 
     def __call__(self, s: str) -> list[int]:
         if s not in self.memo:
@@ -148,29 +150,74 @@ class Encoder:
         return self.memo[s]
 
 
-def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config: dict, turns: tuple[int, int]):
+def referenced_thing(scene: clips.Scene, question: str) -> int | None:
+    """The index of the shape a question asks about (by its colour, its motion, or its shape when unique), if any."""
+    for k, t in enumerate(scene.things):
+        if f"the {t.colour} " in question or f"that {clips._moves(t)}" in question \
+                or question.startswith(f"What colour is the {t.shape}?"):
+            return k
+    return None
+
+
+def option_lines(enc: Encoder, tokens: list[int]) -> list[tuple[int, int]]:
+    """(start, end) token ranges of the lettered option lines "X. …" in a prompt: from the letter to the newline."""
+    letters = {enc(c)[0] for c in "ABCD"}
+    dot = enc(".")[0]
+    out = []
+    for j in range(len(tokens) - 1):
+        if tokens[j] in letters and tokens[j + 1] == dot and (j == 0 or tokens[j - 1] in enc.newline_like):
+            e = j + 2
+            while e < len(tokens) and tokens[e] not in enc.newline_like:
+                e += 1
+            out.append((j, e))
+    return out
+
+
+def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config: dict, turns: tuple[int, int],
+                    mc_share: float | None = None, mc_weight: float = 1.0):
     """Several independent single-question prompts about one clip, packed behind ONE copy of the clip (ids, labels,
-    positions, branch): the prefix is the user turn up to and including the clip; each branch is the rest of one
-    question's prompt, its answer and <|im_end|>. A branch sees the prefix and itself only (see `attention_mask`),
-    and its positions continue from the prefix, so each question is exactly the single-question prompt the model
-    answers at inference — no question can copy another's answer. Only the answers and their <|im_end|> are
-    trained. Categories are drawn uniformly, then a question within the category."""
+    positions, branch, probes): the prefix is the user turn up to and including the clip; each branch is the rest of
+    one question's prompt, its answer and <|im_end|>. A branch sees the prefix and itself only (see
+    `attention_mask`), and its positions continue from the prefix, so each question is exactly the single-question
+    prompt the model answers at inference — no question can copy another's answer. Only the answers and their
+    <|im_end|> are trained (multiple-choice answers with loss weight `mc_weight`, in `weights`). Categories are drawn uniformly, then a question within the category (with `mc_share`, a
+    multiple-choice one with that probability where the category has one).
+
+    `probes` lists, for the attention loss, (kind, query position, target) records: ("shape", the last prompt
+    position, index of the shape asked about), ("option", the last prompt position, token range of the right option
+    line) and ("letter", a position of an option's text, the position of its letter)."""
     qs = clips.questions_for(scene, rng)
     by_cat = {c: [q for q in qs if q["category"] == c] for c in CATEGORIES}
     prefix = expand_video(enc("<|im_start|>user\n<video>"), segments, config)
     ids, labels, pos, branch = list(prefix), [-100] * len(prefix), list(range(len(prefix))), [0] * len(prefix)
+    probes, weights = [], [0.0] * len(prefix)
     for k in range(int(rng.integers(turns[0], turns[1] + 1))):
         q = by_cat[CATEGORIES[int(rng.integers(len(CATEGORIES)))]]
+        mc = [x for x in q if x.get("options")]
+        if mc_share is not None and mc:
+            q = mc if rng.random() < mc_share else [x for x in q if not x.get("options")]
         q = q[int(rng.integers(len(q)))]
         full = expand_video(enc(text.user_turn(clips.prompt_text(q), video=True)), segments, config)
         assert full[:len(prefix)] == prefix, "the prompt's tokens must start with the clip prefix"
         a = enc(q["answer"]) + [text.IM_END]
         rest = full[len(prefix):] + a
+        start = len(ids) - len(prefix)          # sequence index of full[j] is start + j
+        last = start + len(full) - 1            # the position whose logits give the answer's first token
+        thing = referenced_thing(scene, q["question"])
+        if thing is not None:
+            probes.append(("shape", last, thing))
+        if q.get("options"):
+            for n, (s0, e0) in enumerate(option_lines(enc, full)):
+                if "ABCD"[n] == q["answer"]:
+                    probes.append(("option", last, (start + s0, start + e0)))
+                for j in range(s0 + 2, e0):
+                    probes.append(("letter", start + j, start + s0))
         ids += rest
         labels += [-100] * (len(full) - len(prefix)) + a
         pos += list(range(len(prefix), len(prefix) + len(rest)))
         branch += [k + 1] * len(rest)
-    return ids, labels, pos, branch
+        weights += [0.0] * (len(full) - len(prefix)) + [mc_weight if q.get("options") else 1.0] * len(a)
+    return ids, labels, pos, branch, probes, weights
 
 
 def attention_mask(branch: torch.Tensor) -> torch.Tensor:
@@ -184,34 +231,79 @@ def attention_mask(branch: torch.Tensor) -> torch.Tensor:
     return m[:, None]
 
 
-def batch(enc, m, idx, rng, config, turns):
+def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.0):
     seqs = [questions_about(enc, clips.Scene.from_json({k: v for k, v in m["scenes"][i].items() if k != "video"}),
-                            rng, m["segments"], config, turns) for i in idx]
+                            rng, m["segments"], config, turns, mc_share, mc_weight) for i in idx]
     n = max(len(s[0]) for s in seqs)
     ids = torch.full((len(seqs), n), text.ENDOFTEXT, dtype=torch.long)
     lab = torch.full((len(seqs), n), -100, dtype=torch.long)
     pos = torch.zeros((len(seqs), n), dtype=torch.long)
     br = torch.full((len(seqs), n), -1, dtype=torch.long)
-    for r, (s, l, p, b) in enumerate(seqs):
+    wt = torch.zeros((len(seqs), n))
+    probes = {"shape": [], "option": [], "letter": []}   # kind → [(row, query position, target positions)]
+    for r, (s, l, p, b, pr, w) in enumerate(seqs):
         ids[r, :len(s)] = torch.tensor(s)
+        wt[r, :len(w)] = torch.tensor(w)
         lab[r, :len(l)] = torch.tensor(l)
         pos[r, :len(p)] = torch.tensor(p)
         br[r, :len(b)] = torch.tensor(b)
+        frame_pos = None
+        for kind, q, target in pr:
+            if kind == "shape":
+                if aux is None:
+                    continue
+                if frame_pos is None:
+                    frame_pos = torch.nonzero(ids[r] == config["frame_token_index"]).flatten()
+                th = clips.Scene.from_json({k: v for k, v in m["scenes"][idx[r]].items() if k != "video"}).things[target]
+                on = aux["colour"][idx[r]].flatten() == AUX_COLOURS.index(th.colour)
+                t = frame_pos[on]
+                if len(t) == 0:
+                    continue
+            elif kind == "option":
+                t = torch.arange(target[0], target[1])
+            else:
+                t = torch.tensor([target])
+            probes[kind].append((r, q, t))
     pv = m["pixel_values"][idx].flatten(0, 1)        # [B·segments·F, 3, S, S]
     af = m["input_features"][idx].flatten(0, 1)      # [B·segments, mels, frames]
-    return ids, lab, pv, af, pos, attention_mask(br)
+    return ids, lab, pv, af, pos, attention_mask(br), probes, wt
+
+
+# Which decoder head each attention probe trains (layer, head); see `attention_loss`.
+PROBE_HEADS = {"shape": (2, 0), "option": (3, 2), "letter": (1, 3)}
+
+
+def attention_loss(attentions, probes) -> torch.Tensor:
+    """Training-only supervision of where three heads look, from the generator's ground truth: from the position
+    that gives an answer's first token, one head (PROBE_HEADS["shape"]) should read the vision tokens of the shape the
+    question asks about, another (["option"]) the right option's line; at an option's text, a third (["letter"])
+    should read the option's letter. Loss: −log of the attention mass on the targets, averaged per kind, summed."""
+    total = attentions[0].new_zeros(())
+    L = attentions[0].shape[-1]
+    for kind, items in probes.items():
+        if not items:
+            continue
+        layer, head = PROBE_HEADS[kind]
+        rows = torch.tensor([r for r, _, _ in items])
+        qs = torch.tensor([q for _, q, _ in items])
+        target = torch.zeros(len(items), L)
+        for n, (_, _, t) in enumerate(items):
+            target[n, t] = 1.0
+        mass = (attentions[layer][rows, head, qs] * target).sum(-1)
+        total = total + (-torch.log(mass + 1e-6)).mean()
+    return total
 
 
 # ------------------------------------------------------------------------------------------------------------- run
 
-def default_config(vocab_size: int, pre: data.Preprocessor) -> dict:
+def default_config(vocab_size: int, pre: data.Preprocessor, heads: int = 4, kv_heads: int = 2) -> dict:
     return make_config(
         vision=dict(hidden_size=96, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
                     image_size=pre.image_size, patch_size=8),
         audio=dict(num_mel_bins=pre.feature_size, d_model=64, encoder_layers=2, encoder_attention_heads=4,
                    encoder_ffn_dim=128, max_source_positions=pre.nb_max_frames // 2),
         text=dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, rope_theta=10000.0,
+                  num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=2048, rope_theta=10000.0,
                   rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=None, eos_token_id=text.IM_END,
                   pad_token_id=text.ENDOFTEXT),
         segment_seconds=pre.segment_seconds, frames_per_segment=pre.frames_per_segment, max_segments=pre.max_segments,
@@ -295,7 +387,7 @@ def train(a) -> None:
     else:
         tok = text.train_tokenizer(tokenizer_corpus(tr["scenes"], a.seed), a.vocab)
         vocab = math.ceil(tok.get_vocab_size() / 64) * 64
-        config = default_config(vocab, pre)
+        config = default_config(vocab, pre, a.decoder_heads, a.decoder_kv_heads)
         model = ReelAVForConditionalGeneration(config)
     # transformers initialises the audio convolutions with N(0, 0.02), which leaves the sound far weaker than the
     # stored sinusoidal positions it is added to (a probe of the untrained features cannot tell a high tone from a
@@ -338,19 +430,35 @@ def train(a) -> None:
 
     t_train = time.time()
     model.train()
-    ema, best, aux_ema = None, -1.0, 0.0
+    ema, best, aux_ema, attn_ema = None, -1.0, 0.0, 0.0
+    if a.attn_weight > 0:
+        model.language_model.set_attn_implementation("eager")
+        log(f"attention probes: weight {a.attn_weight}, heads (layer, head) {PROBE_HEADS}")
     for step in range(1, a.steps + 1):
         idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
-        ids, lab, pv, af, pos, mask = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns))
+        ids, lab, pv, af, pos, mask, probes, wt = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns),
+                                                        a.mc_share, aux, a.mc_weight)
         st = {} if aux is not None else None
-        logits = model(ids, pv, af, stages=st, position_ids=pos, attention_mask=mask)
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
-                                                 ignore_index=-100)
+        if a.attn_weight > 0:   # eager attention (it returns the weights) takes an additive float mask
+            fmask = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
+            out = model.language_model(inputs_embeds=model.embed(ids, pv, af, st), position_ids=pos,
+                                       attention_mask=fmask, output_attentions=True)
+            logits = out.logits
+            lp = attention_loss(out.attentions, probes)
+            attn_ema = lp.item() if step == 1 else 0.95 * attn_ema + 0.05 * lp.item()
+        else:
+            logits = model(ids, pv, af, stages=st, position_ids=pos, attention_mask=mask)
+        ce = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+                                               ignore_index=-100, reduction="none")
+        w = wt[:, 1:].reshape(-1)
+        loss = (ce * w).sum() / w.sum()
         if aux is not None:
             la = head.loss(st["vision_features"], *(aux[k][idx].flatten(0, 1)
                                                     for k in ("colour", "shape", "direction", "centre")))
             aux_ema = la.item() if step == 1 else 0.95 * aux_ema + 0.05 * la.item()
             loss = loss + a.aux_weight * la
+        if a.attn_weight > 0:
+            loss = loss + a.attn_weight * lp
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -358,7 +466,7 @@ def train(a) -> None:
         sched.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % a.log_every == 0:
-            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + f" lr {sched.get_last_lr()[0]:.2e} "
+            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + (f" (attn {attn_ema:.4f})" if a.attn_weight > 0 else "") + f" lr {sched.get_last_lr()[0]:.2e} "
                 f"{(time.time() - t_train) / step:.2f}s/step")
         if step % a.eval_every == 0 or step == a.steps:
             model.eval()
@@ -375,6 +483,6 @@ def train(a) -> None:
         + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
     export(model, tok, pre, a.out)
     with open(os.path.join(a.out, "training_log.json"), "w") as f:
-        json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
+        json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "attn_weight": a.attn_weight, "mc_share": a.mc_share, "mc_weight": a.mc_weight, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
                    "heldout": s, "threads": a.threads}, f, indent=2)
     log(f"exported to {a.out}")
