@@ -21,6 +21,7 @@ typedef struct {
     float (*dot_f16)(const uint16_t *, const float *, int64_t);
     float (*dot_bf16)(const uint16_t *, const float *, int64_t);
     reel_gemm_q_fn gemm_q8, gemm_q4, gemm_q4f;  // NULL: dispatch loops over the dot
+    uint64_t (*read_xor)(const uint8_t *p, size_t n);  // the read-only bound's stream (reel_read_xor)
 } reel_ktable;
 
 extern const reel_ktable reel_kt_scalar;
@@ -77,6 +78,16 @@ static inline uint16_t reel_f2bf(float f) {
 }
 
 static inline float reel_bf2f(uint16_t b) { return reel_f32_bits((uint32_t)b << 16); }
+
+/// XOR of the 8-byte little-endian words of n bytes, a last partial word zero-padded: reel_read_xor's scalar twin
+/// and every vector path's tail, so every path returns the same value.
+static inline uint64_t reel_read_xor_tail(const uint8_t *p, size_t n) {
+    uint64_t x = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { memcpy(&w, p + i, 8); x ^= w; }
+    if (i < n) { w = 0; memcpy(&w, p + i, n - i); x ^= w; }
+    return x;
+}
 
 /// Activation block quantiser shared by all paths for the partial last block (exactly the vector math).
 void reel_quantize_block_q8_act_scalar(const float *x, int n, uint8_t *dst);

@@ -322,9 +322,12 @@ static float dot_bf16(const uint16_t *x, const float *y, int64_t n) {
     return s;
 }
 
+/// The read-only bound's reference: XOR of the row's 8-byte words (the last one zero-padded).
+static uint64_t read_xor(const uint8_t *p, size_t n) { return reel_read_xor_tail(p, n); }
+
 const reel_ktable reel_kt_scalar = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .bf16_to_f32 = bf16_to_f32, .f32_to_bf16 = f32_to_bf16,
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
-    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16,
+    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
 };

@@ -290,8 +290,78 @@ static KTGT void K(gemv_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
 }
 #endif
 
+#if KWIDE && KVNNI
+/// Blocks the VNNI q8 decode gemv prepares on the stack (96 bytes each): k ≤ 16384. Longer rows take the tile path.
+#define REEL_GEMV_Q8_MAX_BLOCKS 512
+
+/// The q8 decode gemv's view of the activation, per block: the 32 codes, the offset trick's −128·Σa per 4-byte
+/// group (int32 lanes), and the activation scale in 8 lanes.
+typedef struct {
+    __m256i a[REEL_GEMV_Q8_MAX_BLOCKS], negcorr[REEL_GEMV_Q8_MAX_BLOCKS];
+    __m256 da[REEL_GEMV_Q8_MAX_BLOCKS];
+} K(gemv_q8_act);
+
+/// One weight row's block: u = w XOR 0x80 = w + 128 (unsigned, 1 … 255, as q8 never holds −128), one dot with the
+/// correction preloaded as the accumulator (Σ u·a − 128·Σa = Σ w·a exactly), the float epilogue. No abs, no sign
+/// mask: 256-bit throughout, as gemv_q4.
+KFN __m256 K(gemv_q8_step)(const uint8_t *wb, __m256i a, __m256i negcorr, __m256 da, __m256 acc) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 2)), _mm256_set1_epi8((char)0x80));
+    const __m256i p = _mm256_dpbusd_epi32(negcorr, u, a);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(K(bcast_h)(wb), da), acc);
+}
+
+/// NR weight rows (a constant after inlining) of the q8 decode gemv over the prepared activation; one prefetch per
+/// row every two blocks (68 bytes).
+KFN void K(gemv_q8_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const K(gemv_q8_act) *a, float *y) {
+    __m256 acc[4];
+    for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const size_t off = (size_t)b * REEL_Q8_BYTES;
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *wb = w + (size_t)i * rb + off;
+            _mm_prefetch((const char *)(wb + REEL_PREFETCH), _MM_HINT_T0);
+            acc[i] = K(gemv_q8_step)(wb, a->a[b], a->negcorr[b], a->da[b], acc[i]);
+            acc[i] = K(gemv_q8_step)(wb + REEL_Q8_BYTES, a->a[b + 1], a->negcorr[b + 1], a->da[b + 1], acc[i]);
+        }
+    }
+    if (b < nb)
+        for (int i = 0; i < nr; i++)
+            acc[i] = K(gemv_q8_step)(w + (size_t)i * rb + (size_t)b * REEL_Q8_BYTES, a->a[b], a->negcorr[b], a->da[b], acc[i]);
+    for (int i = 0; i < nr; i++) y[i] = K(hsum8)(acc[i]);
+}
+
+/// Decode gemv for q8 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), 4 rows at a time, the activation
+/// laid out once per call. Per weight row and block: a load and an XOR, one dot, a scale broadcast and conversion,
+/// and the float epilogue (the tile path also takes |w| and a sign mask, and masks a negate, per block and row).
+static KTGT void K(gemv_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                            float *y) {
+    if (nb > REEL_GEMV_Q8_MAX_BLOCKS) {
+        K(gemm)(REEL_ENC_Q8, w, rb, r0, r1, nb, x, 0, 1, y, 0);
+        return;
+    }
+    K(gemv_q8_act) a;
+    const __m256i high = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *ab = x + (size_t)b * REEL_Q8_BYTES;
+        a.a[b] = _mm256_loadu_si256((const __m256i *)(ab + 2));
+        a.negcorr[b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), high, a.a[b]));
+        a.da[b] = K(bcast_h)(ab);
+    }
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) K(gemv_q8_rows)(4, w + (size_t)r * rb, rb, nb, &a, y + r);
+    for (; r < r1; r++) K(gemv_q8_rows)(1, w + (size_t)r * rb, rb, nb, &a, y + r);
+}
+#endif
+
 static KTGT void K(gemm_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                             size_t xs, int64_t m, float *y, int64_t ldy) {
+#if KWIDE && KVNNI && !defined(REEL_GEMV_Q8_TILE)  // -DREEL_GEMV_Q8_TILE: the tile path, for A/B harnesses
+    if (m == 1) {  // decode
+        K(gemv_q8)(w, rb, r0, r1, nb, x, y);
+        return;
+    }
+#endif
     K(gemm)(REEL_ENC_Q8, w, rb, r0, r1, nb, x, xs, m, y, ldy);
 }
 static KTGT void K(gemm_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
@@ -462,11 +532,42 @@ KDOT(dot_bf16, uint16_t, KLD_BF16)
 #undef KLD_F16
 #undef KLD_BF16
 
+// ---- the read-only bound (reel_read_xor): 64-byte loads XORed into four accumulators ---------------------------------
+
+static KTGT uint64_t K(read_xor)(const uint8_t *p, size_t n) {
+    size_t i = 0;
+#if KWIDE
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 256 <= n; i += 256) {
+        a0 = _mm512_xor_si512(a0, _mm512_loadu_si512((const void *)(p + i)));
+        a1 = _mm512_xor_si512(a1, _mm512_loadu_si512((const void *)(p + i + 64)));
+        a2 = _mm512_xor_si512(a2, _mm512_loadu_si512((const void *)(p + i + 128)));
+        a3 = _mm512_xor_si512(a3, _mm512_loadu_si512((const void *)(p + i + 192)));
+    }
+    for (; i + 64 <= n; i += 64) a0 = _mm512_xor_si512(a0, _mm512_loadu_si512((const void *)(p + i)));
+    const __m512i a = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
+    const __m256i h = _mm256_xor_si256(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+#else
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 128 <= n; i += 128) {
+        a0 = _mm256_xor_si256(a0, _mm256_loadu_si256((const __m256i *)(p + i)));
+        a1 = _mm256_xor_si256(a1, _mm256_loadu_si256((const __m256i *)(p + i + 32)));
+        a2 = _mm256_xor_si256(a2, _mm256_loadu_si256((const __m256i *)(p + i + 64)));
+        a3 = _mm256_xor_si256(a3, _mm256_loadu_si256((const __m256i *)(p + i + 96)));
+    }
+    for (; i + 32 <= n; i += 32) a0 = _mm256_xor_si256(a0, _mm256_loadu_si256((const __m256i *)(p + i)));
+    const __m256i h = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+#endif
+    const __m128i q = _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    return (uint64_t)_mm_cvtsi128_si64(q) ^ (uint64_t)_mm_extract_epi64(q, 1) ^ reel_read_xor_tail(p + i, n - i);
+}
+
 #define KTABLE                                                                                               \
     {                                                                                                        \
         .f16_to_f32 = K(f16_to_f32), .f32_to_f16 = K(f32_to_f16), .bf16_to_f32 = K(bf16_to_f32),             \
         .f32_to_bf16 = K(f32_to_bf16), .quantize_q8_act = K(quantize_q8_act), .dot_q8 = K(dot_q8),           \
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
+        .read_xor = K(read_xor),                                                                             \
     }
 #undef KFN

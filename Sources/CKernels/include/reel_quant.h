@@ -117,6 +117,14 @@ int reel_gemv(int encoding, const void *w, size_t row_bytes, int64_t row_begin, 
 int reel_gemm_rows(int encoding, const void *w, size_t row_bytes, int64_t row_begin, int64_t row_end, int64_t k,
                    const void *x, size_t x_row_bytes, int64_t m, float *y, int64_t ldy);
 
+// ---- the read-only bound (benchmarks) ----------------------------------------------------------------------------
+
+/// Reads n bytes at p with the widest loads the active path has (64-byte steps on AVX-512) and returns the XOR of
+/// their 8-byte little-endian words (the last one zero-padded): a stream with no arithmetic, so `reel bench
+/// --read-bound` can time the bytes a decode step reads from the weights with nothing else in the way. Every path
+/// returns the same value. Unaligned p is fine.
+uint64_t reel_read_xor(const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
