@@ -180,6 +180,36 @@ public final class Linear: @unchecked Sendable {
         }
     }
 
+    /// The read-only bound of one decode operation: streams the weight bytes that `forwardRow(x, layers…)` (2–3
+    /// layers) or `forward(x, rows: 1, …)` (one layer) reads, split over the pool exactly as they split it (one
+    /// parallel operation over the layers' output rows together, chunks of multiples of 16 rows), but each chunk
+    /// only XORs its rows' bytes (`Kernels.readXor`) instead of computing dot products. What a decode step made of
+    /// these reaches is the best any gemv kernel can do through the same access pattern and dispatches
+    /// (`reel bench --read-bound`). Returns the XOR of what was read, so nothing can be optimised away.
+    public static func readRows(_ layers: [Linear], pool: ThreadPool) -> UInt64 {
+        let total = layers.reduce(0) { $0 + $1.outFeatures }
+        guard total > 0 else { return 0 }
+        let sink = pool.sharedScratch(bytes: 64 * pool.threadCount)  // one cache line per thread
+        for t in 0..<pool.threadCount { sink.storeBytes(of: UInt64(0), toByteOffset: 64 * t, as: UInt64.self) }
+        pool.parallelFor(total, granularity: 16) { rows, thread in
+            var x: UInt64 = 0, first = 0
+            for l in layers {
+                let r = rows.clamped(to: first..<(first + l.outFeatures))
+                if !r.isEmpty {
+                    let rb = l.weight.rowBytes
+                    x ^= Kernels.readXor(UnsafeRawPointer(l.weight.data.baseAddress!) + (r.lowerBound - first) * rb,
+                                         count: r.count * rb)
+                }
+                first += l.outFeatures
+            }
+            let slot = sink + 64 * thread
+            slot.storeBytes(of: slot.load(as: UInt64.self) ^ x, as: UInt64.self)
+        }
+        var x: UInt64 = 0
+        for t in 0..<pool.threadCount { x ^= sink.load(fromByteOffset: 64 * t, as: UInt64.self) }
+        return x
+    }
+
     /// Output rows `rows` of one activation row, as `forward`'s one-row path computes them: sgemv for f32, the
     /// f16/bf16·f32 gemv, or the integer gemv over `act` (the row quantised to q8) for q8/q4/q4f; plus the bias.
     @inline(__always)
