@@ -562,12 +562,124 @@ static KTGT uint64_t K(read_xor)(const uint8_t *p, size_t n) {
     return (uint64_t)_mm_cvtsi128_si64(q) ^ (uint64_t)_mm_extract_epi64(q, 1) ^ reel_read_xor_tail(p + i, n - i);
 }
 
+// ---- softmax: reel_exp_scalar's operations, lane-wise (each e^x bit-identical to it), then sum and scale --------------
+
+#if KWIDE
+/// e^x on 16 lanes, the same operations as reel_exp_scalar.
+KFN __m512 K(exp16)(__m512 x) {
+    const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(REEL_EXP_LO), _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_set1_ps(REEL_EXP_HI), x);  // NaN stays NaN
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(REEL_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-REEL_LN2_HI), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-REEL_LN2_LO), r);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(REEL_EXP_P0), r, _mm512_set1_ps(REEL_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P5));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(e));
+}
+
+static KTGT void K(softmax)(float *x, int64_t n) {
+    __m512 mv = _mm512_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
+    float m = _mm512_reduce_max_ps(mv);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m512 vm = _mm512_set1_ps(m);
+    __m512 sv = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(x + i, e);
+        sv = _mm512_add_ps(sv, e);
+    }
+    if (i < n) {
+        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        sv = _mm512_add_ps(sv, _mm512_maskz_mov_ps(k, e));
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sv));
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+    if (i < n) {
+        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+    }
+}
+/// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 16 lanes (a masked last step).
+static KTGT void K(gelu_tanh)(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        const __m512 u = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(REEL_GELU_A), v), v);
+        const __m512 e = K(exp16)(_mm512_mul_ps(_mm512_set1_ps(REEL_GELU_2C), _mm512_fmadd_ps(u, v, v)));
+        const __m512 one = _mm512_set1_ps(1.0f);
+        const __m512 y = _mm512_mul_ps(v, _mm512_sub_ps(one, _mm512_div_ps(one, _mm512_add_ps(one, e))));
+        _mm512_mask_storeu_ps(x + i, k, y);
+    }
+}
+#else
+/// e^x on 8 lanes, the same operations as reel_exp_scalar.
+KFN __m256 K(exp8)(__m256 x) {
+    const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(REEL_EXP_LO), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_set1_ps(REEL_EXP_HI), x);  // NaN stays NaN
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(REEL_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-REEL_LN2_HI), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-REEL_LN2_LO), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(REEL_EXP_P0), r, _mm256_set1_ps(REEL_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P5));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static KTGT void K(softmax)(float *x, int64_t n) {
+    __m256 mv = _mm256_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 sv = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = K(exp8)(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float s = K(hsum8)(sv);
+    for (; i < n; i++) { x[i] = reel_exp_scalar(x[i] - m); s += x[i]; }
+    const __m256 inv = _mm256_set1_ps(1.0f / s);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / s;
+}
+
+/// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 8 lanes (the tail through the scalar twin).
+static KTGT void K(gelu_tanh)(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(REEL_GELU_A), v), v);
+        const __m256 e = K(exp8)(_mm256_mul_ps(_mm256_set1_ps(REEL_GELU_2C), _mm256_fmadd_ps(u, v, v)));
+        const __m256 one = _mm256_set1_ps(1.0f);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(v, _mm256_sub_ps(one, _mm256_div_ps(one, _mm256_add_ps(one, e)))));
+    }
+    for (; i < n; i++) x[i] = reel_gelu_tanh_scalar(x[i]);
+}
+#endif
+
 #define KTABLE                                                                                               \
     {                                                                                                        \
         .f16_to_f32 = K(f16_to_f32), .f32_to_f16 = K(f32_to_f16), .bf16_to_f32 = K(bf16_to_f32),             \
         .f32_to_bf16 = K(f32_to_bf16), .quantize_q8_act = K(quantize_q8_act), .dot_q8 = K(dot_q8),           \
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
-        .read_xor = K(read_xor),                                                                             \
+        .read_xor = K(read_xor), .softmax = K(softmax), .gelu_tanh = K(gelu_tanh),                          \
     }
 #undef KFN

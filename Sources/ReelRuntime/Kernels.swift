@@ -73,6 +73,16 @@ public enum Kernels {
         reel_read_xor(p, count)
     }
 
+    /// Softmax of one f32 row in place (`reel_softmax_f32`: vectorised exp, scalar twin; −∞ → 0).
+    @inline(__always) public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        reel_softmax_f32(x, Int64(count))
+    }
+
+    /// gelu_pytorch_tanh in place (`reel_gelu_tanh_f32`: the softmax's vectorised exp, scalar twin).
+    @inline(__always) public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        reel_gelu_tanh_f32(x, Int64(count))
+    }
+
     /// Bytes of one activation row packed for `igemm` (48 per block of 32).
     @inline(__always) public static func igemmActRowBytes(_ k: Int) -> Int { reel_igemm_act_row_bytes(Int64(k)) }
 
