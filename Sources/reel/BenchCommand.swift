@@ -32,7 +32,8 @@ struct Bench: ParsableCommand {
         passes that read exactly the weight bytes a decode step reads (every Linear of every layer + lm_head), with
         the same row split across the same threads and the same parallel operations (the attention's kept as an
         empty one), but with a read kernel (XOR of 64-byte loads) instead of the dot products. Its tokens/s and GB/s
-        are the best any gemv can do through this access pattern on this machine at that moment.
+        are the best any gemv can do through this access pattern on this machine at that moment. With --profile it
+        adds a column: each op kind's weight reads alone, in GB/s, beside the real op's.
 
         --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1
         thread and at --threads, with the share of a decode step the dispatches take.
@@ -190,17 +191,31 @@ struct Bench: ParsableCommand {
         let bytes = opWeightBytes(file)
         let reps = Double(repetitions)
         let preTotal = pre.total, decTotal = dec.total
+        // With --read-bound: the same ops' weight reads alone (read kernel, same split and dispatches), per kind.
+        var bound: [String: Double] = [:]
+        if readBound {
+            let rb = try ReadBound(file: file, decoder: bench.decoder)
+            rb.run(steps: 2)
+            bound = rb.profiled(steps: genTokens * repetitions)
+        }
+        func boundGBs(_ op: String) -> String {
+            guard let b = bytes[op], let s = bound[op], s > 0 else { return "—" }
+            return fixed(Double(b) / (s / reps / Double(genTokens)) / 1e9, 1)
+        }
         var rows: [[String]] = []
         for op in OpTimes.order where pre.seconds[op] != nil || dec.seconds[op] != nil {
             let p = pre.seconds[op] ?? 0, d = dec.seconds[op] ?? 0
             let perToken = d / reps / Double(genTokens)
             let gbs = bytes[op].map { perToken > 0 ? fixed(Double($0) / perToken / 1e9, 1) : "—" } ?? "—"
             rows.append([op, fixed(1000 * p / reps, 1), fixed(100 * p / preTotal, 1) + "%",
-                         fixed(1000 * perToken, 3), fixed(100 * d / decTotal, 1) + "%", gbs])
+                         fixed(1000 * perToken, 3), fixed(100 * d / decTotal, 1) + "%", gbs] + (readBound ? [boundGBs(op)] : []))
         }
+        let boundTotal = bound.values.reduce(0, +)
         rows.append(["total", fixed(1000 * preTotal / reps, 1), "100%", fixed(1000 * decTotal / reps / Double(genTokens), 3), "100%",
-                     fixed(Double(weightBytesPerToken(file)) / (decTotal / reps / Double(genTokens)) / 1e9, 1)])
-        printTable(["op", "prefill\(promptTokens) ms", "share", "decode ms/token", "share", "decode GB/s of weights"], rows)
+                     fixed(Double(weightBytesPerToken(file)) / (decTotal / reps / Double(genTokens)) / 1e9, 1)]
+                    + (readBound ? [fixed(Double(weightBytesPerToken(file)) / (boundTotal / reps / Double(genTokens)) / 1e9, 1)] : []))
+        printTable(["op", "prefill\(promptTokens) ms", "share", "decode ms/token", "share", "decode GB/s of weights"]
+                   + (readBound ? ["read-only bound GB/s"] : []), rows)
     }
 
     /// Per-stage timings of the vision tower over --frames frames (the tower's stage hook), with the rate of each
@@ -411,16 +426,34 @@ final class ReadBound {
     @discardableResult
     func run(steps: Int) -> Double {
         let t = ProgressBar.now()
+        for _ in 0..<steps { for op in ops { read(op) } }
+        return Double(steps) / (ProgressBar.now() - t)
+    }
+
+    /// `steps` read-only decode steps timed per operation, charged to the profile's op kinds (`OpTimes.kind` of
+    /// the first Linear's name): seconds per kind, summed over the steps.
+    func profiled(steps: Int) -> [String: Double] {
+        let kinds = ops.map { op -> String in
+            guard let name = op.first?.weight.name else { return "attention (+ cache store)" }
+            return name.hasPrefix("decoder.layers.") ? OpTimes.kind(String(name.dropLast(".weight".count))) : "lm_head"
+        }
+        var seconds: [String: Double] = [:]
         for _ in 0..<steps {
-            for op in ops {
-                if op.isEmpty {
-                    pool.parallelFor(kvHeads) { _, _ in }
-                } else {
-                    sink ^= Linear.readRows(op, pool: pool)
-                }
+            for (op, kind) in zip(ops, kinds) {
+                let t = ProgressBar.now()
+                read(op)
+                seconds[kind, default: 0] += ProgressBar.now() - t
             }
         }
-        return Double(steps) / (ProgressBar.now() - t)
+        return seconds
+    }
+
+    @inline(__always) private func read(_ op: [Linear]) {
+        if op.isEmpty {
+            pool.parallelFor(kvHeads) { _, _ in }
+        } else {
+            sink ^= Linear.readRows(op, pool: pool)
+        }
     }
 }
 

@@ -47,6 +47,14 @@ extension CLITests {
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("read bound tg3"), table.stdout)
         XCTAssertTrue(table.stdout.contains("read-only bound:"), table.stdout)
+
+        // --profile --read-bound: each op kind's weight reads alone, as a column beside the real op's GB/s.
+        let prof = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                             "--threads", "2", "--profile", "--read-bound"])
+        XCTAssertEqual(prof.status, 0, prof.stderr)
+        XCTAssertTrue(prof.stdout.contains("read-only bound GB/s"), prof.stdout)
+        let head = try XCTUnwrap(prof.stdout.split(separator: "\n").first { $0.hasPrefix("| lm_head") }, prof.stdout)
+        XCTAssertEqual(head.split(separator: "|").count, 7, "lm_head row: \(head)")
     }
 
     /// The LLaVA-OneVision fixture (SigLIP 35/7, 3 layers): frames through the tower and projector as `reel run --video`.
