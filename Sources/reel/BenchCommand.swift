@@ -435,7 +435,9 @@ final class ReadBound {
     func profiled(steps: Int) -> [String: Double] {
         let kinds = ops.map { op -> String in
             guard let name = op.first?.weight.name else { return "attention (+ cache store)" }
-            return name.hasPrefix("decoder.layers.") ? OpTimes.kind(String(name.dropLast(".weight".count))) : "lm_head"
+            if !name.hasPrefix("decoder.layers.") { return "lm_head" }
+            if name.hasSuffix("gate_proj.weight") { return "gate_proj + up_proj + silu·mul" }  // the profile charges gate/up to silu·mul's hook
+            return OpTimes.kind(String(name.dropLast(".weight".count)))
         }
         var seconds: [String: Double] = [:]
         for _ in 0..<steps {

@@ -55,6 +55,10 @@ extension CLITests {
         XCTAssertTrue(prof.stdout.contains("read-only bound GB/s"), prof.stdout)
         let head = try XCTUnwrap(prof.stdout.split(separator: "\n").first { $0.hasPrefix("| lm_head") }, prof.stdout)
         XCTAssertEqual(head.split(separator: "|").count, 7, "lm_head row: \(head)")
+        for op in ["| qkv_proj", "| o_proj", "| gate_proj + up_proj", "| down_proj", "| lm_head"] {
+            let row = try XCTUnwrap(prof.stdout.split(separator: "\n").first { $0.hasPrefix(op) }, prof.stdout)
+            XCTAssertNotEqual(row.split(separator: "|").last?.trimmingCharacters(in: .whitespaces), "—", "no read-only bound for \(row)")
+        }
     }
 
     /// The LLaVA-OneVision fixture (SigLIP 35/7, 3 layers): frames through the tower and projector as `reel run --video`.
