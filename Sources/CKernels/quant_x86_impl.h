@@ -15,6 +15,15 @@
 // hardware prefetcher alone by ~1.5× when several rows stream at once.
 #define REEL_PREFETCH 512
 #endif
+#ifndef REEL_GEMV_PREFETCH_SHORT
+// The decode gemvs' prefetch distance for rows shorter than REEL_GEMV_SHORT_ROW bytes (k = 896: q8 952, q4 504
+// bytes). Their 4-row tiles interleave four short streams, which the hardware prefetcher does not run ahead of;
+// prefetching 4 KiB ahead (past the tile, into the next ones) took a single thread's out-of-cache gemv from 56–60%
+// to 73–82% of the read-only stream's rate (q8 and q4 [~150k, 896], docs/kernels.md). Longer rows (k = 4864) keep
+// REEL_PREFETCH: there 512 measured as good or better.
+#define REEL_GEMV_PREFETCH_SHORT 4096
+#endif
+#define REEL_GEMV_SHORT_ROW 2048
 #define KFN static inline KTGT __attribute__((always_inline))
 
 /// One f16 value broadcast to 8 f32 lanes (vpbroadcastw + vcvtph2ps: no scalar round trip, no false dependency).
@@ -249,10 +258,11 @@ KFN void K(gemv_q4_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const 
     __m256 acc[4];
     for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
     const int64_t np = nb / 2;
+    const size_t pf = rb < REEL_GEMV_SHORT_ROW ? REEL_GEMV_PREFETCH_SHORT : REEL_PREFETCH;
     for (int64_t p = 0; p < np; p++) {
         const size_t off = (size_t)p * 2 * REEL_Q4_BYTES;
         for (int i = 0; i < nr; i++) {
-            _mm_prefetch((const char *)(w + (size_t)i * rb + off + REEL_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w + (size_t)i * rb + off + pf), _MM_HINT_T0);
             acc[i] = K(gemv_q4_step)(w + (size_t)i * rb + off, a->lo[p], a->hi[p], a->negcorr[p], a->da[p], acc[i]);
         }
     }
@@ -315,12 +325,13 @@ KFN __m256 K(gemv_q8_step)(const uint8_t *wb, __m256i a, __m256i negcorr, __m256
 KFN void K(gemv_q8_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const K(gemv_q8_act) *a, float *y) {
     __m256 acc[4];
     for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+    const size_t pf = rb < REEL_GEMV_SHORT_ROW ? REEL_GEMV_PREFETCH_SHORT : REEL_PREFETCH;
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         const size_t off = (size_t)b * REEL_Q8_BYTES;
         for (int i = 0; i < nr; i++) {
             const uint8_t *wb = w + (size_t)i * rb + off;
-            _mm_prefetch((const char *)(wb + REEL_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(wb + pf), _MM_HINT_T0);
             acc[i] = K(gemv_q8_step)(wb, a->a[b], a->negcorr[b], a->da[b], acc[i]);
             acc[i] = K(gemv_q8_step)(wb + REEL_Q8_BYTES, a->a[b + 1], a->negcorr[b + 1], a->da[b + 1], acc[i]);
         }
