@@ -119,8 +119,12 @@ public final class Linear: @unchecked Sendable {
 
         // Many activation rows (encoders: frames × 729 tokens): sgemm repacks x for every tile, so take wider tiles.
         let tile = n >= Self.wideTileMinRows ? Self.wideTileRows : Self.tileRows
-        // The integer GEMM packs 32 weight rows per tile, so its chunks are multiples of 32.
-        pool.parallelFor(m, granularity: useIGemm ? 32 : 16) { rows, worker in
+        // The integer GEMM packs 32 weight rows per tile, so its chunks are multiples of 32. f32 weights with many
+        // activation rows (encoders: frames × tokens): one chunk per thread, since every sgemm call packs all of x
+        // again ([1458, 1152] f32 = 6.7 MB for two so400m frames) and 4 chunks per thread packed it 4× as often.
+        let granularity = useIGemm ? 32 : (enc == .f32 && n >= Self.wideTileMinRows
+            ? (m + pool.threadCount - 1) / pool.threadCount : 16)
+        pool.parallelFor(m, granularity: granularity) { rows, worker in
             if n == 1 { return self.rowSlice(rows, x: x, act: act, y: y) }  // decode: the one-row path forwardRow shares
             if enc == .f32 {
                 let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)

@@ -2,9 +2,10 @@ import Foundation
 import ReelRuntime
 import XCTest
 
-/// `EncoderOps.attention` over sequences longer than its query-row block (`attentionRowBlock`), so several blocks
-/// and a partial last one run, against attention computed in Double (an independent reference, not Reel's path).
-final class EncoderAttentionTests: XCTestCase {
+/// The encoder-sized paths (vision towers: frames × hundreds of tokens), against Double references:
+/// `EncoderOps.attention` over sequences longer than its query-row block (`attentionRowBlock`), so several blocks and
+/// a partial last one run; an f32 `Linear` with at least `wideTileMinRows` activation rows (one chunk per thread).
+final class EncoderPathTests: XCTestCase {
     /// |got − want| ≤ this × max|want|: f32 GEMMs and softmax against Double.
     static let relative: Float = 1e-5
 
@@ -49,6 +50,36 @@ final class EncoderAttentionTests: XCTestCase {
             let (i, err) = zip(out, want).enumerated().map { ($0, abs($1.0 - $1.1)) }.max { $0.1 < $1.1 }!
             XCTAssertLessThanOrEqual(err, Self.relative * norm,
                                      "length \(s): max-abs \(err) at \(i) (got \(out[i]), want \(want[i])), relative \(err / norm)")
+        }
+    }
+
+    /// |got − want| ≤ this × max|want| for the f32 Linear (sgemm against Double).
+    static let linearRelative: Float = 1e-5
+
+    func testWideF32LinearMatchesDoubleReference() throws {
+        let pool = ThreadPool(threads: 2)
+        var rng = Xoshiro256(seed: 9)
+        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let n = Linear.wideTileMinRows + 37, k = 70
+        for out in [1, 33, 130] {
+            let w = randn(out * k), bias = randn(out), x = randn(n * k)
+            let weights = InMemoryWeights()
+            try weights.add("w", shape: [out, k], floats: w)
+            try weights.add("b", shape: [out], floats: bias)
+            let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
+            var y = [Float](repeating: .nan, count: n * out)
+            lin.forward(x, rows: n, into: &y, pool: pool)
+            XCTAssertNil(y.firstIndex { !$0.isFinite }, "out \(out): an output was not written")
+            var worst: Float = 0, norm: Float = 0
+            for i in 0..<n {
+                for r in 0..<out {
+                    var s = Double(bias[r])
+                    for j in 0..<k { s += Double(x[i * k + j]) * Double(w[r * k + j]) }
+                    worst = max(worst, abs(y[i * out + r] - Float(s)))
+                    norm = max(norm, abs(Float(s)))
+                }
+            }
+            XCTAssertLessThanOrEqual(worst, Self.linearRelative * norm, "f32 Linear [\(out), \(k)] × \(n) rows: max-abs \(worst), range \(norm)")
         }
     }
 }
