@@ -24,6 +24,7 @@ typedef struct {
     uint64_t (*read_xor)(const uint8_t *p, size_t n);  // the read-only bound's stream (reel_read_xor)
     void (*softmax)(float *x, int64_t n);               // reel_softmax_f32
     void (*gelu_tanh)(float *x, int64_t n);             // reel_gelu_tanh_f32
+    void (*silu_mul)(float *g, const float *u, int64_t n);  // reel_silu_mul_f32
 } reel_ktable;
 
 extern const reel_ktable reel_kt_scalar;
@@ -133,6 +134,10 @@ static inline float reel_gelu_tanh_scalar(float v) {
     const float e = reel_exp_scalar(REEL_GELU_2C * __builtin_fmaf(u, v, v));
     return v * (1.0f - 1.0f / (1.0f + e));
 }
+
+/// SwiGLU's product silu(g)·u = g / (1 + e^{−g}) · u, with reel_exp_scalar (g → −∞: e^{−g} is clamped at e^88, so
+/// the product goes to −0, as it should).
+static inline float reel_silu_mul_scalar(float g, float u) { return g / (1.0f + reel_exp_scalar(-g)) * u; }
 
 /// Activation block quantiser shared by all paths for the partial last block (exactly the vector math).
 void reel_quantize_block_q8_act_scalar(const float *x, int n, uint8_t *dst);

@@ -337,10 +337,14 @@ static void softmax(float *x, int64_t n) {
 
 static void gelu_tanh(float *x, int64_t n) { for (int64_t i = 0; i < n; i++) x[i] = reel_gelu_tanh_scalar(x[i]); }
 
+static void silu_mul(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = reel_silu_mul_scalar(g[i], u[i]);
+}
+
 const reel_ktable reel_kt_scalar = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .bf16_to_f32 = bf16_to_f32, .f32_to_bf16 = f32_to_bf16,
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
-    .softmax = softmax, .gelu_tanh = gelu_tanh,
+    .softmax = softmax, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
 };

@@ -631,6 +631,16 @@ static KTGT void K(gelu_tanh)(float *x, int64_t n) {
         _mm512_mask_storeu_ps(x + i, k, y);
     }
 }
+/// SwiGLU's silu(g)·u in place in g, reel_silu_mul_scalar's operations on 16 lanes (a masked last step).
+static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(k, g + i);
+        const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        const __m512 y = _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), _mm512_maskz_loadu_ps(k, u + i));
+        _mm512_mask_storeu_ps(g + i, k, y);
+    }
+}
 #else
 /// e^x on 8 lanes, the same operations as reel_exp_scalar.
 KFN __m256 K(exp8)(__m256 x) {
@@ -683,6 +693,17 @@ static KTGT void K(gelu_tanh)(float *x, int64_t n) {
     }
     for (; i < n; i++) x[i] = reel_gelu_tanh_scalar(x[i]);
 }
+
+/// SwiGLU's silu(g)·u in place in g, reel_silu_mul_scalar's operations on 8 lanes (the tail through the scalar twin).
+static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(g + i);
+        const __m256 e = K(exp8)(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = reel_silu_mul_scalar(g[i], u[i]);
+}
 #endif
 
 #define KTABLE                                                                                               \
@@ -691,6 +712,6 @@ static KTGT void K(gelu_tanh)(float *x, int64_t n) {
         .f32_to_bf16 = K(f32_to_bf16), .quantize_q8_act = K(quantize_q8_act), .dot_q8 = K(dot_q8),           \
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
-        .read_xor = K(read_xor), .softmax = K(softmax), .gelu_tanh = K(gelu_tanh),                          \
+        .read_xor = K(read_xor), .softmax = K(softmax), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
     }
 #undef KFN

@@ -83,6 +83,11 @@ public enum Kernels {
         reel_gelu_tanh_f32(x, Int64(count))
     }
 
+    /// gate[i] = silu(gate[i])·up[i] in place (`reel_silu_mul_f32`: the softmax's vectorised exp, scalar twin).
+    @inline(__always) public static func siluMul(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        reel_silu_mul_f32(gate, up, Int64(count))
+    }
+
     /// Bytes of one activation row packed for `igemm` (48 per block of 32).
     @inline(__always) public static func igemmActRowBytes(_ k: Int) -> Int { reel_igemm_act_row_bytes(Int64(k)) }
 

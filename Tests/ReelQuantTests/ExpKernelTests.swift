@@ -2,7 +2,8 @@ import CKernels
 import Foundation
 import XCTest
 
-/// The kernels built on CKernels' vectorised exp: reel_softmax_f32 (attention) and reel_gelu_tanh_f32 (SigLIP's MLP).
+/// The kernels built on CKernels' vectorised exp: reel_softmax_f32 (attention), reel_gelu_tanh_f32 (SigLIP's MLP) and
+/// reel_silu_mul_f32 (the decoders' SwiGLU).
 /// Scalar twins against Double references with the exact exp/tanh; every vector path against the scalar twin, on odd
 /// lengths, wide ranges and masked (−∞) scores.
 final class ExpKernelTests: XCTestCase {
@@ -94,6 +95,38 @@ final class ExpKernelTests: XCTestCase {
                 let got = gelu(part)
                 for i in part.indices where got[i].bitPattern != want[i].bitPattern {
                     XCTFail("\(isa) gelu_tanh(\(part[i])) n=\(n) at \(i): \(got[i]) vs scalar \(want[i])")
+                }
+            }
+        }
+    }
+
+    /// |scalar silu·mul − exact| ≤ this × |g·u| + 1e-37: the exp's 2 ulp enter through σ(g), then a divide and a
+    /// multiply.
+    static let siluRelative: Double = 6e-7
+
+    func testSiluMulScalarMatchesExactAndPathsAreBitIdentical() throws {
+        var rng = SplitMix64(seed: 24)
+        var g: [Float] = [0, -0, 1e-30, -1e-30, 0.5, -0.5, 5, -5, 20, -20, 87, -87, 88.5, -88.5, 100, -100, 1e6, -1e6]
+        g += (0..<4099).map { _ in rng.gaussian() * 4 }
+        let u = g.indices.map { _ in rng.gaussian() }
+        func siluMul(_ n: Int) -> [Float] {
+            var y = Array(g.prefix(n))
+            y.withUnsafeMutableBufferPointer { reel_silu_mul_f32($0.baseAddress!, u, Int64(n)) }
+            return y
+        }
+        let want = scalar { siluMul(g.count) }
+        for i in g.indices {
+            let x = Double(g[i])
+            let exact = x / (1 + Foundation.exp(-x)) * Double(u[i])
+            let err = abs(Double(want[i]) - exact)
+            XCTAssertLessThanOrEqual(err, Self.siluRelative * abs(x * Double(u[i])) + 1e-37,
+                                     "scalar silu(\(g[i]))·\(u[i]) = \(want[i]), exact \(exact), abs err \(err)")
+        }
+        for n in [1, 7, 8, 9, 15, 16, 17, 33, g.count] {
+            try forEachFastISA { isa in
+                let got = siluMul(n)
+                for i in 0..<n where got[i].bitPattern != want[i].bitPattern {
+                    XCTFail("\(isa) silu·mul(\(g[i]), \(u[i])) n=\(n) at \(i): \(got[i]) vs scalar \(want[i])")
                 }
             }
         }

@@ -128,6 +128,10 @@ void reel_softmax_f32(float *x, int64_t n);
 /// same e^ (so exact at ±∞); each element bit-identical on every path.
 void reel_gelu_tanh_f32(float *x, int64_t n);
 
+/// SwiGLU's product in place: g[i] = silu(g[i])·u[i] = g[i] / (1 + e^{−g[i]}) · u[i], with the same e^; each element
+/// bit-identical on every path.
+void reel_silu_mul_f32(float *g, const float *u, int64_t n);
+
 // ---- the read-only bound (benchmarks) ----------------------------------------------------------------------------
 
 /// Reads n bytes at p with the widest loads the active path has (64-byte steps on AVX-512) and returns the XOR of
