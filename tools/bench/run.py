@@ -444,8 +444,11 @@ def write_doc(path, ctx):
     L.append("")
     if ctx.get("vision"):
         write_vision(L, ctx)
-    for key, title in (("profile", "Per-op timings (`reel bench --profile`, 2 repetitions)"),
-                       ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)")):
+    titles = [("profile", "Per-op timings (`reel bench --profile --read-bound`, 2 repetitions)"),
+              ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)")]
+    titles += [(k, "Vision tower per op (`reel bench --profile --frames 2`)") for k in sorted(ctx["extras"])
+               if k.startswith("vision_profile_")]
+    for key, title in titles:
         if key in ctx["extras"]:
             name, load, text = ctx["extras"][key]
             L.append(f"{title} on {name}, load average {fmt(load, 2)} at the start:")
@@ -537,8 +540,8 @@ def main():
     if prof and not args.no_profile:
         base = [args.reel, "bench", prof, "--threads", str(args.threads), "--repetitions", "2"]
         extras["profile"] = (os.path.basename(prof), load1(), subprocess.run(
-            base + ["--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--profile"],
-            check=True, capture_output=True, text=True).stdout)
+            base + ["--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--profile",
+                    "--read-bound"], check=True, capture_output=True, text=True).stdout)
         extras["dispatch"] = (os.path.basename(prof), load1(), subprocess.run(
             base + ["--gen-tokens", "32", "--dispatch"], check=True, capture_output=True, text=True).stdout)
     tres = {}
@@ -560,6 +563,11 @@ def main():
             quiet = quiet and q
             vision["reel"][e] = reel_vision(args.reel, m, args)
             log(f"reel vision {e}: {vision['reel'][e]}")
+            if not args.no_profile:  # the tower's per-op profile beside OpenBLAS sgemm on the same shapes
+                out = subprocess.run([args.reel, "bench", m, "--profile", "--frames", "2", "--repetitions", "1",
+                                      "--prompt-tokens", "16", "--gen-tokens", "4", "--threads", str(args.threads)],
+                                     check=True, capture_output=True, text=True).stdout
+                extras[f"vision_profile_{e}"] = (os.path.basename(m), load1(), out[out.index("vision tower"):])
         if args.reuse_torch:
             vision["torch"] = prev.get("vision", {}).get("torch", {})
         elif not args.reel_only:
