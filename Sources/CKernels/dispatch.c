@@ -110,6 +110,11 @@ float reel_dot_f32(const float *x, const float *y, int64_t k) { return k > 0 ? k
 float reel_dot_f16_f32(const uint16_t *x, const float *y, int64_t k) { return k > 0 ? kt()->dot_f16(x, y, k) : 0; }
 float reel_dot_bf16_f32(const uint16_t *x, const float *y, int64_t k) { return k > 0 ? kt()->dot_bf16(x, y, k) : 0; }
 
+uint64_t reel_read_xor(const void *p, size_t n) { return n > 0 ? kt()->read_xor(p, n) : 0; }
+void reel_softmax_f32(float *x, int64_t n) { if (n > 0) kt()->softmax(x, n); }
+void reel_gelu_tanh_f32(float *x, int64_t n) { if (n > 0) kt()->gelu_tanh(x, n); }
+void reel_silu_mul_f32(float *g, const float *u, int64_t n) { if (n > 0) kt()->silu_mul(g, u, n); }
+
 size_t reel_row_bytes(int encoding, int64_t k) {
     if (k < 1) return 0;
     switch (encoding) {

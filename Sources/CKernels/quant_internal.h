@@ -21,6 +21,10 @@ typedef struct {
     float (*dot_f16)(const uint16_t *, const float *, int64_t);
     float (*dot_bf16)(const uint16_t *, const float *, int64_t);
     reel_gemm_q_fn gemm_q8, gemm_q4, gemm_q4f;  // NULL: dispatch loops over the dot
+    uint64_t (*read_xor)(const uint8_t *p, size_t n);  // the read-only bound's stream (reel_read_xor)
+    void (*softmax)(float *x, int64_t n);               // reel_softmax_f32
+    void (*gelu_tanh)(float *x, int64_t n);             // reel_gelu_tanh_f32
+    void (*silu_mul)(float *g, const float *u, int64_t n);  // reel_silu_mul_f32
 } reel_ktable;
 
 extern const reel_ktable reel_kt_scalar;
@@ -77,6 +81,63 @@ static inline uint16_t reel_f2bf(float f) {
 }
 
 static inline float reel_bf2f(uint16_t b) { return reel_f32_bits((uint32_t)b << 16); }
+
+/// XOR of the 8-byte little-endian words of n bytes, a last partial word zero-padded: reel_read_xor's scalar twin
+/// and every vector path's tail, so every path returns the same value.
+static inline uint64_t reel_read_xor_tail(const uint8_t *p, size_t n) {
+    uint64_t x = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { memcpy(&w, p + i, 8); x ^= w; }
+    if (i < n) { w = 0; memcpy(&w, p + i, n - i); x ^= w; }
+    return x;
+}
+
+// ---- exp for softmax: Cephes expf's range reduction and polynomial, written once for every path ---------------------
+// e^x = 2^n · e^r, n = round(x·log2 e), r = x − n·ln 2 (ln 2 in two parts, so r is exact to a few ulp), e^r by a
+// degree-7 polynomial on |r| ≤ ln2/2. Relative error ≤ 2 ulp against the exact value for x in [−87.3, 88.7]
+// (tested: ReelQuantTests.SoftmaxKernelTests); below −87.33 (e^x under FLT_MIN, and −∞) the result is 0 — a masked
+// score — and x is clamped to 88 above (softmax only feeds x ≤ 0). The vector paths evaluate the same operations in the same order (FMA
+// where the scalar uses fmaf), so each element is bit-identical on every path; only softmax's sum order differs.
+#define REEL_EXP_LO (-87.33654f)
+#define REEL_EXP_HI 88.0f
+#define REEL_LOG2E 1.44269504088896341f
+#define REEL_LN2_HI 0.693359375f
+#define REEL_LN2_LO (-2.12194440e-4f)
+#define REEL_EXP_P0 1.9875691500e-4f
+#define REEL_EXP_P1 1.3981999507e-3f
+#define REEL_EXP_P2 8.3334519073e-3f
+#define REEL_EXP_P3 4.1665795894e-2f
+#define REEL_EXP_P4 1.6666665459e-1f
+#define REEL_EXP_P5 5.0000001201e-1f
+
+static inline float reel_exp_scalar(float x) {
+    if (!(x >= REEL_EXP_LO)) return x != x ? x : 0.0f;  // −∞ and tiny → 0; NaN stays NaN
+    if (x > REEL_EXP_HI) x = REEL_EXP_HI;
+    const float n = __builtin_rintf(x * REEL_LOG2E);
+    float r = __builtin_fmaf(n, -REEL_LN2_HI, x);
+    r = __builtin_fmaf(n, -REEL_LN2_LO, r);
+    float p = __builtin_fmaf(REEL_EXP_P0, r, REEL_EXP_P1);
+    p = __builtin_fmaf(p, r, REEL_EXP_P2);
+    p = __builtin_fmaf(p, r, REEL_EXP_P3);
+    p = __builtin_fmaf(p, r, REEL_EXP_P4);
+    p = __builtin_fmaf(p, r, REEL_EXP_P5);
+    p = __builtin_fmaf(p, r * r, r + 1.0f);
+    return p * reel_f32_bits((uint32_t)((int32_t)n + 127) << 23);
+}
+
+/// gelu_pytorch_tanh of one value, ½x(1 + tanh(√(2/π)(x + 0.044715x³))) written as x(1 − 1/(1 + e^{2z})) (one
+/// exp, exact at ±∞), every operation spelled out (no contraction left to the compiler) so the vector paths match.
+#define REEL_GELU_2C 1.5957691216057308f  // 2·√(2/π)
+#define REEL_GELU_A 0.044715f
+static inline float reel_gelu_tanh_scalar(float v) {
+    const float u = (REEL_GELU_A * v) * v;
+    const float e = reel_exp_scalar(REEL_GELU_2C * __builtin_fmaf(u, v, v));
+    return v * (1.0f - 1.0f / (1.0f + e));
+}
+
+/// SwiGLU's product silu(g)·u = g / (1 + e^{−g}) · u, with reel_exp_scalar (g → −∞: e^{−g} is clamped at e^88, so
+/// the product goes to −0, as it should).
+static inline float reel_silu_mul_scalar(float g, float u) { return g / (1.0f + reel_exp_scalar(-g)) * u; }
 
 /// Activation block quantiser shared by all paths for the partial last block (exactly the vector math).
 void reel_quantize_block_q8_act_scalar(const float *x, int n, uint8_t *dst);

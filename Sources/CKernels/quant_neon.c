@@ -145,11 +145,25 @@ static float dot_bf16(const uint16_t *x, const float *y, int64_t n) {
 }
 
 // f32 → bf16 stays scalar (integer rounding; rarely hot).
+/// The read-only bound's stream: 64 bytes per step into four 128-bit XOR accumulators.
+static uint64_t read_xor(const uint8_t *p, size_t n) {
+    uint64x2_t a0 = vdupq_n_u64(0), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = veorq_u64(a0, vld1q_u64((const uint64_t *)(p + i)));
+        a1 = veorq_u64(a1, vld1q_u64((const uint64_t *)(p + i + 16)));
+        a2 = veorq_u64(a2, vld1q_u64((const uint64_t *)(p + i + 32)));
+        a3 = veorq_u64(a3, vld1q_u64((const uint64_t *)(p + i + 48)));
+    }
+    const uint64x2_t a = veorq_u64(veorq_u64(a0, a1), veorq_u64(a2, a3));
+    return vgetq_lane_u64(a, 0) ^ vgetq_lane_u64(a, 1) ^ reel_read_xor_tail(p + i, n - i);
+}
+
 const reel_ktable reel_kt_neon = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .bf16_to_f32 = bf16_to_f32,
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
-    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16,
+    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
 };
 
 #endif

@@ -322,9 +322,29 @@ static float dot_bf16(const uint16_t *x, const float *y, int64_t n) {
     return s;
 }
 
+/// The read-only bound's reference: XOR of the row's 8-byte words (the last one zero-padded).
+static uint64_t read_xor(const uint8_t *p, size_t n) { return reel_read_xor_tail(p, n); }
+
+/// Softmax of one row in place: max, e^(x − max) with reel_exp_scalar, sum, scale — the vector paths' twin.
+static void softmax(float *x, int64_t n) {
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) { x[i] = reel_exp_scalar(x[i] - m); s += x[i]; }
+    const float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void gelu_tanh(float *x, int64_t n) { for (int64_t i = 0; i < n; i++) x[i] = reel_gelu_tanh_scalar(x[i]); }
+
+static void silu_mul(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = reel_silu_mul_scalar(g[i], u[i]);
+}
+
 const reel_ktable reel_kt_scalar = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .bf16_to_f32 = bf16_to_f32, .f32_to_bf16 = f32_to_bf16,
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
-    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16,
+    .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
+    .softmax = softmax, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
 };

@@ -15,6 +15,15 @@
 // hardware prefetcher alone by ~1.5× when several rows stream at once.
 #define REEL_PREFETCH 512
 #endif
+#ifndef REEL_GEMV_PREFETCH_SHORT
+// The decode gemvs' prefetch distance for rows shorter than REEL_GEMV_SHORT_ROW bytes (k = 896: q8 952, q4 504
+// bytes). Their 4-row tiles interleave four short streams, which the hardware prefetcher does not run ahead of;
+// prefetching 4 KiB ahead (past the tile, into the next ones) took a single thread's out-of-cache gemv from 56–60%
+// to 73–82% of the read-only stream's rate (q8 and q4 [~150k, 896], docs/kernels.md). Longer rows (k = 4864) keep
+// REEL_PREFETCH: there 512 measured as good or better.
+#define REEL_GEMV_PREFETCH_SHORT 4096
+#endif
+#define REEL_GEMV_SHORT_ROW 2048
 #define KFN static inline KTGT __attribute__((always_inline))
 
 /// One f16 value broadcast to 8 f32 lanes (vpbroadcastw + vcvtph2ps: no scalar round trip, no false dependency).
@@ -249,10 +258,11 @@ KFN void K(gemv_q4_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const 
     __m256 acc[4];
     for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
     const int64_t np = nb / 2;
+    const size_t pf = rb < REEL_GEMV_SHORT_ROW ? REEL_GEMV_PREFETCH_SHORT : REEL_PREFETCH;
     for (int64_t p = 0; p < np; p++) {
         const size_t off = (size_t)p * 2 * REEL_Q4_BYTES;
         for (int i = 0; i < nr; i++) {
-            _mm_prefetch((const char *)(w + (size_t)i * rb + off + REEL_PREFETCH), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w + (size_t)i * rb + off + pf), _MM_HINT_T0);
             acc[i] = K(gemv_q4_step)(w + (size_t)i * rb + off, a->lo[p], a->hi[p], a->negcorr[p], a->da[p], acc[i]);
         }
     }
@@ -290,8 +300,79 @@ static KTGT void K(gemv_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
 }
 #endif
 
+#if KWIDE && KVNNI
+/// Blocks the VNNI q8 decode gemv prepares on the stack (96 bytes each): k ≤ 16384. Longer rows take the tile path.
+#define REEL_GEMV_Q8_MAX_BLOCKS 512
+
+/// The q8 decode gemv's view of the activation, per block: the 32 codes, the offset trick's −128·Σa per 4-byte
+/// group (int32 lanes), and the activation scale in 8 lanes.
+typedef struct {
+    __m256i a[REEL_GEMV_Q8_MAX_BLOCKS], negcorr[REEL_GEMV_Q8_MAX_BLOCKS];
+    __m256 da[REEL_GEMV_Q8_MAX_BLOCKS];
+} K(gemv_q8_act);
+
+/// One weight row's block: u = w XOR 0x80 = w + 128 (unsigned, 1 … 255, as q8 never holds −128), one dot with the
+/// correction preloaded as the accumulator (Σ u·a − 128·Σa = Σ w·a exactly), the float epilogue. No abs, no sign
+/// mask: 256-bit throughout, as gemv_q4.
+KFN __m256 K(gemv_q8_step)(const uint8_t *wb, __m256i a, __m256i negcorr, __m256 da, __m256 acc) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(wb + 2)), _mm256_set1_epi8((char)0x80));
+    const __m256i p = _mm256_dpbusd_epi32(negcorr, u, a);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(K(bcast_h)(wb), da), acc);
+}
+
+/// NR weight rows (a constant after inlining) of the q8 decode gemv over the prepared activation; one prefetch per
+/// row every two blocks (68 bytes).
+KFN void K(gemv_q8_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const K(gemv_q8_act) *a, float *y) {
+    __m256 acc[4];
+    for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+    const size_t pf = rb < REEL_GEMV_SHORT_ROW ? REEL_GEMV_PREFETCH_SHORT : REEL_PREFETCH;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const size_t off = (size_t)b * REEL_Q8_BYTES;
+        for (int i = 0; i < nr; i++) {
+            const uint8_t *wb = w + (size_t)i * rb + off;
+            _mm_prefetch((const char *)(wb + pf), _MM_HINT_T0);
+            acc[i] = K(gemv_q8_step)(wb, a->a[b], a->negcorr[b], a->da[b], acc[i]);
+            acc[i] = K(gemv_q8_step)(wb + REEL_Q8_BYTES, a->a[b + 1], a->negcorr[b + 1], a->da[b + 1], acc[i]);
+        }
+    }
+    if (b < nb)
+        for (int i = 0; i < nr; i++)
+            acc[i] = K(gemv_q8_step)(w + (size_t)i * rb + (size_t)b * REEL_Q8_BYTES, a->a[b], a->negcorr[b], a->da[b], acc[i]);
+    for (int i = 0; i < nr; i++) y[i] = K(hsum8)(acc[i]);
+}
+
+/// Decode gemv for q8 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), 4 rows at a time, the activation
+/// laid out once per call. Per weight row and block: a load and an XOR, one dot, a scale broadcast and conversion,
+/// and the float epilogue (the tile path also takes |w| and a sign mask, and masks a negate, per block and row).
+static KTGT void K(gemv_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
+                            float *y) {
+    if (nb > REEL_GEMV_Q8_MAX_BLOCKS) {
+        K(gemm)(REEL_ENC_Q8, w, rb, r0, r1, nb, x, 0, 1, y, 0);
+        return;
+    }
+    K(gemv_q8_act) a;
+    const __m256i high = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *ab = x + (size_t)b * REEL_Q8_BYTES;
+        a.a[b] = _mm256_loadu_si256((const __m256i *)(ab + 2));
+        a.negcorr[b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), high, a.a[b]));
+        a.da[b] = K(bcast_h)(ab);
+    }
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) K(gemv_q8_rows)(4, w + (size_t)r * rb, rb, nb, &a, y + r);
+    for (; r < r1; r++) K(gemv_q8_rows)(1, w + (size_t)r * rb, rb, nb, &a, y + r);
+}
+#endif
+
 static KTGT void K(gemm_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                             size_t xs, int64_t m, float *y, int64_t ldy) {
+#if KWIDE && KVNNI && !defined(REEL_GEMV_Q8_TILE)  // -DREEL_GEMV_Q8_TILE: the tile path, for A/B harnesses
+    if (m == 1) {  // decode
+        K(gemv_q8)(w, rb, r0, r1, nb, x, y);
+        return;
+    }
+#endif
     K(gemm)(REEL_ENC_Q8, w, rb, r0, r1, nb, x, xs, m, y, ldy);
 }
 static KTGT void K(gemm_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
@@ -462,11 +543,175 @@ KDOT(dot_bf16, uint16_t, KLD_BF16)
 #undef KLD_F16
 #undef KLD_BF16
 
+// ---- the read-only bound (reel_read_xor): 64-byte loads XORed into four accumulators ---------------------------------
+
+static KTGT uint64_t K(read_xor)(const uint8_t *p, size_t n) {
+    size_t i = 0;
+#if KWIDE
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 256 <= n; i += 256) {
+        a0 = _mm512_xor_si512(a0, _mm512_loadu_si512((const void *)(p + i)));
+        a1 = _mm512_xor_si512(a1, _mm512_loadu_si512((const void *)(p + i + 64)));
+        a2 = _mm512_xor_si512(a2, _mm512_loadu_si512((const void *)(p + i + 128)));
+        a3 = _mm512_xor_si512(a3, _mm512_loadu_si512((const void *)(p + i + 192)));
+    }
+    for (; i + 64 <= n; i += 64) a0 = _mm512_xor_si512(a0, _mm512_loadu_si512((const void *)(p + i)));
+    const __m512i a = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
+    const __m256i h = _mm256_xor_si256(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+#else
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 128 <= n; i += 128) {
+        a0 = _mm256_xor_si256(a0, _mm256_loadu_si256((const __m256i *)(p + i)));
+        a1 = _mm256_xor_si256(a1, _mm256_loadu_si256((const __m256i *)(p + i + 32)));
+        a2 = _mm256_xor_si256(a2, _mm256_loadu_si256((const __m256i *)(p + i + 64)));
+        a3 = _mm256_xor_si256(a3, _mm256_loadu_si256((const __m256i *)(p + i + 96)));
+    }
+    for (; i + 32 <= n; i += 32) a0 = _mm256_xor_si256(a0, _mm256_loadu_si256((const __m256i *)(p + i)));
+    const __m256i h = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+#endif
+    const __m128i q = _mm_xor_si128(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    return (uint64_t)_mm_cvtsi128_si64(q) ^ (uint64_t)_mm_extract_epi64(q, 1) ^ reel_read_xor_tail(p + i, n - i);
+}
+
+// ---- softmax: reel_exp_scalar's operations, lane-wise (each e^x bit-identical to it), then sum and scale --------------
+
+#if KWIDE
+/// e^x on 16 lanes, the same operations as reel_exp_scalar.
+KFN __m512 K(exp16)(__m512 x) {
+    const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(REEL_EXP_LO), _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_set1_ps(REEL_EXP_HI), x);  // NaN stays NaN
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(REEL_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-REEL_LN2_HI), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-REEL_LN2_LO), r);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(REEL_EXP_P0), r, _mm512_set1_ps(REEL_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(REEL_EXP_P5));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(e));
+}
+
+static KTGT void K(softmax)(float *x, int64_t n) {
+    __m512 mv = _mm512_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
+    float m = _mm512_reduce_max_ps(mv);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m512 vm = _mm512_set1_ps(m);
+    __m512 sv = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(x + i, e);
+        sv = _mm512_add_ps(sv, e);
+    }
+    if (i < n) {
+        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        sv = _mm512_add_ps(sv, _mm512_maskz_mov_ps(k, e));
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sv));
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+    if (i < n) {
+        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+    }
+}
+/// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 16 lanes (a masked last step).
+static KTGT void K(gelu_tanh)(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+        const __m512 u = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(REEL_GELU_A), v), v);
+        const __m512 e = K(exp16)(_mm512_mul_ps(_mm512_set1_ps(REEL_GELU_2C), _mm512_fmadd_ps(u, v, v)));
+        const __m512 one = _mm512_set1_ps(1.0f);
+        const __m512 y = _mm512_mul_ps(v, _mm512_sub_ps(one, _mm512_div_ps(one, _mm512_add_ps(one, e))));
+        _mm512_mask_storeu_ps(x + i, k, y);
+    }
+}
+/// SwiGLU's silu(g)·u in place in g, reel_silu_mul_scalar's operations on 16 lanes (a masked last step).
+static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(k, g + i);
+        const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        const __m512 y = _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), _mm512_maskz_loadu_ps(k, u + i));
+        _mm512_mask_storeu_ps(g + i, k, y);
+    }
+}
+#else
+/// e^x on 8 lanes, the same operations as reel_exp_scalar.
+KFN __m256 K(exp8)(__m256 x) {
+    const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(REEL_EXP_LO), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_set1_ps(REEL_EXP_HI), x);  // NaN stays NaN
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(REEL_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-REEL_LN2_HI), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-REEL_LN2_LO), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(REEL_EXP_P0), r, _mm256_set1_ps(REEL_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(REEL_EXP_P5));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static KTGT void K(softmax)(float *x, int64_t n) {
+    __m256 mv = _mm256_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 sv = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = K(exp8)(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float s = K(hsum8)(sv);
+    for (; i < n; i++) { x[i] = reel_exp_scalar(x[i] - m); s += x[i]; }
+    const __m256 inv = _mm256_set1_ps(1.0f / s);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / s;
+}
+
+/// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 8 lanes (the tail through the scalar twin).
+static KTGT void K(gelu_tanh)(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(REEL_GELU_A), v), v);
+        const __m256 e = K(exp8)(_mm256_mul_ps(_mm256_set1_ps(REEL_GELU_2C), _mm256_fmadd_ps(u, v, v)));
+        const __m256 one = _mm256_set1_ps(1.0f);
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(v, _mm256_sub_ps(one, _mm256_div_ps(one, _mm256_add_ps(one, e)))));
+    }
+    for (; i < n; i++) x[i] = reel_gelu_tanh_scalar(x[i]);
+}
+
+/// SwiGLU's silu(g)·u in place in g, reel_silu_mul_scalar's operations on 8 lanes (the tail through the scalar twin).
+static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(g + i);
+        const __m256 e = K(exp8)(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = reel_silu_mul_scalar(g[i], u[i]);
+}
+#endif
+
 #define KTABLE                                                                                               \
     {                                                                                                        \
         .f16_to_f32 = K(f16_to_f32), .f32_to_f16 = K(f32_to_f16), .bf16_to_f32 = K(bf16_to_f32),             \
         .f32_to_bf16 = K(f32_to_bf16), .quantize_q8_act = K(quantize_q8_act), .dot_q8 = K(dot_q8),           \
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
+        .read_xor = K(read_xor), .softmax = K(softmax), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
     }
 #undef KFN

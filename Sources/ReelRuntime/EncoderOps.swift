@@ -40,13 +40,10 @@ public enum Activation: String, Sendable, CaseIterable {
             let r: Float = 0.70710678118654752440
             for i in 0..<count { let v = x[i]; x[i] = v * 0.5 * (1 + erff(v * r)) }
         case .geluTanh:
-            // 1 + tanh(z) = 2 − 2/(1 + e^{2z}): one expf instead of tanhf (its expm1f was a fifth of a SigLIP
-            // layer's time); exact at ±∞, absolute error ~1e-7 near 0.
-            let c: Float = 2 * 0.79788456080286535588  // 2·√(2/π)
-            for i in 0..<count {
-                let v = x[i]
-                x[i] = v * (1 - 1 / (1 + expf(c * (v + 0.044715 * v * v * v))))
-            }
+            // 1 + tanh(z) = 2 − 2/(1 + e^{2z}): one exp instead of tanhf (its expm1f was a fifth of a SigLIP
+            // layer's time); exact at ±∞. CKernels' vectorised exp (the softmax's; libm's expf per element was
+            // still ~10% of a SigLIP frame).
+            Kernels.geluTanh(x, count: count)
         case .quickGelu:
             for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
         case .silu:
@@ -106,21 +103,32 @@ public enum EncoderOps {
                                  sequences: Int, length s: Int, heads: Int, headDim hd: Int, scale: Float,
                                  into out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let d = heads * hd
+        // Query rows per block: the block's scores [rows, S] stay in L2 between the two GEMMs and the softmax
+        // (so400m: 729² f32 = 2.1 MiB per head did not; 128 × 729 is 365 KiB).
+        let block = min(s, attentionRowBlock)
         pool.parallelFor(sequences * heads) { tasks, worker in
-            let scores = pool.scratch(worker, count: s * s)  // f32 [S, S]
+            let scores = pool.scratch(worker, count: block * s)  // f32 [block, S]
             for t in tasks {
                 let seq = t / heads, h = t % heads
                 let off = seq * s * d + h * hd
-                // scores = q_h · k_hᵀ · scale
-                Kernels.gemm(transB: true, m: s, n: s, k: hd, alpha: scale, a: q + off, lda: d, b: k + off, ldb: d,
-                             c: scores, ldc: s)
-                for r in 0..<s { Ops.softmax(scores + r * s, count: s) }
-                // out_h = softmax(scores) · v_h
-                Kernels.gemm(transB: false, m: s, n: hd, k: s, a: scores, lda: s, b: v + off, ldb: d,
-                             c: out + off, ldc: d)
+                var r0 = 0
+                while r0 < s {
+                    let rows = min(block, s - r0)
+                    // scores = q_h[r0..<r0+rows] · k_hᵀ · scale
+                    Kernels.gemm(transB: true, m: rows, n: s, k: hd, alpha: scale, a: q + off + r0 * d, lda: d,
+                                 b: k + off, ldb: d, c: scores, ldc: s)
+                    for r in 0..<rows { Ops.softmax(scores + r * s, count: s) }
+                    // out_h[r0..<r0+rows] = softmax(scores) · v_h
+                    Kernels.gemm(transB: false, m: rows, n: hd, k: s, a: scores, lda: s, b: v + off, ldb: d,
+                                 c: out + off + r0 * d, ldc: d)
+                    r0 += rows
+                }
             }
         }
     }
+
+    /// Query rows `attention` processes at a time per head (scores [128, S] f32 in per-thread scratch).
+    public static let attentionRowBlock = 128
 
     /// Cuts one image `[C, H, W]` into non-overlapping `patch`×`patch` patches, one row per patch in row-major grid
     /// order, each row ordered (c, py, px) — so a stride-P convolution is `rows · weight[D, C·P·P]ᵀ`. As the conv

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CBLAS
 import CKernels
 import ReelQuant
@@ -62,6 +67,27 @@ public enum Kernels {
                            x, xRowBytes, Int64(m), y, Int64(ldy))
     }
 
+    /// XOR of the 8-byte words of `count` bytes at `p`, read with the widest loads the active ISA has: the read-only
+    /// bound's stream (`reel_read_xor`; no arithmetic, so only the memory system sets its pace).
+    @inline(__always) public static func readXor(_ p: UnsafeRawPointer, count: Int) -> UInt64 {
+        reel_read_xor(p, count)
+    }
+
+    /// Softmax of one f32 row in place (`reel_softmax_f32`: vectorised exp, scalar twin; −∞ → 0).
+    @inline(__always) public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        reel_softmax_f32(x, Int64(count))
+    }
+
+    /// gelu_pytorch_tanh in place (`reel_gelu_tanh_f32`: the softmax's vectorised exp, scalar twin).
+    @inline(__always) public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        reel_gelu_tanh_f32(x, Int64(count))
+    }
+
+    /// gate[i] = silu(gate[i])·up[i] in place (`reel_silu_mul_f32`: the softmax's vectorised exp, scalar twin).
+    @inline(__always) public static func siluMul(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        reel_silu_mul_f32(gate, up, Int64(count))
+    }
+
     /// Bytes of one activation row packed for `igemm` (48 per block of 32).
     @inline(__always) public static func igemmActRowBytes(_ k: Int) -> Int { reel_igemm_act_row_bytes(Int64(k)) }
 
@@ -123,6 +149,30 @@ public enum Kernels {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1,
                         x, Int32(k), w, Int32(k), 0, y, Int32(ldy))
         }
+    }
+
+    /// The peer figure for an f32 matrix product: seconds of one plain `cblas_sgemm` computing y[n, m] = x[n, k] ·
+    /// w[m, k]ᵀ (the shape `Linear` runs) on `threads` OpenBLAS threads — OpenBLAS splitting the work itself, not
+    /// Reel's pool — best of `repetitions` after a warm-up call, on fresh deterministic data. OpenBLAS is set back to
+    /// one thread afterwards (`configureBLAS`). For `reel bench --profile`: how fast OpenBLAS runs the same shapes.
+    public static func sgemmSeconds(n: Int, m: Int, k: Int, threads: Int, repetitions: Int = 3) -> Double {
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: n * k), w = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
+        defer { x.deallocate(); w.deallocate(); y.deallocate() }
+        for i in 0..<(n * k) { x[i] = Float(i % 61) / 61 - 0.5 }
+        for i in 0..<(m * k) { w[i] = Float(i % 53) / 53 - 0.5 }
+        openblas_set_num_threads(Int32(max(1, threads)))
+        defer { configureBLAS() }
+        var best = Double.infinity
+        for r in 0...max(1, repetitions) {
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1, x, Int32(k), w, Int32(k),
+                        0, y, Int32(m))
+            clock_gettime(CLOCK_MONOTONIC, &t1)
+            if r > 0 { best = min(best, Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9) }
+        }
+        return best
     }
 
     /// c[m, n] (row stride ldc) = alpha · op(a) · op(b) + beta · c, row-major, with strides: the strided GEMM of

@@ -119,8 +119,12 @@ public final class Linear: @unchecked Sendable {
 
         // Many activation rows (encoders: frames × 729 tokens): sgemm repacks x for every tile, so take wider tiles.
         let tile = n >= Self.wideTileMinRows ? Self.wideTileRows : Self.tileRows
-        // The integer GEMM packs 32 weight rows per tile, so its chunks are multiples of 32.
-        pool.parallelFor(m, granularity: useIGemm ? 32 : 16) { rows, worker in
+        // The integer GEMM packs 32 weight rows per tile, so its chunks are multiples of 32. f32 weights with many
+        // activation rows (encoders: frames × tokens): one chunk per thread, since every sgemm call packs all of x
+        // again ([1458, 1152] f32 = 6.7 MB for two so400m frames) and 4 chunks per thread packed it 4× as often.
+        let granularity = useIGemm ? 32 : (enc == .f32 && n >= Self.wideTileMinRows
+            ? (m + pool.threadCount - 1) / pool.threadCount : 16)
+        pool.parallelFor(m, granularity: granularity) { rows, worker in
             if n == 1 { return self.rowSlice(rows, x: x, act: act, y: y) }  // decode: the one-row path forwardRow shares
             if enc == .f32 {
                 let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)
@@ -178,6 +182,36 @@ public final class Linear: @unchecked Sendable {
                 if !rc.isEmpty { c.rowSlice((rc.lowerBound - na - nb)..<(rc.upperBound - na - nb), x: x, act: act, y: yc) }
             }
         }
+    }
+
+    /// The read-only bound of one decode operation: streams the weight bytes that `forwardRow(x, layers…)` (2–3
+    /// layers) or `forward(x, rows: 1, …)` (one layer) reads, split over the pool exactly as they split it (one
+    /// parallel operation over the layers' output rows together, chunks of multiples of 16 rows), but each chunk
+    /// only XORs its rows' bytes (`Kernels.readXor`) instead of computing dot products. What a decode step made of
+    /// these reaches is the best any gemv kernel can do through the same access pattern and dispatches
+    /// (`reel bench --read-bound`). Returns the XOR of what was read, so nothing can be optimised away.
+    public static func readRows(_ layers: [Linear], pool: ThreadPool) -> UInt64 {
+        let total = layers.reduce(0) { $0 + $1.outFeatures }
+        guard total > 0 else { return 0 }
+        let sink = pool.sharedScratch(bytes: 64 * pool.threadCount)  // one cache line per thread
+        for t in 0..<pool.threadCount { sink.storeBytes(of: UInt64(0), toByteOffset: 64 * t, as: UInt64.self) }
+        pool.parallelFor(total, granularity: 16) { rows, thread in
+            var x: UInt64 = 0, first = 0
+            for l in layers {
+                let r = rows.clamped(to: first..<(first + l.outFeatures))
+                if !r.isEmpty {
+                    let rb = l.weight.rowBytes
+                    x ^= Kernels.readXor(UnsafeRawPointer(l.weight.data.baseAddress!) + (r.lowerBound - first) * rb,
+                                         count: r.count * rb)
+                }
+                first += l.outFeatures
+            }
+            let slot = sink + 64 * thread
+            slot.storeBytes(of: slot.load(as: UInt64.self) ^ x, as: UInt64.self)
+        }
+        var x: UInt64 = 0
+        for t in 0..<pool.threadCount { x ^= sink.load(fromByteOffset: 64 * t, as: UInt64.self) }
+        return x
     }
 
     /// Output rows `rows` of one activation row, as `forward`'s one-row path computes them: sgemv for f32, the

@@ -28,17 +28,26 @@ struct Bench: ParsableCommand {
         read roofline: bytes streamed per token (every decoder Linear weight + lm_head, from the tensor table) ×
         tokens/s ÷ bandwidth.
 
+        --read-bound adds the read-only bound of a decode step: in each repetition, after the decode, --gen-tokens
+        passes that read exactly the weight bytes a decode step reads (every Linear of every layer + lm_head), with
+        the same row split across the same threads and the same parallel operations (the attention's kept as an
+        empty one), but with a read kernel (XOR of 64-byte loads) instead of the dot products. Its tokens/s and GB/s
+        are the best any gemv can do through this access pattern on this machine at that moment. With --profile it
+        adds a column: each op kind's weight reads alone, in GB/s, beside the real op's.
+
         --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1
         thread and at --threads, with the share of a decode step the dispatches take.
 
         --json prints {"model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"}
-        (medians), plus "encode_frames_per_s" for a model with a vision tower, and with --bandwidth
-        "weight_bytes_per_token" and "decode_roofline_fraction".
+        (medians), plus "encode_frames_per_s" for a model with a vision tower, with --bandwidth
+        "weight_bytes_per_token" and "decode_roofline_fraction", and with --read-bound "weight_bytes_per_token",
+        "read_bound_tokens_per_s" and "read_bound_gb_per_s" (1e9 bytes/s).
 
         Examples:
           reel bench qwen2-q4.reel
           reel bench qwen2-q8.reel --prompt-tokens 512 --gen-tokens 128 --threads 2 --repetitions 5 --json
           reel bench qwen2-q4.reel --bandwidth 30
+          reel bench qwen2-q8.reel --read-bound --gen-tokens 64
           reel bench llava-ov-q8.reel --frames 8 --json
           reel bench qwen2-q4.reel --dispatch
         """)
@@ -66,6 +75,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Seed of the random prompt.")
     var seed: UInt64 = 0
+
+    @Flag(help: "Also time the read-only bound of a decode step: the same weight bytes, row split and dispatches, read without computing.")
+    var readBound = false
 
     @Flag(help: "Thread-pool micro-benchmark: no-op dispatch cost, decode at 1 thread vs --threads.")
     var dispatch = false
@@ -98,20 +110,28 @@ struct Bench: ParsableCommand {
         try bench.repetition(prompt: promptTokens, gen: genTokens)  // warm-up: page the weights in
         if profile {
             try runProfile(file, bench)
+            if let vision = try VisionBench(file: file, path: model, decoder: bench.decoder, threads: threadCount, frames: frames, seed: seed) {
+                print("")
+                try runVisionProfile(vision, file: file, threads: threadCount)
+            }
             return
         }
         let vision = try VisionBench(file: file, path: model, decoder: bench.decoder, threads: threadCount, frames: frames, seed: seed)
         try vision?.repetition(frames: 1)  // warm-up: page the tower in
-        var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = []
+        let bound = readBound ? try ReadBound(file: file, decoder: bench.decoder) : nil
+        bound?.run(steps: 2)  // warm-up
+        var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = [], reads: [Double] = []
         for _ in 0..<repetitions {
             let r = try bench.repetition(prompt: promptTokens, gen: genTokens)
             prefill.append(r.prefill)
             decode.append(r.decode)
+            if let bound { reads.append(bound.run(steps: genTokens)) }  // right after the decode it bounds
             if let vision { encode.append(try vision.repetition(frames: frames)) }
         }
         let streamed = weightBytesPerToken(file)
         let rss = peakRSSBytes()
         let p = Stats(prefill), d = Stats(decode), e = encode.isEmpty ? nil : Stats(encode)
+        let rb = reads.isEmpty ? nil : Stats(reads)
         if json {
             var j = JSONObject([("model_bytes", .int(Int64(file.fileSize))), ("threads", .int(Int64(threadCount))),
                                 ("prefill_tokens_per_s", .double(p.median)), ("decode_tokens_per_s", .double(d.median))])
@@ -120,6 +140,11 @@ struct Bench: ParsableCommand {
             if let bandwidth {
                 j["weight_bytes_per_token"] = .int(Int64(streamed))
                 j["decode_roofline_fraction"] = .double(Double(streamed) * d.median / (bandwidth * 1e9))
+            }
+            if let rb, let bound {
+                j["weight_bytes_per_token"] = .int(Int64(streamed))
+                j["read_bound_tokens_per_s"] = .double(rb.median)
+                j["read_bound_gb_per_s"] = .double(Double(bound.bytes) * rb.median / 1e9)
             }
             print(JSON.object(j).serialized(pretty: false))
             return
@@ -131,6 +156,10 @@ struct Bench: ParsableCommand {
                      "\(fixed(p.min, 2)) – \(fixed(p.max, 2))"],
                     [name, size, "\(threadCount)", Kernels.isaName, "tg\(genTokens)", fixed(d.median, 2),
                      "\(fixed(d.min, 2)) – \(fixed(d.max, 2))"]]
+        if let rb {  // the decode's read-only bound: same bytes, split and dispatches, no arithmetic
+            rows.append([name, size, "\(threadCount)", Kernels.isaName, "read bound tg\(genTokens)", fixed(rb.median, 2),
+                         "\(fixed(rb.min, 2)) – \(fixed(rb.max, 2))"])
+        }
         if let e {  // frames/s, not tokens/s
             rows.append([name, size, "\(threadCount)", Kernels.isaName, "enc\(frames) (frames/s)", fixed(e.median, 3),
                          "\(fixed(e.min, 3)) – \(fixed(e.max, 3))"])
@@ -139,6 +168,11 @@ struct Bench: ParsableCommand {
         print("")
         print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
+        if let rb, let bound {
+            let gbs = Double(bound.bytes) * rb.median / 1e9
+            print("read-only bound: \(fixed(gbs, 1)) GB/s of weights (\(fixed(rb.median, 2)) tok/s); decode reads "
+                  + "\(fixed(Double(streamed) * d.median / 1e9, 1)) GB/s = \(fixed(100 * d.median / rb.median, 1))% of it")
+        }
         if let bandwidth {
             let achieved = Double(streamed) * d.median / 1e9
             print("decode reads \(fixed(achieved, 1)) GB/s of weights = \(fixed(100 * achieved / bandwidth, 1))% of the "
@@ -157,17 +191,96 @@ struct Bench: ParsableCommand {
         let bytes = opWeightBytes(file)
         let reps = Double(repetitions)
         let preTotal = pre.total, decTotal = dec.total
+        // With --read-bound: the same ops' weight reads alone (read kernel, same split and dispatches), per kind.
+        var bound: [String: Double] = [:]
+        if readBound {
+            let rb = try ReadBound(file: file, decoder: bench.decoder)
+            rb.run(steps: 2)
+            bound = rb.profiled(steps: genTokens * repetitions)
+        }
+        func boundGBs(_ op: String) -> String {
+            guard let b = bytes[op], let s = bound[op], s > 0 else { return "—" }
+            return fixed(Double(b) / (s / reps / Double(genTokens)) / 1e9, 1)
+        }
         var rows: [[String]] = []
         for op in OpTimes.order where pre.seconds[op] != nil || dec.seconds[op] != nil {
             let p = pre.seconds[op] ?? 0, d = dec.seconds[op] ?? 0
             let perToken = d / reps / Double(genTokens)
             let gbs = bytes[op].map { perToken > 0 ? fixed(Double($0) / perToken / 1e9, 1) : "—" } ?? "—"
             rows.append([op, fixed(1000 * p / reps, 1), fixed(100 * p / preTotal, 1) + "%",
-                         fixed(1000 * perToken, 3), fixed(100 * d / decTotal, 1) + "%", gbs])
+                         fixed(1000 * perToken, 3), fixed(100 * d / decTotal, 1) + "%", gbs] + (readBound ? [boundGBs(op)] : []))
         }
+        let boundTotal = bound.values.reduce(0, +)
         rows.append(["total", fixed(1000 * preTotal / reps, 1), "100%", fixed(1000 * decTotal / reps / Double(genTokens), 3), "100%",
-                     fixed(Double(weightBytesPerToken(file)) / (decTotal / reps / Double(genTokens)) / 1e9, 1)])
-        printTable(["op", "prefill\(promptTokens) ms", "share", "decode ms/token", "share", "decode GB/s of weights"], rows)
+                     fixed(Double(weightBytesPerToken(file)) / (decTotal / reps / Double(genTokens)) / 1e9, 1)]
+                    + (readBound ? [fixed(Double(weightBytesPerToken(file)) / (boundTotal / reps / Double(genTokens)) / 1e9, 1)] : []))
+        printTable(["op", "prefill\(promptTokens) ms", "share", "decode ms/token", "share", "decode GB/s of weights"]
+                   + (readBound ? ["read-only bound GB/s"] : []), rows)
+    }
+
+    /// Per-stage timings of the vision tower over --frames frames (the tower's stage hook), with the rate of each
+    /// matrix stage and, beside it, plain OpenBLAS sgemm's rate on the same shapes at the same thread count.
+    func runVisionProfile(_ vision: VisionBench, file: ReelFile, threads: Int) throws {
+        let tower = vision.tower, c = tower.config
+        try vision.repetition(frames: 1)  // warm-up: page the tower in
+        var seconds: [VisionTower.Stage: Double] = [:]
+        var last = 0.0, total = 0.0
+        tower.stageHook = { stage in
+            let now = ProgressBar.now()
+            seconds[stage, default: 0] += now - last
+            last = now
+        }
+        defer { tower.stageHook = nil }
+        for _ in 0..<repetitions {
+            last = ProgressBar.now()
+            let t0 = last
+            try vision.repetition(frames: frames)
+            total += ProgressBar.now() - t0
+        }
+        let perFrame = 1 / Double(repetitions * frames)
+        // Matrix shapes per batch (rows = images × tokens) and multiply-adds per frame, for the rates.
+        let t = c.tokens, d = c.hiddenSize, inter = c.intermediateSize, layers = Double(c.numHiddenLayers)
+        let rows = min(frames, tower.maxImages) * t
+        let patchK = c.numChannels * c.patchSize * c.patchSize, g2 = c.grid * c.grid
+        let shapes: [VisionTower.Stage: (flops: Double, n: Int, m: Int, k: Int, calls: Int)] = [
+            .embeddings: (2 * Double(g2 * patchK * d), min(frames, tower.maxImages) * g2, d, patchK, 1),
+            .qkvProj: (3 * 2 * Double(t * d * d) * layers, rows, d, d, 3),
+            .outProj: (2 * Double(t * d * d) * layers, rows, d, d, 1),
+            .fc1: (2 * Double(t * d * inter) * layers, rows, inter, d, 1),
+            .fc2: (2 * Double(t * inter * d) * layers, rows, d, inter, 1),
+        ]
+        let attentionFlops = 2 * 2 * Double(t * t * d) * layers  // q·kᵀ and p·v over all heads
+        let encoding = file.tensors.first { $0.name.hasSuffix("encoder.layers.0.mlp.fc1.weight") }.map { "\($0.encoding)" } ?? "?"
+        var out: [[String]] = []
+        var blasTotal = 0.0, reelMatrix = 0.0
+        for stage in VisionTower.Stage.allCases {
+            guard let sec = seconds[stage] else { continue }
+            let ms = 1000 * sec * perFrame
+            var rate = "—", blas = "—", ratio = "—"
+            if let sh = shapes[stage] {
+                let r = sh.flops / (sec * perFrame) / 1e9
+                rate = fixed(r, 1)
+                let calls = Double(sh.calls) * (stage == .embeddings ? 1 : layers)
+                let batches = Double(frames) / Double(min(frames, tower.maxImages))
+                let bs = Kernels.sgemmSeconds(n: sh.n, m: sh.m, k: sh.k, threads: threads) * calls * batches / Double(frames)
+                blas = fixed(sh.flops / bs / 1e9, 1)
+                ratio = fixed(bs / (sec * perFrame), 2)
+                blasTotal += bs
+                reelMatrix += sec * perFrame
+            } else if stage == .attention {
+                rate = fixed(attentionFlops / (sec * perFrame) / 1e9, 1)
+            }
+            out.append([stage.rawValue, fixed(ms, 1), fixed(100 * sec / total, 1) + "%", rate, blas, ratio])
+        }
+        let rest = total - seconds.values.reduce(0, +)
+        out.append(["projector + pooling + other", fixed(1000 * rest * perFrame, 1), fixed(100 * rest / total, 1) + "%", "—", "—", "—"])
+        out.append(["total", fixed(1000 * total * perFrame, 1), "100%", "—", "—", "—"])
+        print("vision tower (\(encoding) Linear weights, \(c.numHiddenLayers) layers, \(t) tokens/frame), \(frames) frames "
+              + "× \(repetitions) repetitions, \(threads) threads: \(fixed(total * perFrame, 3)) s/frame")
+        printTable(["op", "ms/frame", "share", "GFLOP/s (int8: GOP/s)", "OpenBLAS sgemm GFLOP/s, same shape", "Reel ÷ sgemm"], out)
+        print("\nmatrix stages (embeddings, q/k/v, out_proj, fc1, fc2): \(fixed(1000 * reelMatrix, 1)) ms/frame in Reel, "
+              + "\(fixed(1000 * blasTotal, 1)) ms/frame as plain cblas_sgemm calls of the same shapes (OpenBLAS \(BLASSetup.coreName), "
+              + "\(threads) threads) = \(fixed(100 * blasTotal / reelMatrix, 1))% of sgemm's rate")
     }
 
     /// The thread-pool micro-benchmark.
@@ -278,11 +391,81 @@ final class DecoderBench {
     }
 }
 
+/// The read-only bound of a decode step: the decoder's weight reads in its order — per layer q/k/v (one parallel
+/// operation), the attention (an empty operation over the KV heads, as the real one's work items), o_proj,
+/// gate/up (one), down_proj; then lm_head — each through `Linear.readRows` (the same row split and chunking as
+/// `Linear.forwardRow` / `forward`, a read kernel instead of the dot products) on the decoder's own pool.
+final class ReadBound {
+    let pool: ThreadPool
+    /// Per decode step, in order: the Linears one parallel operation reads (empty: the attention's operation).
+    let ops: [[Linear]]
+    let kvHeads: Int
+    /// Weight bytes one step reads (equals `weightBytesPerToken` for Llama/Qwen2/Qwen3 decoders).
+    let bytes: Int
+    private(set) var sink: UInt64 = 0
+
+    init(file: ReelFile, decoder: Decoder) throws {
+        pool = decoder.pool
+        kvHeads = decoder.config.numKeyValueHeads
+        func linear(_ name: String) throws -> Linear { try Linear(weight: file.weight(name + ".weight")) }
+        var ops: [[Linear]] = []
+        for i in 0..<decoder.config.numHiddenLayers {
+            let l = "decoder.layers.\(i)"
+            ops.append(try ["q_proj", "k_proj", "v_proj"].map { try linear("\(l).self_attn.\($0)") })
+            ops.append([])
+            ops.append([try linear("\(l).self_attn.o_proj")])
+            ops.append(try ["gate_proj", "up_proj"].map { try linear("\(l).mlp.\($0)") })
+            ops.append([try linear("\(l).mlp.down_proj")])
+        }
+        ops.append([try linear(file.tensorInfo("decoder.lm_head.weight") != nil ? "decoder.lm_head" : "decoder.embed_tokens")])
+        self.ops = ops
+        bytes = ops.joined().reduce(0) { $0 + $1.weight.data.count }
+    }
+
+    /// `steps` read-only decode steps; steps per second.
+    @discardableResult
+    func run(steps: Int) -> Double {
+        let t = ProgressBar.now()
+        for _ in 0..<steps { for op in ops { read(op) } }
+        return Double(steps) / (ProgressBar.now() - t)
+    }
+
+    /// `steps` read-only decode steps timed per operation, charged to the profile's op kinds (`OpTimes.kind` of
+    /// the first Linear's name): seconds per kind, summed over the steps.
+    func profiled(steps: Int) -> [String: Double] {
+        let kinds = ops.map { op -> String in
+            guard let name = op.first?.weight.name else { return "attention (+ cache store)" }
+            if !name.hasPrefix("decoder.layers.") { return "lm_head" }
+            if name.hasSuffix("gate_proj.weight") { return "gate_proj + up_proj + silu·mul" }  // the profile charges gate/up to silu·mul's hook
+            return OpTimes.kind(String(name.dropLast(".weight".count)))
+        }
+        var seconds: [String: Double] = [:]
+        for _ in 0..<steps {
+            for (op, kind) in zip(ops, kinds) {
+                let t = ProgressBar.now()
+                read(op)
+                seconds[kind, default: 0] += ProgressBar.now() - t
+            }
+        }
+        return seconds
+    }
+
+    @inline(__always) private func read(_ op: [Linear]) {
+        if op.isEmpty {
+            pool.parallelFor(kvHeads) { _, _ in }
+        } else {
+            sink ^= Linear.readRows(op, pool: pool)
+        }
+    }
+}
+
 /// Times a model's frame features on random frames through the path `reel run --video` takes: a LLaVA model's
 /// `LlavaModel.videoFeatures` (tower → projector → pooling, 2 frames per batch, VisionLanguageModel's default) or a
 /// Reel AV model's `ReelAVModel.visionFeatures` (tower → projector → pooling).
 final class VisionBench {
     let encode: ([Float], Int) throws -> Void
+    /// The tower (for `--profile`'s stage hook) and the frames it encodes per batch.
+    let tower: VisionTower
     let pixelsPerFrame: Int
     let pixels: [Float]  // f32 [frames, 3, S, S], uniform in [−1, 1) (a normalised frame's range)
 
@@ -292,10 +475,12 @@ final class VisionBench {
             let llava = try LlavaModel(file: file, decoder: decoder, maxImages: 2)
             encode = { px, n in _ = try llava.videoFeatures(pixels: px, frames: n) }
             pixelsPerFrame = llava.vision.pixelsPerImage
+            tower = llava.vision
         } else if file.architecture == ReelAVFamily.name {
             let av = try ReelAVModel(path: path, options: DecoderOptions(threads: threads), maxImages: 2)
             encode = { px, n in _ = try av.visionFeatures(pixels: px, frames: n) }
             pixelsPerFrame = av.vision.pixelsPerImage
+            tower = av.vision
         } else {
             return nil
         }

@@ -26,6 +26,41 @@ extension CLITests {
         XCTAssertEqual(bw.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "decode_roofline_fraction"]).sorted())
     }
 
+    /// `--read-bound`: the read-only bound of a decode step adds exactly its keys; it streams the same bytes the
+    /// decode does (weight_bytes_per_token), and its GB/s is those bytes × its tokens/s.
+    func testBenchReadBound() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quant", "q4", "--quiet"]).status, 0)
+        let j = try benchJSON(d + "/m.reel", ["--read-bound"])
+        XCTAssertEqual(j.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "read_bound_tokens_per_s",
+                                                           "read_bound_gb_per_s"]).sorted())
+        let tps = try XCTUnwrap(j["read_bound_tokens_per_s"]?.double), gbs = try XCTUnwrap(j["read_bound_gb_per_s"]?.double)
+        let bytes = Double(try XCTUnwrap(j["weight_bytes_per_token"]?.int))
+        XCTAssertGreaterThan(tps, 0)
+        XCTAssertEqual(gbs, bytes * tps / 1e9, accuracy: 1e-9 * max(gbs, 1))
+        let both = try benchJSON(d + "/m.reel", ["--read-bound", "--bandwidth", "20"])
+        XCTAssertEqual(both.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "decode_roofline_fraction",
+                                                              "read_bound_tokens_per_s", "read_bound_gb_per_s"]).sorted())
+
+        let table = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                              "--threads", "2", "--read-bound"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("read bound tg3"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("read-only bound:"), table.stdout)
+
+        // --profile --read-bound: each op kind's weight reads alone, as a column beside the real op's GB/s.
+        let prof = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                             "--threads", "2", "--profile", "--read-bound"])
+        XCTAssertEqual(prof.status, 0, prof.stderr)
+        XCTAssertTrue(prof.stdout.contains("read-only bound GB/s"), prof.stdout)
+        let head = try XCTUnwrap(prof.stdout.split(separator: "\n").first { $0.hasPrefix("| lm_head") }, prof.stdout)
+        XCTAssertEqual(head.split(separator: "|").count, 7, "lm_head row: \(head)")
+        for op in ["| qkv_proj", "| o_proj", "| gate_proj + up_proj", "| down_proj", "| lm_head"] {
+            let row = try XCTUnwrap(prof.stdout.split(separator: "\n").first { $0.hasPrefix(op) }, prof.stdout)
+            XCTAssertNotEqual(row.split(separator: "|").last?.trimmingCharacters(in: .whitespaces), "—", "no read-only bound for \(row)")
+        }
+    }
+
     /// The LLaVA-OneVision fixture (SigLIP 35/7, 3 layers): frames through the tower and projector as `reel run --video`.
     func testBenchJSONKeysVisionModel() throws {
         let d = try scratch()
@@ -38,6 +73,15 @@ extension CLITests {
         let table = try reel(["bench", d + "/ov.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1", "--frames", "3"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("enc3 (frames/s)"), table.stdout)
+        // --profile on a vision model adds the tower's per-stage table with OpenBLAS's rate on the same shapes.
+        let prof = try reel(["bench", d + "/ov.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                             "--frames", "3", "--profile"])
+        XCTAssertEqual(prof.status, 0, prof.stderr)
+        for stage in ["embeddings", "layer_norm1", "q_proj + k_proj + v_proj", "attention (q·kᵀ, softmax, ·v)", "out_proj",
+                      "layer_norm2", "fc1", "activation (gelu)", "fc2", "projector + pooling + other", "OpenBLAS sgemm"] {
+            XCTAssertTrue(prof.stdout.contains("| \(stage)") || prof.stdout.contains(stage), "missing \(stage): \(prof.stdout)")
+        }
+        XCTAssertTrue(prof.stdout.contains("3 frames × 1 repetitions"), prof.stdout)
         let bad = try reel(["bench", d + "/ov.reel", "--frames", "0"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--frames"), bad.stderr)

@@ -20,6 +20,9 @@ average is recorded with every figure, and the doc says loudly when the machine 
 
 Usage: python3 tools/bench/run.py [--scratch DIR] [--threads 2] [--repetitions 5] [--encodings f32,q8,q4]
                                   [--frames 8] [--vision-encodings f32,q8] [--no-vision]
+Each Reel decode run also reports its read-only bound (`reel bench --read-bound`): the decode step's weight bytes,
+row split and dispatches with a read kernel instead of the dot products; the decode table shows it as a column.
+
 Needs: torch, transformers, matplotlib, ffmpeg, a C compiler, and `swift build -c release --product reel` done.
 """
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
@@ -232,7 +235,8 @@ def read_bandwidth(scratch, threads, mib=1024, reps=7):
 
 def reel_bench(reel, model, args, bandwidth):
     cmd = [reel, "bench", model, "--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens),
-           "--threads", str(args.threads), "--repetitions", str(args.repetitions), "--json", "--bandwidth", f"{bandwidth:.3f}"]
+           "--threads", str(args.threads), "--repetitions", str(args.repetitions), "--json", "--bandwidth", f"{bandwidth:.3f}",
+           "--read-bound"]
     before = load1()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     r = json.loads(out)
@@ -367,23 +371,32 @@ def write_doc(path, ctx):
              f"this machine when idle). Roofline = bandwidth ÷ weight bytes streamed per token.")
     L.append("")
     L.append("| engine | encoding | file MiB | weights/token MiB | prefill tok/s | decode tok/s | decode roofline tok/s | "
-             "% of roofline | peak RSS MiB | load avg |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+             "% of roofline | read-only bound tok/s (GB/s) | decode ÷ read bound | peak RSS MiB | load avg |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for enc, r in ctx["reel"].items():
         wpt = r["weight_bytes_per_token"]
+        rb = r.get("read_bound_tokens_per_s")
+        rbc = f"{fmt(rb, 2)} ({fmt(r['read_bound_gb_per_s'], 1)})" if rb else "—"
+        rbr = f"{fmt(100 * r['decode_tokens_per_s'] / rb)}%" if rb else "—"
         L.append(f"| Reel | {enc} | {fmt(r['model_bytes'] / 2**20)} | {fmt(wpt / 2**20)} | "
                  f"{fmt(r['prefill_tokens_per_s'])} | {fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | "
-                 f"{fmt(100 * r['decode_roofline_fraction'])}% | {fmt(r['peak_rss_bytes'] / 2**20)} | "
+                 f"{fmt(100 * r['decode_roofline_fraction'])}% | {rbc} | {rbr} | {fmt(r['peak_rss_bytes'] / 2**20)} | "
                  f"{fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
     for d, r in ctx["torch"].items():
         wpt = ctx["torch_bytes"][d]
         pct = r["decode_tokens_per_s"] * wpt / (bw * 1e9)
         L.append(f"| PyTorch | {d} | — | {fmt(wpt / 2**20)} | {fmt(r['prefill_tokens_per_s'])} | "
-                 f"{fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | {fmt(100 * pct)}% | — | "
+                 f"{fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | {fmt(100 * pct)}% | — | — | — | "
                  f"{fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
     for enc, r in LLAMA_CPP.items():
         L.append(f"| llama.cpp (issue 7, not this run) | {enc.upper()}_0 | — | — | {fmt(r['prefill'])} | "
-                 f"{fmt(r['decode'], 1)} | — | ≈{fmt(100 * r['roofline'], 0)}% | — | — |")
+                 f"{fmt(r['decode'], 1)} | — | ≈{fmt(100 * r['roofline'], 0)}% | — | — | — | — |")
+    L.append("")
+    L.append("Read-only bound (`reel bench --read-bound`, measured in each repetition right after the decode): the "
+             "bytes a decode step reads from the weights, with the same row split, threads and parallel operations, "
+             "read by a kernel that only XORs 64-byte loads — the best any gemv can do through this access pattern "
+             "at that moment. Decode ÷ read bound is the share of it the real kernels reach; the rest of the gap to "
+             "the roofline is the access pattern (per-operation chunks, dispatches, the working set) itself.")
     L.append("")
     L.append("Ratios (Reel ÷ peer, higher is better for Reel):")
     L.append("")
@@ -431,8 +444,11 @@ def write_doc(path, ctx):
     L.append("")
     if ctx.get("vision"):
         write_vision(L, ctx)
-    for key, title in (("profile", "Per-op timings (`reel bench --profile`, 2 repetitions)"),
-                       ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)")):
+    titles = [("profile", "Per-op timings (`reel bench --profile --read-bound`, 2 repetitions)"),
+              ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)")]
+    titles += [(k, "Vision tower per op (`reel bench --profile --frames 2`)") for k in sorted(ctx["extras"])
+               if k.startswith("vision_profile_")]
+    for key, title in titles:
         if key in ctx["extras"]:
             name, load, text = ctx["extras"][key]
             L.append(f"{title} on {name}, load average {fmt(load, 2)} at the start:")
@@ -524,8 +540,8 @@ def main():
     if prof and not args.no_profile:
         base = [args.reel, "bench", prof, "--threads", str(args.threads), "--repetitions", "2"]
         extras["profile"] = (os.path.basename(prof), load1(), subprocess.run(
-            base + ["--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--profile"],
-            check=True, capture_output=True, text=True).stdout)
+            base + ["--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--profile",
+                    "--read-bound"], check=True, capture_output=True, text=True).stdout)
         extras["dispatch"] = (os.path.basename(prof), load1(), subprocess.run(
             base + ["--gen-tokens", "32", "--dispatch"], check=True, capture_output=True, text=True).stdout)
     tres = {}
@@ -547,6 +563,11 @@ def main():
             quiet = quiet and q
             vision["reel"][e] = reel_vision(args.reel, m, args)
             log(f"reel vision {e}: {vision['reel'][e]}")
+            if not args.no_profile:  # the tower's per-op profile beside OpenBLAS sgemm on the same shapes
+                out = subprocess.run([args.reel, "bench", m, "--profile", "--frames", "2", "--repetitions", "1",
+                                      "--prompt-tokens", "16", "--gen-tokens", "4", "--threads", str(args.threads)],
+                                     check=True, capture_output=True, text=True).stdout
+                extras[f"vision_profile_{e}"] = (os.path.basename(m), load1(), out[out.index("vision tower"):])
         if args.reuse_torch:
             vision["torch"] = prev.get("vision", {}).get("torch", {})
         elif not args.reel_only:

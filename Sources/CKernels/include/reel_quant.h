@@ -117,6 +117,29 @@ int reel_gemv(int encoding, const void *w, size_t row_bytes, int64_t row_begin, 
 int reel_gemm_rows(int encoding, const void *w, size_t row_bytes, int64_t row_begin, int64_t row_end, int64_t k,
                    const void *x, size_t x_row_bytes, int64_t m, float *y, int64_t ldy);
 
+// ---- softmax ----------------------------------------------------------------------------------------------------
+
+/// Softmax of one row of n floats in place: x[i] = e^(x[i] − max) / Σ. e^ is Cephes expf's polynomial (≤ 2 ulp
+/// relative error; arguments below −87.34, e.g. −∞ for a masked score, give 0), vectorised on AVX2 / AVX-512 with
+/// each e^ bit-identical to the scalar twin's; only the order of the sum differs between paths.
+void reel_softmax_f32(float *x, int64_t n);
+
+/// gelu_pytorch_tanh in place: x·½(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x(1 − 1/(1 + e^{2z})) with the
+/// same e^ (so exact at ±∞); each element bit-identical on every path.
+void reel_gelu_tanh_f32(float *x, int64_t n);
+
+/// SwiGLU's product in place: g[i] = silu(g[i])·u[i] = g[i] / (1 + e^{−g[i]}) · u[i], with the same e^; each element
+/// bit-identical on every path.
+void reel_silu_mul_f32(float *g, const float *u, int64_t n);
+
+// ---- the read-only bound (benchmarks) ----------------------------------------------------------------------------
+
+/// Reads n bytes at p with the widest loads the active path has (64-byte steps on AVX-512) and returns the XOR of
+/// their 8-byte little-endian words (the last one zero-padded): a stream with no arithmetic, so `reel bench
+/// --read-bound` can time the bytes a decode step reads from the weights with nothing else in the way. Every path
+/// returns the same value. Unaligned p is fine.
+uint64_t reel_read_xor(const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

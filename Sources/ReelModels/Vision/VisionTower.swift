@@ -54,6 +54,25 @@ public final class VisionTower {
     /// hs[i] the output of layer i, before post_layernorm) and `vision.post_layernorm`; rows are tokens,
     /// `firstRow` = first image index · tokens.
     public var capture: CaptureHook?
+    /// Called after each stage of the forward pass with the stage that just finished (profiling: `reel bench
+    /// --profile` on a vision model charges the time since the previous call to it). Costs one nil check per stage
+    /// when unset.
+    public var stageHook: ((Stage) -> Void)?
+
+    /// The stages `stageHook` reports, in forward order (per layer: layer_norm1 … residual add after the MLP).
+    public enum Stage: String, CaseIterable, Sendable {
+        case embeddings
+        case layerNorm1 = "layer_norm1"
+        case qkvProj = "q_proj + k_proj + v_proj"
+        case attention = "attention (q·kᵀ, softmax, ·v)"
+        case outProj = "out_proj"
+        case residual = "residual adds"
+        case layerNorm2 = "layer_norm2"
+        case fc1
+        case activation = "activation (gelu)"
+        case fc2
+        case postLayernorm = "post_layernorm"
+    }
 
     let patchEmbedding: Linear                         // any [D, C·P·P] (+ bias [D], SigLIP), the conv as a GEMM
     let classEmbedding: [Float]?                       // f32 [D] (CLIP)
@@ -158,6 +177,7 @@ public final class VisionTower {
                 for (j, w) in wanted.enumerated() where w == i { states[j].data.update(from: buffers.x.data, count: b * t * d) }
             }
             try embed(pixels + first * pixelsPerImage, images: b, firstRow: first * t)
+            stageHook?(.embeddings)
             keep(0)
             for i in 0..<depth {
                 try layerForward(layers[i], images: b)
@@ -169,6 +189,7 @@ public final class VisionTower {
                 postLayernormWeights { w, bias in
                     EncoderOps.layerNorm(x.data, rows: b * t, dim: d, weight: w, bias: bias, eps: Float(c.layerNormEps), into: x.data)
                 }
+                stageHook?(.postLayernorm)
                 emit("vision.post_layernorm", x, first * t)
                 let out = Tensor(shape: [b * t, d])
                 out.data.update(from: x.data, count: b * t * d)
@@ -228,24 +249,34 @@ public final class VisionTower {
         }
         // residual = hidden_states; hidden_states = self.layer_norm1(hidden_states)
         try layerNorm(w.layerNorm1)
+        stageHook?(.layerNorm1)
         // hidden_states = self.self_attn(hidden_states): q/k/v projections, softmax(q·kᵀ·hd^-0.5)·v, out_proj
         try w.qProj(buf.xNorm, into: buf.q, pool: pool)
         try w.kProj(buf.xNorm, into: buf.k, pool: pool)
         try w.vProj(buf.xNorm, into: buf.v, pool: pool)
+        stageHook?(.qkvProj)
         try buf.attn.reshape([n, d])
         EncoderOps.attention(q: buf.q.data, k: buf.k.data, v: buf.v.data, sequences: b, length: t,
                              heads: c.numAttentionHeads, headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(),
                              into: buf.attn.data, pool: pool)
+        stageHook?(.attention)
         try w.outProj(buf.attn, into: buf.proj, pool: pool)
+        stageHook?(.outProj)
         // hidden_states = residual + hidden_states
         Ops.add(buf.x.data, buf.proj.data, count: n * d)
+        stageHook?(.residual)
         // residual = hidden_states; hidden_states = self.mlp(self.layer_norm2(hidden_states))
         try layerNorm(w.layerNorm2)
+        stageHook?(.layerNorm2)
         try w.fc1(buf.xNorm, into: buf.mlp, pool: pool)
+        stageHook?(.fc1)
         c.hiddenAct.apply(buf.mlp.data, count: n * c.intermediateSize, pool: pool)
+        stageHook?(.activation)
         try w.fc2(buf.mlp, into: buf.proj, pool: pool)
+        stageHook?(.fc2)
         // hidden_states = residual + hidden_states
         Ops.add(buf.x.data, buf.proj.data, count: n * d)
+        stageHook?(.residual)
     }
 
     @inline(__always) private func emit(_ name: String, _ t: Tensor, _ firstRow: Int) {
