@@ -17,7 +17,10 @@ final class ReelAVDemoTests: XCTestCase {
     static let logitRelative = 1e-4
     /// Issue 6: int4 loses no more than 2 points of accuracy to f32.
     static let int4AccuracyLoss = 0.02
-    static let subset = 16
+    /// Items of the committed held-out set (64 in all) the int4 test scores. One item of n is 100/n points, so the
+    /// subset must exceed 50 items for "2 points" to allow anything but zero loss: with 16 it asserted "no item
+    /// lost", a stricter rule than issue 6's; all 64 measure the issue's bound at 1.6-point resolution.
+    static let subset = 64
 
     static var demoDir: String {
         var u = URL(fileURLWithPath: #filePath)
@@ -105,7 +108,7 @@ final class ReelAVDemoTests: XCTestCase {
         return out
     }
 
-    /// int4 within 2 points of f32 on the first `subset` held-out questions (greedy, as `reel eval`).
+    /// int4 within 2 points of f32 on the first `subset` held-out questions (greedy, as `reel eval`; all 64 of them).
     func testInt4KeepsAccuracyOnHeldOutSubset() throws {
         let f32 = try demo(.f32), q4 = try demo(.q4)
         let set = try QuestionSet(path: Self.demoDir + "/heldout/questions.jsonl")
