@@ -133,6 +133,26 @@ def make_tokenizer(d):
     return tok
 
 
+def save_tiny_qwen2_audio(d, audio, hidden, max_positions, seed):
+    """A tiny random Qwen2-Audio (the given encoder shape, a 2-layer Qwen2 decoder) saved to d in bf16, reloaded as
+    the float64 reference. Weights are rounded to bf16 first so the checkpoint holds exactly the reference's values."""
+    cfg = Qwen2AudioConfig(
+        audio_config=dict(model_type="qwen2_audio_encoder", num_mel_bins=128, **audio),
+        text_config=dict(model_type="qwen2", vocab_size=404, hidden_size=hidden, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=max_positions, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                         bos_token_id=0, eos_token_id=2, rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
+        audio_token_index=400, tie_word_embeddings=False)
+    m = Qwen2AudioForConditionalGeneration(cfg).eval()
+    randomize_(m, seed=seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(p.to(torch.bfloat16).to(torch.float32))
+    m.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=2, do_sample=False)
+    m.to(torch.bfloat16).save_pretrained(d)
+    return Qwen2AudioForConditionalGeneration.from_pretrained(d, dtype=torch.float64).eval()
+
+
 def make_qwen2_audio():
     d = os.path.join(OUT, "qwen2_audio")
     if os.path.isdir(d):
@@ -144,21 +164,7 @@ def make_qwen2_audio():
     tok.chat_template = proc.chat_template          # the processor's default (vicuna-style) template
     tok.save_pretrained(d)
 
-    cfg = Qwen2AudioConfig(
-        audio_config=dict(model_type="qwen2_audio_encoder", num_mel_bins=128, **AUDIO),
-        text_config=dict(model_type="qwen2", vocab_size=404, hidden_size=64, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, rms_norm_eps=1e-6, tie_word_embeddings=False,
-                         bos_token_id=0, eos_token_id=2, rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
-        audio_token_index=400, tie_word_embeddings=False)
-    m = Qwen2AudioForConditionalGeneration(cfg).eval()
-    randomize_(m, seed=2)
-    with torch.no_grad():  # round to bf16 so the bf16 checkpoint holds exactly the values the reference uses
-        for p in m.parameters():
-            p.copy_(p.to(torch.bfloat16).to(torch.float32))
-    m.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=2, do_sample=False)
-    m.to(torch.bfloat16).save_pretrained(d)
-    m = Qwen2AudioForConditionalGeneration.from_pretrained(d, dtype=torch.float64).eval()
+    m = save_tiny_qwen2_audio(d, AUDIO, hidden=64, max_positions=256, seed=2)
 
     messages = [{"role": "user", "content": [{"type": "audio", "audio_url": "chirp.wav"},
                                              {"type": "text", "text": "What is this sound?"}]}]
@@ -282,21 +288,7 @@ def make_qwen2_audio_30s():
     tok.save_pretrained(d)
     proc.feature_extractor.save_pretrained(d)     # preprocessor_config.json, as a real checkpoint ships it
 
-    cfg = Qwen2AudioConfig(
-        audio_config=dict(model_type="qwen2_audio_encoder", num_mel_bins=128, **AUDIO30),
-        text_config=dict(model_type="qwen2", vocab_size=404, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, rms_norm_eps=1e-6, tie_word_embeddings=False,
-                         bos_token_id=0, eos_token_id=2, rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
-        audio_token_index=400, tie_word_embeddings=False)
-    m = Qwen2AudioForConditionalGeneration(cfg).eval()
-    randomize_(m, seed=3)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.copy_(p.to(torch.bfloat16).to(torch.float32))
-    m.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=2, do_sample=False)
-    m.to(torch.bfloat16).save_pretrained(d)
-    m = Qwen2AudioForConditionalGeneration.from_pretrained(d, dtype=torch.float64).eval()
+    m = save_tiny_qwen2_audio(d, AUDIO30, hidden=32, max_positions=1024, seed=3)
 
     messages = [{"role": "user", "content": [{"type": "audio", "audio_url": "clip.mp3"},
                                              {"type": "text", "text": PROMPT_30S}]}]

@@ -10,12 +10,6 @@
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
-// Unrolled loops keep the accumulators in registers.
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL _Pragma("GCC unroll 16")
-#endif
 #define KFN static inline TGT __attribute__((always_inline))
 
 /// One tile: rows [0, mr) of `act` (mr ≤ 2) × one panel; writes the first nc columns of each row.
@@ -75,24 +69,7 @@ KFN void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb, const ui
     }
 }
 
-static TGT void igemm_avx2(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
-                           const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {
-    const int ns = ig_nsub(enc);
-    const size_t pbb = ig_panel_block_bytes(ns), ars = (size_t)nb * IG_ACT_BLOCK;
-    for (int64_t c = c0; c < c1; c += IG_NR) {
-        const int nc = c1 - c < IG_NR ? (int)(c1 - c) : IG_NR;
-        reel_ig_pack_panel_c(enc, 0, w, rb, c, nc, nb, scratch);
-        int64_t i = 0;
-        for (; i + 2 <= m; i += 2) {
-            if (ns == 1) tile(1, 2, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-            else tile(2, 2, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-        }
-        if (i < m) {
-            if (ns == 1) tile(1, 1, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-            else tile(2, 1, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-        }
-    }
-}
+IG_PANEL_DRIVER(igemm_avx2, TGT)
 
 const reel_igemm_fn reel_igemm_avx2 = igemm_avx2;
 

@@ -12,13 +12,6 @@
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define KFN static inline TGT __attribute__((always_inline))
-// The row, group and panel loops must unroll so the accumulators stay in registers (without it clang kept them on the
-// stack: ~2× slower).
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL _Pragma("GCC unroll 16")
-#endif
 #ifndef IG_MR
 #define IG_MR 6  // activation rows per tile (12 int32 + 12 f32 accumulators + 2 weight registers of 32 zmm)
 #endif

@@ -31,6 +31,14 @@ static inline size_t ig_weight_block_bytes(int enc) {
 /// Offset that makes the weight codes unsigned for vpdpbusd.
 static inline int ig_offset(int enc) { return enc == REEL_ENC_Q8 ? 128 : 8; }
 
+// UNROLL before a loop with a constant trip count: the row, group and panel loops must unroll so the accumulators
+// stay in registers (without it clang kept them on the stack: ~2× slower).
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /// One ISA's GEMM over columns [c0, c1) (nb blocks per row); scratch holds IG_MAX_PANELS panels.
 typedef void (*reel_igemm_fn)(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
                               const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch);
@@ -39,6 +47,33 @@ typedef void (*reel_igemm_fn)(int enc, const uint8_t *w, size_t rb, int64_t c0, 
 /// 0 stores signed q.
 void reel_ig_pack_panel_c(int enc, int offset, const uint8_t *w, size_t rb, int64_t r0, int nc, int64_t nb,
                           uint8_t *dst);
+
+/// Defines `static ATTR void NAME(…)`, a reel_igemm_fn for an ISA whose file has a tile of at most 2 activation rows
+/// × one panel, `tile(ns, mr, panel, pbb, nb, act, ars, y, ldy, nc)` (AVX2, NEON). Per 16-column panel it packs
+/// signed codes into scratch, then runs the tile over pairs of rows; ns and mr are constants in each call so the
+/// tile's loops unroll.
+#define IG_PANEL_DRIVER(NAME, ATTR)                                                                                 \
+    static ATTR void NAME(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,                \
+                          const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {                \
+        const int ns = ig_nsub(enc);                                                                              \
+        const size_t pbb = ig_panel_block_bytes(ns), ars = (size_t)nb * IG_ACT_BLOCK;                              \
+        for (int64_t c = c0; c < c1; c += IG_NR) {                                                                \
+            const int nc = c1 - c < IG_NR ? (int)(c1 - c) : IG_NR;                                                \
+            reel_ig_pack_panel_c(enc, 0, w, rb, c, nc, nb, scratch);                                              \
+            for (int64_t i = 0; i < m; i += 2) {                                                                  \
+                const uint8_t *a = act + (size_t)i * ars;                                                         \
+                float *yi = y + i * ldy + c;                                                                      \
+                if (i + 2 <= m) {                                                                                 \
+                    if (ns == 1) tile(1, 2, scratch, pbb, nb, a, ars, yi, ldy, nc);                               \
+                    else tile(2, 2, scratch, pbb, nb, a, ars, yi, ldy, nc);                                       \
+                } else if (ns == 1) {                                                                             \
+                    tile(1, 1, scratch, pbb, nb, a, ars, yi, ldy, nc);                                            \
+                } else {                                                                                          \
+                    tile(2, 1, scratch, pbb, nb, a, ars, yi, ldy, nc);                                            \
+                }                                                                                                 \
+            }                                                                                                     \
+        }                                                                                                         \
+    }
 
 extern const reel_igemm_fn reel_igemm_scalar;
 #if defined(__x86_64__) || defined(__i386__)

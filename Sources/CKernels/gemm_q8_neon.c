@@ -9,12 +9,6 @@
 #if defined(__ARM_FEATURE_DOTPROD)
 #include <arm_neon.h>
 
-// Unrolled loops keep the accumulators in registers.
-#if defined(__clang__)
-#define UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define UNROLL _Pragma("GCC unroll 16")
-#endif
 static inline __attribute__((always_inline)) void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb,
                                                        const uint8_t *act, size_t ars, float *y, int64_t ldy, int nc) {
     float32x4_t f[2][4];
@@ -63,24 +57,7 @@ static inline __attribute__((always_inline)) void tile(int ns, int mr, const uin
     }
 }
 
-static void igemm_neon(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
-                       const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {
-    const int ns = ig_nsub(enc);
-    const size_t pbb = ig_panel_block_bytes(ns), ars = (size_t)nb * IG_ACT_BLOCK;
-    for (int64_t c = c0; c < c1; c += IG_NR) {
-        const int nc = c1 - c < IG_NR ? (int)(c1 - c) : IG_NR;
-        reel_ig_pack_panel_c(enc, 0, w, rb, c, nc, nb, scratch);
-        int64_t i = 0;
-        for (; i + 2 <= m; i += 2) {
-            if (ns == 1) tile(1, 2, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-            else tile(2, 2, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-        }
-        if (i < m) {
-            if (ns == 1) tile(1, 1, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-            else tile(2, 1, scratch, pbb, nb, act + (size_t)i * ars, ars, y + i * ldy + c, ldy, nc);
-        }
-    }
-}
+IG_PANEL_DRIVER(igemm_neon, )
 
 const reel_igemm_fn reel_igemm_neon = igemm_neon;
 #else
