@@ -24,15 +24,20 @@ def log(*a) -> None:
 
 # ----------------------------------------------------------------------------------------------------------- media
 
+def parsed(scenes: list[dict]) -> list[clips.Scene]:
+    """scenes.jsonl rows (a Scene plus its "video" path) → Scenes."""
+    return [clips.Scene.from_json({k: v for k, v in s.items() if k != "video"}) for s in scenes]
+
+
 def prepare_media(clip_dir: str, pre: data.Preprocessor) -> dict:
     """Decodes every clip of a directory made by make_demo_clips.py through `data.load_clip` (the inference path)
-    once, caching the inputs in clip_dir/media.pt."""
+    once, caching the inputs in clip_dir/media.pt. "scenes" holds each clip's `clips.Scene`."""
     cache = os.path.join(clip_dir, "media.pt")
     scenes = [json.loads(line) for line in open(os.path.join(clip_dir, "scenes.jsonl"))]
     if os.path.exists(cache):
         m = torch.load(cache)
         if m["preprocessor"] == pre.to_json() and len(m["videos"]) == len(scenes) and "frame_indices" in m:
-            return m | {"scenes": scenes}
+            return m | {"scenes": parsed(scenes)}
     fe = pre.feature_extractor()
     pv, af, seg, fidx = [], [], [], []
     t = time.time()
@@ -56,7 +61,7 @@ def prepare_media(clip_dir: str, pre: data.Preprocessor) -> dict:
     m = {"videos": [s["video"] for s in scenes], "pixel_values": torch.stack(pv), "input_features": torch.stack(af),
          "segments": seg[0], "frame_indices": list(fidx[0]), "preprocessor": pre.to_json()}
     torch.save(m, cache)
-    return m | {"scenes": scenes}
+    return m | {"scenes": parsed(scenes)}
 
 
 def media_cache(m: dict, clip_dir: str) -> dict:
@@ -105,8 +110,7 @@ def token_targets(scene: clips.Scene, frame_indices: list[int], grid: int) -> tu
 def aux_targets(m: dict, grid: int) -> dict:
     """token_targets for every clip of a prepared media dict, stacked: [clips, segments·F, grid²(, 2)]."""
     idx = m["frame_indices"]
-    tg = [token_targets(clips.Scene.from_json({k: v for k, v in s.items() if k != "video"}), idx, grid)
-          for s in m["scenes"]]
+    tg = [token_targets(s, idx, grid) for s in m["scenes"]]
     return {"colour": torch.stack([t[0] for t in tg]), "shape": torch.stack([t[1] for t in tg]),
             "direction": torch.stack([t[2] for t in tg]), "centre": torch.stack([t[3] for t in tg])}
 
@@ -232,8 +236,7 @@ def attention_mask(branch: torch.Tensor) -> torch.Tensor:
 
 
 def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.0):
-    seqs = [questions_about(enc, clips.Scene.from_json({k: v for k, v in m["scenes"][i].items() if k != "video"}),
-                            rng, m["segments"], config, turns, mc_share, mc_weight) for i in idx]
+    seqs = [questions_about(enc, m["scenes"][i], rng, m["segments"], config, turns, mc_share, mc_weight) for i in idx]
     n = max(len(s[0]) for s in seqs)
     ids = torch.full((len(seqs), n), text.ENDOFTEXT, dtype=torch.long)
     lab = torch.full((len(seqs), n), -100, dtype=torch.long)
@@ -254,7 +257,7 @@ def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.
                     continue
                 if frame_pos is None:
                     frame_pos = torch.nonzero(ids[r] == config["frame_token_index"]).flatten()
-                th = clips.Scene.from_json({k: v for k, v in m["scenes"][idx[r]].items() if k != "video"}).things[target]
+                th = m["scenes"][idx[r]].things[target]
                 on = aux["colour"][idx[r]].flatten() == AUX_COLOURS.index(th.colour)
                 t = frame_pos[on]
                 if len(t) == 0:
@@ -310,11 +313,10 @@ def default_config(vocab_size: int, pre: data.Preprocessor, heads: int = 4, kv_h
     )
 
 
-def tokenizer_corpus(scenes, seed: int) -> list[str]:
+def tokenizer_corpus(scenes: list[clips.Scene], seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     out = []
-    for s in scenes:
-        sc = clips.Scene.from_json({k: v for k, v in s.items() if k != "video"})
+    for sc in scenes:
         for q in clips.questions_for(sc, rng):
             out.append(text.user_turn(clips.prompt_text(q), video=True) + q["answer"] + "<|im_end|>\n")
     return out
@@ -432,6 +434,11 @@ def train(a) -> None:
     model.train()
     ema, best, aux_ema, attn_ema = None, -1.0, 0.0, 0.0
     if a.attn_weight > 0:
+        tc = config["text_config"]
+        for kind, (layer, head) in PROBE_HEADS.items():
+            if layer >= tc["num_hidden_layers"] or head >= tc["num_attention_heads"]:
+                sys.exit(f"--attn-weight: the {kind} probe trains layer {layer} head {head}, but the decoder has "
+                         f"{tc['num_hidden_layers']} layers of {tc['num_attention_heads']} heads")
         model.language_model.set_attn_implementation("eager")
         log(f"attention probes: weight {a.attn_weight}, heads (layer, head) {PROBE_HEADS}")
     for step in range(1, a.steps + 1):
