@@ -54,6 +54,10 @@ def main() -> None:
     ap.add_argument("--eval-clips", type=int, default=30)
     ap.add_argument("--skip-train", action="store_true", help="only the --heldout step, on an existing --out")
     a = ap.parse_args()
+    if a.mc_share is not None and not 0 <= a.mc_share <= 1:
+        ap.error(f"--mc-share {a.mc_share}: a probability, 0 to 1")
+    if a.mc_weight <= 0 or a.attn_weight < 0 or a.aux_weight < 0:
+        ap.error("--mc-weight must be positive, --attn-weight and --aux-weight at least 0")
     if not a.skip_train:
         train.train(a)
     if a.heldout:

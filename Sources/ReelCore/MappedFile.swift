@@ -83,6 +83,15 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
     case exists(path: String)
     case rename(from: String, to: String, errno: Int32)
 
+    /// The failure without the path, for an error that names the path itself (`ReelFormatError.cannotOpen`).
+    public var reason: String {
+        switch self {
+        case let .open(_, e), let .map(_, e), let .write(_, e): return IOError.message(e)
+        case .notARegularFile: return "not a regular file"
+        default: return description
+        }
+    }
+
     public var description: String {
         switch self {
         case let .open(path, e): return "\(path): cannot open: \(IOError.message(e))"

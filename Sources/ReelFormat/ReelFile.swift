@@ -27,7 +27,9 @@ public final class ReelFile: @unchecked Sendable {
     /// Maps and validates `path`.
     public init(path: String) throws {
         self.path = path
-        do { mapping = try MappedFile(path: path) } catch { throw ReelFormatError.cannotOpen(path: path, reason: "\(error)") }
+        do { mapping = try MappedFile(path: path) } catch {
+            throw ReelFormatError.cannotOpen(path: path, reason: (error as? IOError)?.reason ?? "\(error)")
+        }
         let bytes = mapping.bytes
         let magic = ReelLayout.magic
         // A file shorter than the magic whose bytes match it is a truncated .reel, not a foreign file.
