@@ -39,12 +39,24 @@ def main() -> None:
                     help="weight of the training-only read-out loss on the vision tokens (0: off)")
     ap.add_argument("--attn-weight", type=float, default=0.0,
                     help="weight of the training-only loss on where three decoder heads look (0: off)")
+    ap.add_argument("--verify-probe", action="store_true",
+                    help="with --attn-weight: an option of a question about one shape also reads that shape "
+                         "(the shape probe's head, from the option's text)")
+    ap.add_argument("--answer-readout", type=float, default=0.0,
+                    help="weight of the training-only read-out of the asked-about shape's colour, shape and direction "
+                         "from the residual entering the last decoder layer at the answer position (needs --aux-weight)")
+    ap.add_argument("--option-target", choices=("text", "line"), default="text",
+                    help="what the option probe should read: the right option's text (after \"C.\"), or its whole "
+                         "line, letter included (stages 4-6 of the committed checkpoint)")
     ap.add_argument("--mc-share", type=float, default=None,
                     help="probability that a seen/heard question is multiple choice (default: uniform over questions)")
     ap.add_argument("--mc-weight", type=float, default=1.0,
                     help="loss weight of multiple-choice answers (the open answers have 1)")
     ap.add_argument("--decoder-heads", type=int, default=4, help="the decoder's attention heads (hidden 128)")
     ap.add_argument("--decoder-kv-heads", type=int, default=2, help="... and its key/value heads")
+    ap.add_argument("--decoder-layers", type=int, default=4, help="the decoder's layers (from scratch)")
+    ap.add_argument("--grow-layers", type=int, default=0,
+                    help="with --init: append this many decoder layers, each starting as the identity")
     ap.add_argument("--qk-init-std", type=float, default=0.0,
                     help="std of the decoder's q_proj/k_proj initial weights (0: transformers' initializer_range)")
     ap.add_argument("--init", help="continue training an exported checkpoint directory (its tokenizer and weights)")
@@ -56,8 +68,16 @@ def main() -> None:
     a = ap.parse_args()
     if a.mc_share is not None and not 0 <= a.mc_share <= 1:
         ap.error(f"--mc-share {a.mc_share}: a probability, 0 to 1")
-    if a.mc_weight <= 0 or a.attn_weight < 0 or a.aux_weight < 0:
-        ap.error("--mc-weight must be positive, --attn-weight and --aux-weight at least 0")
+    if a.mc_weight <= 0 or a.attn_weight < 0 or a.aux_weight < 0 or a.answer_readout < 0:
+        ap.error("--mc-weight must be positive, --attn-weight, --aux-weight and --answer-readout at least 0")
+    if a.answer_readout > 0 and a.aux_weight == 0:
+        ap.error("--answer-readout takes its targets from the vision read-out's: give --aux-weight above 0")
+    if a.verify_probe and a.attn_weight == 0:
+        ap.error("--verify-probe is an attention probe: give --attn-weight above 0")
+    if a.grow_layers < 0 or (a.grow_layers and not a.init):
+        ap.error("--grow-layers appends layers to an --init checkpoint: give --init and a count of at least 0")
+    if a.decoder_layers < 1:
+        ap.error("--decoder-layers must be at least 1")
     if not a.skip_train:
         train.train(a)
     if a.heldout:

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from . import clips, data, evaluate, text
 from .model import ReelAVForConditionalGeneration, expand_video, make_config
@@ -137,6 +139,46 @@ class AuxHead(torch.nn.Module):
         return lc + ls + ld + 4 * lp
 
 
+class AnswerReadout(torch.nn.Module):
+    """Training only: a linear read-out of the residual stream entering the decoder's last layer, at the position
+    that gives an answer's first token, of the colour, shape and direction of the shape the question asks about. It
+    asks the layers before the last to have fetched that shape's properties, so the last layer can match them to an
+    option line (`--answer-readout`). The residual is RMS-normalised first, so a fresh head on a trained model starts
+    with a sane loss."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.proj = torch.nn.Linear(hidden, len(AUX_COLOURS) + len(AUX_SHAPES) + len(AUX_DIRECTIONS))
+
+    def loss(self, resid: torch.Tensor, items: list) -> torch.Tensor:
+        rows = torch.tensor([r for r, _, _ in items])
+        qs = torch.tensor([q for _, q, _ in items])
+        t = torch.tensor([c for _, _, c in items])                       # [n, 3]
+        x = resid[rows, qs]
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        out = self.proj(x)
+        nc, ns = len(AUX_COLOURS), len(AUX_SHAPES)
+        ce = torch.nn.functional.cross_entropy
+        return ce(out[:, :nc], t[:, 0]) + ce(out[:, nc:nc + ns], t[:, 1]) + ce(out[:, nc + ns:], t[:, 2])
+
+
+def fit_aux_head(model, head: AuxHead, m: dict, aux: dict, clips_n: int = 256, steps: int = 300) -> float:
+    """Fits a fresh read-out head to a trained model's (frozen) vision tokens before training continues (`--init`).
+    The exported checkpoint does not carry the head, and a random one on tokens that have grown large gives a loss in
+    the tens, whose gradient would swamp the answers' under the norm-1 clip for hundreds of steps."""
+    idx = torch.arange(min(clips_n, len(m["videos"])))
+    with torch.no_grad():
+        feats = model.vision_features(m["pixel_values"][idx].flatten(0, 1))
+    targets = [aux[k][idx].flatten(0, 1) for k in ("colour", "shape", "direction", "centre")]
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = head.loss(feats, *targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
 # ------------------------------------------------------------------------------------------------------- sequences
 
 class Encoder:
@@ -178,7 +220,8 @@ def option_lines(enc: Encoder, tokens: list[int]) -> list[tuple[int, int]]:
 
 
 def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config: dict, turns: tuple[int, int],
-                    mc_share: float | None = None, mc_weight: float = 1.0):
+                    mc_share: float | None = None, mc_weight: float = 1.0, verify: bool = False,
+                    option_text: bool = True):
     """Several independent single-question prompts about one clip, packed behind ONE copy of the clip (ids, labels,
     positions, branch, probes): the prefix is the user turn up to and including the clip; each branch is the rest of
     one question's prompt, its answer and <|im_end|>. A branch sees the prefix and itself only (see
@@ -188,8 +231,10 @@ def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config
     multiple-choice one with that probability where the category has one).
 
     `probes` lists, for the attention loss, (kind, query position, target) records: ("shape", the last prompt
-    position, index of the shape asked about), ("option", the last prompt position, token range of the right option
-    line) and ("letter", a position of an option's text, the position of its letter)."""
+    position, index of the shape asked about), ("option", the last prompt position, token range of the right option's
+    text after "X." — with `option_text` False its whole line, letter included) and ("letter", a position of an option's text, the position of its letter); with `verify`, also ("verify",
+    a position of an option's text, index of the shape asked about): an option of a question about one shape reads
+    that shape, so it can tell whether it is true before the answer looks for the true option."""
     qs = clips.questions_for(scene, rng)
     by_cat = {c: [q for q in qs if q["category"] == c] for c in CATEGORIES}
     prefix = expand_video(enc("<|im_start|>user\n<video>"), segments, config)
@@ -212,10 +257,12 @@ def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config
             probes.append(("shape", last, thing))
         if q.get("options"):
             for n, (s0, e0) in enumerate(option_lines(enc, full)):
-                if "ABCD"[n] == q["answer"]:
-                    probes.append(("option", last, (start + s0, start + e0)))
+                if "ABCD"[n] == q["answer"]:   # its text, not its letter: a uniform look at the letters earns nothing
+                    probes.append(("option", last, (start + s0 + (2 if option_text else 0), start + e0)))
                 for j in range(s0 + 2, e0):
                     probes.append(("letter", start + j, start + s0))
+                    if thing is not None and verify:
+                        probes.append(("verify", start + j, thing))
         ids += rest
         labels += [-100] * (len(full) - len(prefix)) + a
         pos += list(range(len(prefix), len(prefix) + len(rest)))
@@ -235,15 +282,17 @@ def attention_mask(branch: torch.Tensor) -> torch.Tensor:
     return m[:, None]
 
 
-def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.0):
-    seqs = [questions_about(enc, m["scenes"][i], rng, m["segments"], config, turns, mc_share, mc_weight) for i in idx]
+def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.0, verify=False, option_text=True):
+    seqs = [questions_about(enc, m["scenes"][i], rng, m["segments"], config, turns, mc_share, mc_weight, verify,
+                            option_text) for i in idx]
     n = max(len(s[0]) for s in seqs)
     ids = torch.full((len(seqs), n), text.ENDOFTEXT, dtype=torch.long)
     lab = torch.full((len(seqs), n), -100, dtype=torch.long)
     pos = torch.zeros((len(seqs), n), dtype=torch.long)
     br = torch.full((len(seqs), n), -1, dtype=torch.long)
     wt = torch.zeros((len(seqs), n))
-    probes = {"shape": [], "option": [], "letter": []}   # kind → [(row, query position, target positions)]
+    # kind → [(row, query position, targets)]; "answer": (row, answer position, the asked-about shape's classes)
+    probes = {"shape": [], "option": [], "letter": [], "verify": [], "answer": []}
     for r, (s, l, p, b, pr, w) in enumerate(seqs):
         ids[r, :len(s)] = torch.tensor(s)
         wt[r, :len(w)] = torch.tensor(w)
@@ -252,12 +301,15 @@ def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.
         br[r, :len(b)] = torch.tensor(b)
         frame_pos = None
         for kind, q, target in pr:
-            if kind == "shape":
+            if kind in ("shape", "verify"):
                 if aux is None:
                     continue
                 if frame_pos is None:
                     frame_pos = torch.nonzero(ids[r] == config["frame_token_index"]).flatten()
                 th = m["scenes"][idx[r]].things[target]
+                if kind == "shape":
+                    probes["answer"].append((r, q, (AUX_COLOURS.index(th.colour), AUX_SHAPES.index(th.shape),
+                                                    AUX_DIRECTIONS.index(th.direction))))
                 on = aux["colour"][idx[r]].flatten() == AUX_COLOURS.index(th.colour)
                 t = frame_pos[on]
                 if len(t) == 0:
@@ -272,40 +324,128 @@ def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.
     return ids, lab, pv, af, pos, attention_mask(br), probes, wt
 
 
-# Which decoder head each attention probe trains (layer, head); see `attention_loss`.
-PROBE_HEADS = {"shape": (2, 0), "option": (3, 2), "letter": (1, 3)}
+# Which decoder head each attention probe trains: kind → (layer, head); a negative layer counts from the last layer
+# (so the option probe reads from the last layer however deep the decoder is). See `attention_loss`.
+PROBE_HEADS = {"shape": (2, 0), "option": (-1, 2), "letter": (1, 3), "verify": (2, 0)}
 
 
-def attention_loss(attentions, probes) -> torch.Tensor:
+def probe_heads(n_layers: int) -> dict:
+    return {k: (l % n_layers, h) for k, (l, h) in PROBE_HEADS.items()}
+
+
+def _probe_attention(module, query, key, value, attention_mask, **kw):
+    """SDPA attention that also keeps a probed layer's post-RoPE queries and keys (and the mask), so the probed heads'
+    weights can be computed at the probed positions only (`attention_loss`) — eager attention in every layer would
+    compute and keep every head's full [L, L] weights, which made a step 2.5× slower."""
+    if getattr(module, "reel_probe", False):
+        module.reel_qk = (query, key, attention_mask)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kw)
+
+
+AttentionInterface.register("reel_probe", _probe_attention)
+
+
+def enable_probes(model) -> dict:
+    """Switches the decoder to `_probe_attention` and marks the probed layers; returns kind → (attention module,
+    head)."""
+    lm = model.language_model
+    lm.set_attn_implementation("reel_probe")
+    layers = lm.model.layers
+    out = {}
+    for kind, (layer, head) in probe_heads(len(layers)).items():
+        attn = layers[layer].self_attn
+        attn.reel_probe = True
+        out[kind] = (attn, head)
+    return out
+
+
+def probe_weights(attn, head: int, rows: torch.Tensor, qs: torch.Tensor) -> torch.Tensor:
+    """[n, L] attention weights of `head` of a probed layer from query position qs[i] of batch row rows[i], exactly
+    as eager attention computes them (softmax of scaled q·k plus the mask)."""
+    query, key, mask = attn.reel_qk
+    kv = head // attn.num_key_value_groups
+    q = query[rows, head, qs]                                   # [n, d]
+    k = key[rows, kv]                                           # [n, L, d]
+    logits = torch.einsum("nd,nld->nl", q, k) * attn.scaling
+    if mask is not None:
+        m = mask[rows, 0, qs] if mask.shape[0] > 1 else mask[0, 0, qs]
+        logits = logits.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else logits + m[..., : logits.shape[-1]]
+    return torch.softmax(logits, dim=-1)
+
+
+def attention_loss(heads: dict, probes: dict, L: int) -> torch.Tensor:
     """Training-only supervision of where three heads look, from the generator's ground truth: from the position
     that gives an answer's first token, one head (PROBE_HEADS["shape"]) should read the vision tokens of the shape the
-    question asks about, another (["option"]) the right option's line; at an option's text, a third (["letter"])
-    should read the option's letter. Loss: −log of the attention mass on the targets, averaged per kind, summed."""
-    total = attentions[0].new_zeros(())
-    L = attentions[0].shape[-1]
+    question asks about, another (["option"]) the right option's text; at an option's text, a third (["letter"])
+    should read the option's letter (and with `--verify-probe` the shape head, from there, the asked-about shape).
+    Loss: −log of the attention mass on the targets, averaged per kind, summed. `heads`: `enable_probes`."""
+    total = torch.zeros(())
     for kind, items in probes.items():
-        if not items:
+        if not items or kind not in heads:
             continue
-        layer, head = PROBE_HEADS[kind]
+        attn, head = heads[kind]
         rows = torch.tensor([r for r, _, _ in items])
         qs = torch.tensor([q for _, q, _ in items])
         target = torch.zeros(len(items), L)
         for n, (_, _, t) in enumerate(items):
             target[n, t] = 1.0
-        mass = (attentions[layer][rows, head, qs] * target).sum(-1)
+        mass = (probe_weights(attn, head, rows, qs) * target).sum(-1)
         total = total + (-torch.log(mass + 1e-6)).mean()
     return total
 
 
+@torch.no_grad()
+def check_probe_weights(model, heads: dict, ids, pv, af, pos, mask, probes) -> float:
+    """Largest difference between `probe_weights` and eager attention's weights on one batch (they must agree: the
+    probes train exactly the heads eager attention would report)."""
+    lm = model.language_model
+    lm.set_attn_implementation("eager")
+    fmask = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
+    out = lm(inputs_embeds=model.embed(ids, pv, af), position_ids=pos, attention_mask=fmask, output_attentions=True)
+    lm.set_attn_implementation("reel_probe")
+    model(ids, pv, af, position_ids=pos, attention_mask=mask)
+    layers = list(lm.model.layers)
+    worst = 0.0
+    for kind, items in probes.items():
+        if kind not in heads or not items:
+            continue
+        attn, head = heads[kind]
+        rows = torch.tensor([r for r, _, _ in items])
+        qs = torch.tensor([q for _, q, _ in items])
+        ref = out.attentions[layers.index(next(l for l in layers if l.self_attn is attn))][rows, head, qs]
+        worst = max(worst, float((probe_weights(attn, head, rows, qs) - ref).abs().max()))
+    return worst
+
+
+def grow_decoder(model, extra: int):
+    """A copy of `model` with `extra` decoder layers appended, each starting as the identity: its o_proj and
+    down_proj are zero, so the residual stream passes through unchanged and the grown model answers exactly as the
+    old one until training moves them."""
+    config = json.loads(json.dumps(model.config))
+    n = config["text_config"]["num_hidden_layers"]
+    config["text_config"]["num_hidden_layers"] = n + extra
+    if "layer_types" in config["text_config"]:
+        config["text_config"]["layer_types"] += config["text_config"]["layer_types"][-1:] * extra
+    grown = ReelAVForConditionalGeneration(config)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(".layers." in k and int(k.split(".layers.")[1].split(".")[0]) >= n
+                                  for k in missing), (missing, unexpected)
+    with torch.no_grad():
+        for layer in grown.language_model.model.layers[n:]:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+    return grown
+
+
 # ------------------------------------------------------------------------------------------------------------- run
 
-def default_config(vocab_size: int, pre: data.Preprocessor, heads: int = 4, kv_heads: int = 2) -> dict:
+def default_config(vocab_size: int, pre: data.Preprocessor, heads: int = 4, kv_heads: int = 2, layers: int = 4) -> dict:
     return make_config(
         vision=dict(hidden_size=96, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
                     image_size=pre.image_size, patch_size=8),
         audio=dict(num_mel_bins=pre.feature_size, d_model=64, encoder_layers=2, encoder_attention_heads=4,
                    encoder_ffn_dim=128, max_source_positions=pre.nb_max_frames // 2),
-        text=dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
+        text=dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=384, num_hidden_layers=layers,
                   num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=2048, rope_theta=10000.0,
                   rms_norm_eps=1e-6, tie_word_embeddings=False, bos_token_id=None, eos_token_id=text.IM_END,
                   pad_token_id=text.ENDOFTEXT),
@@ -383,13 +523,15 @@ def train(a) -> None:
     if a.init:   # continue from an exported checkpoint: its tokenizer and weights (a fresh optimiser and schedule)
         tok = Tokenizer.from_file(os.path.join(a.init, "tokenizer.json"))
         model = ReelAVForConditionalGeneration.from_pretrained(a.init).train()
+        if a.grow_layers:
+            model = grow_decoder(model, a.grow_layers).train()
         config = model.config
         vocab = config["text_config"]["vocab_size"]
-        log(f"continuing from {a.init}")
+        log(f"continuing from {a.init}" + (f", {a.grow_layers} identity decoder layers appended" if a.grow_layers else ""))
     else:
         tok = text.train_tokenizer(tokenizer_corpus(tr["scenes"], a.seed), a.vocab)
         vocab = math.ceil(tok.get_vocab_size() / 64) * 64
-        config = default_config(vocab, pre, a.decoder_heads, a.decoder_kv_heads)
+        config = default_config(vocab, pre, a.decoder_heads, a.decoder_kv_heads, a.decoder_layers)
         model = ReelAVForConditionalGeneration(config)
     # transformers initialises the audio convolutions with N(0, 0.02), which leaves the sound far weaker than the
     # stored sinusoidal positions it is added to (a probe of the untrained features cannot tell a high tone from a
@@ -416,8 +558,12 @@ def train(a) -> None:
     if aux is not None:
         log(f"auxiliary vision targets: {grid}x{grid} tokens per frame, "
             f"{(aux['colour'] > 0).float().mean():.3f} of tokens on a shape; weight {a.aux_weight}")
+        if a.init:
+            log(f"read-out head fitted to the checkpoint's vision tokens: loss {fit_aux_head(model, head, tr, aux):.4f}")
 
-    params = list(model.named_parameters()) + (list(head.named_parameters()) if aux is not None else [])
+    readout = AnswerReadout(config["text_config"]["hidden_size"]) if a.answer_readout > 0 else None
+    params = list(model.named_parameters()) + (list(head.named_parameters()) if aux is not None else []) \
+        + (list(readout.named_parameters()) if readout is not None else [])
     decay = [p for n, p in params if p.requires_grad and p.dim() >= 2]
     other = [p for n, p in params if p.requires_grad and p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
@@ -435,26 +581,33 @@ def train(a) -> None:
     ema, best, aux_ema, attn_ema = None, -1.0, 0.0, 0.0
     if a.attn_weight > 0:
         tc = config["text_config"]
-        for kind, (layer, head) in PROBE_HEADS.items():
-            if layer >= tc["num_hidden_layers"] or head >= tc["num_attention_heads"]:
-                sys.exit(f"--attn-weight: the {kind} probe trains layer {layer} head {head}, but the decoder has "
+        for kind, (layer, h) in PROBE_HEADS.items():
+            if layer >= tc["num_hidden_layers"] or -layer > tc["num_hidden_layers"] or h >= tc["num_attention_heads"]:
+                sys.exit(f"--attn-weight: the {kind} probe trains layer {layer} head {h}, but the decoder has "
                          f"{tc['num_hidden_layers']} layers of {tc['num_attention_heads']} heads")
-        model.language_model.set_attn_implementation("eager")
-        log(f"attention probes: weight {a.attn_weight}, heads (layer, head) {PROBE_HEADS}")
+        probed = enable_probes(model)
+        chk = batch(enc, tr, np.arange(min(4, len(tr["videos"]))), np.random.default_rng(a.seed + 99), config,
+                    (a.min_turns, a.max_turns), a.mc_share, aux, a.mc_weight, a.verify_probe)
+        diff = check_probe_weights(model, probed, chk[0], *chk[2:7])   # ids, pixels, audio, positions, mask, probes
+        if diff > 1e-4:
+            sys.exit(f"the probed heads' weights differ from eager attention's by {diff:.2e}")
+        log(f"attention probes: weight {a.attn_weight}, heads (layer, head) {probe_heads(tc['num_hidden_layers'])}; "
+            f"equal to eager attention's weights within {diff:.1e}")
+    resid, ro_ema = {}, 0.0
+    if readout is not None:
+        model.language_model.model.layers[-1].register_forward_pre_hook(
+            lambda mod, args: resid.__setitem__("x", args[0]))
+        log(f"answer read-out at the last decoder layer's input: weight {a.answer_readout}")
     for step in range(1, a.steps + 1):
         idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
         ids, lab, pv, af, pos, mask, probes, wt = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns),
-                                                        a.mc_share, aux, a.mc_weight)
+                                                        a.mc_share, aux, a.mc_weight, a.verify_probe,
+                                                        a.option_target == "text")
         st = {} if aux is not None else None
-        if a.attn_weight > 0:   # eager attention (it returns the weights) takes an additive float mask
-            fmask = torch.zeros(mask.shape).masked_fill(~mask, torch.finfo(torch.float32).min)
-            out = model.language_model(inputs_embeds=model.embed(ids, pv, af, st), position_ids=pos,
-                                       attention_mask=fmask, output_attentions=True)
-            logits = out.logits
-            lp = attention_loss(out.attentions, probes)
+        logits = model(ids, pv, af, stages=st, position_ids=pos, attention_mask=mask)
+        if a.attn_weight > 0:
+            lp = attention_loss(probed, probes, ids.shape[1])
             attn_ema = lp.item() if step == 1 else 0.95 * attn_ema + 0.05 * lp.item()
-        else:
-            logits = model(ids, pv, af, stages=st, position_ids=pos, attention_mask=mask)
         ce = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                                                ignore_index=-100, reduction="none")
         w = wt[:, 1:].reshape(-1)
@@ -466,6 +619,10 @@ def train(a) -> None:
             loss = loss + a.aux_weight * la
         if a.attn_weight > 0:
             loss = loss + a.attn_weight * lp
+        if readout is not None and probes["answer"]:
+            lr_ = readout.loss(resid["x"], probes["answer"])
+            ro_ema = lr_.item() if step == 1 else 0.95 * ro_ema + 0.05 * lr_.item()
+            loss = loss + a.answer_readout * lr_
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -473,7 +630,7 @@ def train(a) -> None:
         sched.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % a.log_every == 0:
-            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + (f" (attn {attn_ema:.4f})" if a.attn_weight > 0 else "") + f" lr {sched.get_last_lr()[0]:.2e} "
+            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + (f" (attn {attn_ema:.4f})" if a.attn_weight > 0 else "") + (f" (readout {ro_ema:.4f})" if readout is not None else "") + f" lr {sched.get_last_lr()[0]:.2e} "
                 f"{(time.time() - t_train) / step:.2f}s/step")
         if step % a.eval_every == 0 or step == a.steps:
             model.eval()
@@ -490,6 +647,8 @@ def train(a) -> None:
         + " ".join(f"{k} {v:.3f}" for k, v in s.items()))
     export(model, tok, pre, a.out)
     with open(os.path.join(a.out, "training_log.json"), "w") as f:
-        json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "attn_weight": a.attn_weight, "mc_share": a.mc_share, "mc_weight": a.mc_weight, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
+        json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "attn_weight": a.attn_weight, "mc_share": a.mc_share, "mc_weight": a.mc_weight, "grow_layers": a.grow_layers,
+                   "verify_probe": a.verify_probe, "answer_readout": a.answer_readout,
+                   "option_target": a.option_target, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
                    "heldout": s, "threads": a.threads}, f, indent=2)
     log(f"exported to {a.out}")
