@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--option-target", choices=("text", "line"), default="text",
                     help="what the option probe should read: the right option's text (after \"C.\"), or its whole "
                          "line, letter included (stages 4-6 of the committed checkpoint)")
+    ap.add_argument("--probes-from", type=int, default=0,
+                    help="the attention probes and the answer read-out count from the step after this one")
     ap.add_argument("--mc-share", type=float, default=None,
                     help="probability that a seen/heard question is multiple choice (default: uniform over questions)")
     ap.add_argument("--mc-weight", type=float, default=1.0,

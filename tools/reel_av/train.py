@@ -373,6 +373,14 @@ def probe_weights(attn, head: int, rows: torch.Tensor, qs: torch.Tensor) -> torc
     return torch.softmax(logits, dim=-1)
 
 
+def probed_items(heads: dict, probes: dict):
+    """Per probe kind with items and a head: (attention module, head, batch rows, query positions, items)."""
+    for kind, items in probes.items():
+        if items and kind in heads:
+            attn, head = heads[kind]
+            yield attn, head, torch.tensor([r for r, _, _ in items]), torch.tensor([q for _, q, _ in items]), items
+
+
 def attention_loss(heads: dict, probes: dict, L: int) -> torch.Tensor:
     """Training-only supervision of where three heads look, from the generator's ground truth: from the position
     that gives an answer's first token, one head (PROBE_HEADS["shape"]) should read the vision tokens of the shape the
@@ -380,12 +388,7 @@ def attention_loss(heads: dict, probes: dict, L: int) -> torch.Tensor:
     should read the option's letter (and with `--verify-probe` the shape head, from there, the asked-about shape).
     Loss: −log of the attention mass on the targets, averaged per kind, summed. `heads`: `enable_probes`."""
     total = torch.zeros(())
-    for kind, items in probes.items():
-        if not items or kind not in heads:
-            continue
-        attn, head = heads[kind]
-        rows = torch.tensor([r for r, _, _ in items])
-        qs = torch.tensor([q for _, q, _ in items])
+    for attn, head, rows, qs, items in probed_items(heads, probes):
         target = torch.zeros(len(items), L)
         for n, (_, _, t) in enumerate(items):
             target[n, t] = 1.0
@@ -406,12 +409,7 @@ def check_probe_weights(model, heads: dict, ids, pv, af, pos, mask, probes) -> f
     model(ids, pv, af, position_ids=pos, attention_mask=mask)
     layers = list(lm.model.layers)
     worst = 0.0
-    for kind, items in probes.items():
-        if kind not in heads or not items:
-            continue
-        attn, head = heads[kind]
-        rows = torch.tensor([r for r, _, _ in items])
-        qs = torch.tensor([q for _, q, _ in items])
+    for attn, head, rows, qs, _ in probed_items(heads, probes):
         ref = out.attentions[layers.index(next(l for l in layers if l.self_attn is attn))][rows, head, qs]
         worst = max(worst, float((probe_weights(attn, head, rows, qs) - ref).abs().max()))
     return worst
@@ -617,9 +615,10 @@ def train(a) -> None:
                                                     for k in ("colour", "shape", "direction", "centre")))
             aux_ema = la.item() if step == 1 else 0.95 * aux_ema + 0.05 * la.item()
             loss = loss + a.aux_weight * la
-        if a.attn_weight > 0:
+        on = step > a.probes_from   # the probe and answer read-out losses start after a probe-free first phase
+        if a.attn_weight > 0 and on:
             loss = loss + a.attn_weight * lp
-        if readout is not None and probes["answer"]:
+        if readout is not None and probes["answer"] and on:
             lr_ = readout.loss(resid["x"], probes["answer"])
             ro_ema = lr_.item() if step == 1 else 0.95 * ro_ema + 0.05 * lr_.item()
             loss = loss + a.answer_readout * lr_
@@ -649,6 +648,6 @@ def train(a) -> None:
     with open(os.path.join(a.out, "training_log.json"), "w") as f:
         json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "attn_weight": a.attn_weight, "mc_share": a.mc_share, "mc_weight": a.mc_weight, "grow_layers": a.grow_layers,
                    "verify_probe": a.verify_probe, "answer_readout": a.answer_readout,
-                   "option_target": a.option_target, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
+                   "option_target": a.option_target, "probes_from": a.probes_from, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
                    "heldout": s, "threads": a.threads}, f, indent=2)
     log(f"exported to {a.out}")
