@@ -54,9 +54,9 @@ def main() -> None:
                     help="probability that a seen/heard question is multiple choice (default: uniform over questions)")
     ap.add_argument("--mc-weight", type=float, default=1.0,
                     help="loss weight of multiple-choice answers (the open answers have 1)")
-    ap.add_argument("--decoder-heads", type=int, default=4, help="the decoder's attention heads (hidden 128)")
-    ap.add_argument("--decoder-kv-heads", type=int, default=2, help="... and its key/value heads")
-    ap.add_argument("--decoder-layers", type=int, default=4, help="the decoder's layers (from scratch)")
+    ap.add_argument("--decoder-heads", type=int, help="from scratch: the decoder's attention heads (default 4; hidden 128)")
+    ap.add_argument("--decoder-kv-heads", type=int, help="... and its key/value heads (default 2)")
+    ap.add_argument("--decoder-layers", type=int, help="from scratch: the decoder's layers (default 4)")
     ap.add_argument("--grow-layers", type=int, default=0,
                     help="with --init: append this many decoder layers, each starting as the identity")
     ap.add_argument("--qk-init-std", type=float, default=0.0,
@@ -78,8 +78,16 @@ def main() -> None:
         ap.error("--verify-probe is an attention probe: give --attn-weight above 0")
     if a.grow_layers < 0 or (a.grow_layers and not a.init):
         ap.error("--grow-layers appends layers to an --init checkpoint: give --init and a count of at least 0")
-    if a.decoder_layers < 1:
-        ap.error("--decoder-layers must be at least 1")
+    shape = {"--decoder-heads": a.decoder_heads, "--decoder-kv-heads": a.decoder_kv_heads,
+             "--decoder-layers": a.decoder_layers}
+    if a.init and any(v is not None for v in shape.values()):
+        ap.error(f"{', '.join(k for k, v in shape.items() if v is not None)}: --init keeps the checkpoint's decoder "
+                 "(--grow-layers appends layers to it)")
+    a.decoder_heads, a.decoder_kv_heads, a.decoder_layers = (a.decoder_heads or 4, a.decoder_kv_heads or 2,
+                                                             a.decoder_layers or 4)
+    if min(a.decoder_heads, a.decoder_kv_heads, a.decoder_layers) < 1 or a.decoder_heads % a.decoder_kv_heads:
+        ap.error("--decoder-heads, --decoder-kv-heads and --decoder-layers must be positive, the heads a multiple of "
+                 "the key/value heads")
     if not a.skip_train:
         train.train(a)
     if a.heldout:

@@ -367,9 +367,8 @@ def probe_weights(attn, head: int, rows: torch.Tensor, qs: torch.Tensor) -> torc
     q = query[rows, head, qs]                                   # [n, d]
     k = key[rows, kv]                                           # [n, L, d]
     logits = torch.einsum("nd,nld->nl", q, k) * attn.scaling
-    if mask is not None:
-        m = mask[rows, 0, qs] if mask.shape[0] > 1 else mask[0, 0, qs]
-        logits = logits.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else logits + m[..., : logits.shape[-1]]
+    if mask is not None:   # the bool [B, 1, L, L] mask of `attention_mask`, True = may attend
+        logits = logits.masked_fill(~mask[rows, 0, qs], float("-inf"))
     return torch.softmax(logits, dim=-1)
 
 
@@ -407,10 +406,9 @@ def check_probe_weights(model, heads: dict, ids, pv, af, pos, mask, probes) -> f
     out = lm(inputs_embeds=model.embed(ids, pv, af), position_ids=pos, attention_mask=fmask, output_attentions=True)
     lm.set_attn_implementation("reel_probe")
     model(ids, pv, af, position_ids=pos, attention_mask=mask)
-    layers = list(lm.model.layers)
     worst = 0.0
     for attn, head, rows, qs, _ in probed_items(heads, probes):
-        ref = out.attentions[layers.index(next(l for l in layers if l.self_attn is attn))][rows, head, qs]
+        ref = out.attentions[attn.layer_idx][rows, head, qs]
         worst = max(worst, float((probe_weights(attn, head, rows, qs) - ref).abs().max()))
     return worst
 
@@ -603,7 +601,8 @@ def train(a) -> None:
                                                         a.option_target == "text")
         st = {} if aux is not None else None
         logits = model(ids, pv, af, stages=st, position_ids=pos, attention_mask=mask)
-        if a.attn_weight > 0:
+        on = step > a.probes_from   # the probe and answer read-out losses start after a probe-free first phase
+        if a.attn_weight > 0 and on:
             lp = attention_loss(probed, probes, ids.shape[1])
             attn_ema = lp.item() if step == 1 else 0.95 * attn_ema + 0.05 * lp.item()
         ce = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
@@ -615,7 +614,6 @@ def train(a) -> None:
                                                     for k in ("colour", "shape", "direction", "centre")))
             aux_ema = la.item() if step == 1 else 0.95 * aux_ema + 0.05 * la.item()
             loss = loss + a.aux_weight * la
-        on = step > a.probes_from   # the probe and answer read-out losses start after a probe-free first phase
         if a.attn_weight > 0 and on:
             loss = loss + a.attn_weight * lp
         if readout is not None and probes["answer"] and on:
