@@ -112,6 +112,12 @@ float reel_dot_bf16_f32(const uint16_t *x, const float *y, int64_t k) { return k
 
 uint64_t reel_read_xor(const void *p, size_t n) { return n > 0 ? kt()->read_xor(p, n) : 0; }
 void reel_softmax_f32(float *x, int64_t n) { if (n > 0) kt()->softmax(x, n); }
+void reel_softmax_exp_f32(float *x, int64_t n) { if (n > 0) kt()->softmax_exp(x, n); }
+void reel_layernorm_f32(const float *x, int64_t n, int64_t d, const float *w, const float *b, float eps, float *out) {
+    if (n < 1 || d < 1) return;
+    const reel_ktable *t = kt();
+    for (int64_t r = 0; r < n; r++) t->layernorm(x + r * d, d, w, b, eps, out + r * d);
+}
 void reel_gelu_tanh_f32(float *x, int64_t n) { if (n > 0) kt()->gelu_tanh(x, n); }
 void reel_silu_mul_f32(float *g, const float *u, int64_t n) { if (n > 0) kt()->silu_mul(g, u, n); }
 

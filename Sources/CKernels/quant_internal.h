@@ -23,6 +23,8 @@ typedef struct {
     reel_gemm_q_fn gemm_q8, gemm_q4, gemm_q4f;  // NULL: dispatch loops over the dot
     uint64_t (*read_xor)(const uint8_t *p, size_t n);  // the read-only bound's stream (reel_read_xor)
     void (*softmax)(float *x, int64_t n);               // reel_softmax_f32
+    void (*softmax_exp)(float *x, int64_t n);           // reel_softmax_exp_f32
+    void (*layernorm)(const float *x, int64_t d, const float *w, const float *b, float eps, float *out);  // one row
     void (*gelu_tanh)(float *x, int64_t n);             // reel_gelu_tanh_f32
     void (*silu_mul)(float *g, const float *u, int64_t n);  // reel_silu_mul_f32
 } reel_ktable;
@@ -138,6 +140,16 @@ static inline float reel_gelu_tanh_scalar(float v) {
 /// SwiGLU's product silu(g)·u = g / (1 + e^{−g}) · u, with reel_exp_scalar (g → −∞: e^{−g} is clamped at e^88, so
 /// the product goes to −0, as it should).
 static inline float reel_silu_mul_scalar(float g, float u) { return g / (1.0f + reel_exp_scalar(-g)) * u; }
+
+/// The 16 lane sums of reel_layernorm_f32 added as a tree (l += l+8, +4, +2, +1): every path's reduction.
+static inline float reel_lane_tree16(float *acc) {
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] = acc[l] + acc[l + w];
+    return acc[0];
+}
+
+/// rstd of reel_layernorm_f32 from the two lane-tree sums: every path's scalar tail.
+static inline float reel_ln_rstd(float sq, int64_t d, float eps) { return 1.0f / __builtin_sqrtf(sq / (float)d + eps); }
 
 /// Activation block quantiser shared by all paths for the partial last block (exactly the vector math).
 void reel_quantize_block_q8_act_scalar(const float *x, int n, uint8_t *dst);

@@ -335,6 +335,27 @@ static void softmax(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
+/// e^(x − max) in place: softmax's first two steps.
+static void softmax_exp(float *x, int64_t n) {
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int64_t i = 0; i < n; i++) x[i] = reel_exp_scalar(x[i] - m);
+}
+
+/// One LayerNorm row: the 16-lane sums of the vector paths, element by element.
+static void layernorm(const float *x, int64_t d, const float *w, const float *b, float eps, float *out) {
+    float acc[16] = {0};
+    for (int64_t i = 0; i < d; i++) acc[i % 16] += x[i];
+    const float mean = reel_lane_tree16(acc) / (float)d;
+    memset(acc, 0, sizeof acc);
+    for (int64_t i = 0; i < d; i++) {
+        const float c = x[i] - mean;
+        acc[i % 16] = __builtin_fmaf(c, c, acc[i % 16]);
+    }
+    const float rstd = reel_ln_rstd(reel_lane_tree16(acc), d, eps);
+    for (int64_t i = 0; i < d; i++) out[i] = __builtin_fmaf((x[i] - mean) * rstd, w[i], b[i]);
+}
+
 static void gelu_tanh(float *x, int64_t n) { for (int64_t i = 0; i < n; i++) x[i] = reel_gelu_tanh_scalar(x[i]); }
 
 static void silu_mul(float *g, const float *u, int64_t n) {
@@ -346,5 +367,5 @@ const reel_ktable reel_kt_scalar = {
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
-    .softmax = softmax, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
+    .softmax = softmax, .softmax_exp = softmax_exp, .layernorm = layernorm, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
 };

@@ -619,6 +619,44 @@ static KTGT void K(softmax)(float *x, int64_t n) {
         _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
     }
 }
+/// e^(x − max) in place, element by element reel_exp_scalar's operations (a masked last step).
+static KTGT void K(softmax_exp)(float *x, int64_t n) {
+    __m512 mv = _mm512_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
+    float m = _mm512_reduce_max_ps(mv);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m512 vm = _mm512_set1_ps(m);
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, K(exp16)(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+    }
+}
+/// One LayerNorm row: 16 lanes, a masked last step (masked lanes add 0), the scalar twin's tree.
+static KTGT void K(layernorm)(const float *x, int64_t d, const float *w, const float *b, float eps, float *out) {
+    float acc[16];
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+        s = _mm512_mask_add_ps(s, k, s, _mm512_maskz_loadu_ps(k, x + i));
+    }
+    _mm512_storeu_ps(acc, s);
+    const float mean = reel_lane_tree16(acc) / (float)d;
+    const __m512 vm = _mm512_set1_ps(mean);
+    s = _mm512_setzero_ps();
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+        const __m512 c = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm);
+        s = _mm512_mask3_fmadd_ps(c, c, s, k);
+    }
+    _mm512_storeu_ps(acc, s);
+    const __m512 r = _mm512_set1_ps(reel_ln_rstd(reel_lane_tree16(acc), d, eps));
+    for (int64_t i = 0; i < d; i += 16) {
+        const __mmask16 k = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+        const __m512 c = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), r);
+        _mm512_mask_storeu_ps(out + i, k, _mm512_fmadd_ps(c, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i)));
+    }
+}
 /// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 16 lanes (a masked last step).
 static KTGT void K(gelu_tanh)(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
@@ -681,6 +719,55 @@ static KTGT void K(softmax)(float *x, int64_t n) {
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
+/// e^(x − max) in place, element by element reel_exp_scalar's operations (the tail through it).
+static KTGT void K(softmax_exp)(float *x, int64_t n) {
+    __m256 mv = _mm256_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const __m256 vm = _mm256_set1_ps(m);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, K(exp8)(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)));
+    for (; i < n; i++) x[i] = reel_exp_scalar(x[i] - m);
+}
+
+/// One LayerNorm row: two 8-lane halves of the scalar twin's 16 lanes, the tail element by element, the same tree.
+static KTGT void K(layernorm)(const float *x, int64_t d, const float *w, const float *b, float eps, float *out) {
+    float acc[16];
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + i));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(x + i + 8));
+    }
+    _mm256_storeu_ps(acc, s0);
+    _mm256_storeu_ps(acc + 8, s1);
+    for (int64_t j = i; j < d; j++) acc[j - i] += x[j];
+    const float mean = reel_lane_tree16(acc) / (float)d;
+    const __m256 vm = _mm256_set1_ps(mean);
+    s0 = _mm256_setzero_ps(), s1 = s0;
+    for (i = 0; i + 16 <= d; i += 16) {
+        const __m256 c0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm), c1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm);
+        s0 = _mm256_fmadd_ps(c0, c0, s0);
+        s1 = _mm256_fmadd_ps(c1, c1, s1);
+    }
+    _mm256_storeu_ps(acc, s0);
+    _mm256_storeu_ps(acc + 8, s1);
+    for (int64_t j = i; j < d; j++) {
+        const float c = x[j] - mean;
+        acc[j - i] = __builtin_fmaf(c, c, acc[j - i]);
+    }
+    const float rstd = reel_ln_rstd(reel_lane_tree16(acc), d, eps);
+    const __m256 r = _mm256_set1_ps(rstd);
+    for (i = 0; i + 8 <= d; i += 8) {
+        const __m256 c = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), r);
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(c, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+    for (; i < d; i++) out[i] = __builtin_fmaf((x[i] - mean) * rstd, w[i], b[i]);
+}
+
 /// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 8 lanes (the tail through the scalar twin).
 static KTGT void K(gelu_tanh)(float *x, int64_t n) {
     int64_t i = 0;
@@ -712,6 +799,6 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
         .f32_to_bf16 = K(f32_to_bf16), .quantize_q8_act = K(quantize_q8_act), .dot_q8 = K(dot_q8),           \
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
-        .read_xor = K(read_xor), .softmax = K(softmax), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
+        .read_xor = K(read_xor), .softmax = K(softmax), .softmax_exp = K(softmax_exp), .layernorm = K(layernorm), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
     }
 #undef KFN

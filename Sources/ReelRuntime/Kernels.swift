@@ -78,6 +78,25 @@ public enum Kernels {
         reel_softmax_f32(x, Int64(count))
     }
 
+    /// True when the active ISA has a vector path for `attentionI16` (AVX-512 with or without VNNI); elsewhere it
+    /// runs its scalar twin, and `EncoderOps.attention` keeps f32.
+    public static var hasVectorIntegerAttention: Bool { reel_attention_i16_vectorised() != 0 }
+
+    /// Scratch bytes `attentionI16` needs for one head of `length` rows and `headDim` columns.
+    @inline(__always) public static func attentionI16ScratchBytes(length: Int, headDim: Int) -> Int {
+        reel_attention_i16_scratch_bytes(Int64(length), Int64(headDim))
+    }
+
+    /// One head of bidirectional attention with 16-bit integer products (`reel_attention_i16`, docs/kernels.md
+    /// "Integer attention"): out[i, c] = Σ_j softmax_j(q_i·k_j·scale)·v[j, c], rows `ld` / `ldo` floats apart.
+    @inline(__always) public static func attentionI16(q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                                                      v: UnsafePointer<Float>, ld: Int, length: Int, headDim: Int,
+                                                      scale: Float, out: UnsafeMutablePointer<Float>, ldo: Int,
+                                                      scratch: UnsafeMutableRawPointer) {
+        let rc = reel_attention_i16(q, k, v, Int64(ld), Int64(length), Int64(headDim), scale, out, Int64(ldo), scratch)
+        precondition(rc == 0, "reel_attention_i16: bad arguments (length \(length), headDim \(headDim), ld \(ld))")
+    }
+
     /// gelu_pytorch_tanh in place (`reel_gelu_tanh_f32`: the softmax's vectorised exp, scalar twin).
     @inline(__always) public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
         reel_gelu_tanh_f32(x, Int64(count))

@@ -6,10 +6,16 @@ import XCTest
 /// `EncoderOps.attention` over sequences longer than its query-row block (`attentionRowBlock`), so several blocks and
 /// a partial last one run; an f32 `Linear` with at least `wideTileMinRows` activation rows (one chunk per thread).
 final class EncoderPathTests: XCTestCase {
-    /// |got − want| ≤ this × max|want|: f32 GEMMs and softmax against Double.
-    static let relative: Float = 1e-5
+    /// |got − want| ≤ this × max|want|: f32 GEMMs and softmax against Double; the int16 path's products on 16-bit
+    /// codes (q, k: ±5461 per row, v: ±16383 per column, probabilities · 32767; docs/kernels.md "Integer
+    /// attention").
+    static let relative: [EncoderAttentionPrecision: Float] = [.f32: 1e-5, .int16: 2e-3]
 
     func testRowBlocksMatchDoubleReference() {
+        for precision in EncoderAttentionPrecision.allCases { rowBlocksMatchDoubleReference(precision) }
+    }
+
+    func rowBlocksMatchDoubleReference(_ precision: EncoderAttentionPrecision) {
         let pool = ThreadPool(threads: 2)
         let seqs = 2, heads = 3, hd = 8, d = heads * hd
         for s in [EncoderOps.attentionRowBlock - 1, EncoderOps.attentionRowBlock, 2 * EncoderOps.attentionRowBlock + 45] {
@@ -26,7 +32,7 @@ final class EncoderPathTests: XCTestCase {
             let scale = 1 / Float(hd).squareRoot()
             var out = [Float](repeating: .nan, count: seqs * s * d)
             EncoderOps.attention(q: q, k: k, v: v, sequences: seqs, length: s, heads: heads, headDim: hd, scale: scale,
-                                 into: &out, pool: pool)
+                                 into: &out, pool: pool, precision: precision)
             var want = [Float](repeating: 0, count: out.count)
             for b in 0..<seqs {
                 for h in 0..<heads {
@@ -45,11 +51,11 @@ final class EncoderPathTests: XCTestCase {
                     }
                 }
             }
-            XCTAssertNil(out.firstIndex { !$0.isFinite }, "length \(s): an output was not written")
+            XCTAssertNil(out.firstIndex { !$0.isFinite }, "\(precision) length \(s): an output was not written")
             let norm = want.map(abs).max()!
             let (i, err) = zip(out, want).enumerated().map { ($0, abs($1.0 - $1.1)) }.max { $0.1 < $1.1 }!
-            XCTAssertLessThanOrEqual(err, Self.relative * norm,
-                                     "length \(s): max-abs \(err) at \(i) (got \(out[i]), want \(want[i])), relative \(err / norm)")
+            XCTAssertLessThanOrEqual(err, Self.relative[precision]! * norm,
+                                     "\(precision) length \(s): max-abs \(err) at \(i) (got \(out[i]), want \(want[i])), relative \(err / norm)")
         }
     }
 

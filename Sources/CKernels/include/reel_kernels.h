@@ -4,4 +4,5 @@
 #include "reel_hash.h"
 #include "reel_quant.h"
 #include "reel_gemm.h"
+#include "reel_attn.h"
 #endif

@@ -123,6 +123,13 @@ int reel_gemm_rows(int encoding, const void *w, size_t row_bytes, int64_t row_be
 /// relative error; arguments below −87.34, e.g. −∞ for a masked score, give 0), vectorised on AVX2 / AVX-512 with
 /// each e^ bit-identical to the scalar twin's; only the order of the sum differs between paths.
 void reel_softmax_f32(float *x, int64_t n);
+/// LayerNorm of n rows of d floats (nn.LayerNorm, biased variance): out = (x − mean)·rstd·w + b, rstd =
+/// 1/√(var + eps). Sums in f32 over 16 lanes (element i into lane i mod 16), the lanes added as a tree (l += l+8,
+/// +4, +2, +1), in the same order on every path, so every path gives bit-identical results. out may alias x.
+void reel_layernorm_f32(const float *x, int64_t n, int64_t d, const float *w, const float *b, float eps, float *out);
+/// x[i] = e^(x[i] − max x) in place, not normalised (the largest becomes exactly 1): reel_softmax_f32 without the
+/// sum, so every ISA path gives bit-identical results.
+void reel_softmax_exp_f32(float *x, int64_t n);
 
 /// gelu_pytorch_tanh in place: x·½(1 + tanh(√(2/π)(x + 0.044715x³))), computed as x(1 − 1/(1 + e^{2z})) with the
 /// same e^ (so exact at ±∞); each element bit-identical on every path.

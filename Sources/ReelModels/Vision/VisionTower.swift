@@ -74,6 +74,10 @@ public final class VisionTower {
         case postLayernorm = "post_layernorm"
     }
 
+    /// How the layers' attention multiplies (`EncoderAttentionPrecision.automatic`: int16 when the Linear weights
+    /// are quantised and the CPU has the vector path, else f32). Settable, e.g. for an A/B in `reel bench --profile`.
+    public var attentionPrecision: EncoderAttentionPrecision
+
     let patchEmbedding: Linear                         // any [D, C·P·P] (+ bias [D], SigLIP), the conv as a GEMM
     let classEmbedding: [Float]?                       // f32 [D] (CLIP)
     let positionEmbedding: [Float]                     // f32 [T, D]
@@ -143,6 +147,7 @@ public final class VisionTower {
         let unused = weights.weightNames.filter { $0.hasPrefix(p + ".") && !used.contains($0) }
         guard unused.isEmpty else { throw VisionError.unusedWeights(unused.sorted()) }
         buffers = VisionBuffers(c, images: maxImages)
+        attentionPrecision = .automatic(quantised: layers.first?.qProj.weight.encoding.isQuantized ?? false)
     }
 
     /// A tower over a `.reel` file's `component` (tensors in place in the mapping).
@@ -258,7 +263,7 @@ public final class VisionTower {
         try buf.attn.reshape([n, d])
         EncoderOps.attention(q: buf.q.data, k: buf.k.data, v: buf.v.data, sequences: b, length: t,
                              heads: c.numAttentionHeads, headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(),
-                             into: buf.attn.data, pool: pool)
+                             into: buf.attn.data, pool: pool, precision: attentionPrecision)
         stageHook?(.attention)
         try w.outProj(buf.attn, into: buf.proj, pool: pool)
         stageHook?(.outProj)
