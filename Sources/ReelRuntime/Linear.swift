@@ -81,7 +81,8 @@ public final class Linear: @unchecked Sendable {
     }
 
     /// y[n, out] = x[n, in] · Wᵀ + b. `x` and `y` must not overlap.
-    public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+    public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                        activation: Activation? = nil) {
         guard n > 0 else { return }
         let k = inFeatures, m = outFeatures
         let enc = weight.encoding
@@ -125,7 +126,11 @@ public final class Linear: @unchecked Sendable {
         let granularity = useIGemm ? 32 : (enc == .f32 && n >= Self.wideTileMinRows
             ? (m + pool.threadCount - 1) / pool.threadCount : 16)
         pool.parallelFor(m, granularity: granularity) { rows, worker in
-            if n == 1 { return self.rowSlice(rows, x: x, act: act, y: y) }  // decode: the one-row path forwardRow shares
+            if n == 1 {  // decode: the one-row path forwardRow shares
+                self.rowSlice(rows, x: x, act: act, y: y)
+                activation?.apply(y + rows.lowerBound, count: rows.count)
+                return
+            }
             if enc == .f32 {
                 let wr = (w + rows.lowerBound * rowBytes).assumingMemoryBound(to: Float.self)
                 Kernels.gemmNT(x: x, n: n, w: wr, m: rows.count, k: k, y: y + rows.lowerBound, ldy: m)
@@ -154,6 +159,8 @@ public final class Linear: @unchecked Sendable {
                     }
                 }
             }
+            // The activation on the chunk just written (still in cache), instead of a later pass over all of y.
+            if let activation { for i in 0..<n { activation.apply(y + i * m + rows.lowerBound, count: rows.count) } }
         }
     }
 
@@ -230,13 +237,14 @@ public final class Linear: @unchecked Sendable {
         if let bias { bias.withUnsafeBufferPointer { b in for r in rows { y[r] += b[r] } } }
     }
 
-    /// y = x·Wᵀ + b for `x` [n, in]; reshapes `y` to [n, out].
-    public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool) throws {
+    /// y = act(x·Wᵀ + b) for `x` [n, in] (`activation` nil: none); reshapes `y` to [n, out]. The activation runs per
+    /// output chunk right after it is written, element by element the same as `Activation.apply` on all of y.
+    public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool, activation: Activation? = nil) throws {
         guard x.rowLength == inFeatures else {
             throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")
         }
         try y.reshape(rows: x.rows, columns: outFeatures)
-        forward(x.data, rows: x.rows, into: y.data, pool: pool)
+        forward(x.data, rows: x.rows, into: y.data, pool: pool, activation: activation)
     }
 }
 

@@ -78,7 +78,7 @@ extension CLITests {
                              "--frames", "3", "--profile"])
         XCTAssertEqual(prof.status, 0, prof.stderr)
         for stage in ["embeddings", "layer_norm1", "q_proj + k_proj + v_proj", "attention (q·kᵀ, softmax, ·v)", "out_proj",
-                      "layer_norm2", "fc1", "activation (gelu)", "fc2", "projector + pooling + other", "OpenBLAS sgemm"] {
+                      "layer_norm2", "fc1 (+ activation)", "activation (inside fc1)", "fc2", "projector + pooling + other", "OpenBLAS sgemm"] {
             XCTAssertTrue(prof.stdout.contains("| \(stage)") || prof.stdout.contains(stage), "missing \(stage): \(prof.stdout)")
         }
         XCTAssertTrue(prof.stdout.contains("3 frames × 1 repetitions"), prof.stdout)

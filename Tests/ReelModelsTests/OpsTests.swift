@@ -164,6 +164,33 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// `forward(…, activation:)` (the vision towers' fc1 + gelu in one pass) writes exactly what `forward` then
+    /// `Activation.apply` over all of y writes, for every encoding and path, 1 and many rows (the wide f32 chunks).
+    func testFusedActivationEqualsSeparatePass() throws {
+        var rng = Xoshiro256(seed: 13)
+        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 4 - 2) } }
+        let out = 70, k = 64
+        let w = randn(out * k), bias = randn(out)
+        for enc in Encoding.allCases {
+            let weights = InMemoryWeights()
+            try weights.add("w", encoding: enc, shape: [out, k], bytes: try TestEncoder.encode(w, rowLength: k, as: enc))
+            try weights.add("b", shape: [out], floats: bias)
+            let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
+            for (n, path) in [(1, Linear.PrefillPath.auto), (5, .kernel), (5, .integerGemm), (Linear.wideTileMinRows + 3, .auto)] {
+                lin.prefillPath = path
+                let x = randn(n * k)
+                for act in [Activation.geluTanh, .geluErf, .quickGelu] {
+                    var want = [Float](repeating: 0, count: n * out)
+                    lin.forward(x, rows: n, into: &want, pool: pool)
+                    act.apply(&want, count: n * out)
+                    var got = [Float](repeating: .nan, count: n * out)
+                    lin.forward(x, rows: n, into: &got, pool: pool, activation: act)
+                    XCTAssertEqual(got, want, "\(enc) n=\(n) \(path) \(act)")
+                }
+            }
+        }
+    }
+
     /// `Linear.forwardRow` (decode's fused q/k/v and gate/up) writes exactly what each layer's one-row `forward`
     /// writes, for every encoding, mixed encodings, biases, and output sizes that split the 16-row chunks.
     func testForwardRowMatchesEachLayer() throws {
