@@ -48,6 +48,12 @@ def main() -> None:
     ap.add_argument("--option-target", choices=("text", "line"), default="text",
                     help="what the option probe should read: the right option's text (after \"C.\"), or its whole "
                          "line, letter included (stages 4-6 of the committed checkpoint)")
+    ap.add_argument("--option-copy", type=float, default=0.0,
+                    help="weight of the option head's copy loss: its own output should give the answer's letter "
+                         "(needs --attn-weight; training only)")
+    ap.add_argument("--letter-readout", type=float, default=0.0,
+                    help="weight of a read-out of each option's letter from its text's positions at the last decoder "
+                         "layer's input (training only)")
     ap.add_argument("--probes-from", type=int, default=0,
                     help="the attention probes and the answer read-out count from the step after this one")
     ap.add_argument("--mc-share", type=float, default=None,

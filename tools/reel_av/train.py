@@ -162,6 +162,24 @@ class AnswerReadout(torch.nn.Module):
         return ce(out[:, :nc], t[:, 0]) + ce(out[:, nc:nc + ns], t[:, 1]) + ce(out[:, nc + ns:], t[:, 2])
 
 
+class LetterReadout(torch.nn.Module):
+    """Training only (`--letter-readout`): a linear read-out of the residual entering the decoder's last layer, at each
+    position of an option's text, of that option's letter (A–D). The last layer's option head reads those positions
+    and must carry the letter to the answer; this asks the earlier layers (the letter head) to have put it there."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.proj = torch.nn.Linear(hidden, 4)
+
+    def loss(self, resid: torch.Tensor, items: list) -> torch.Tensor:
+        rows = torch.tensor([r for r, _, _ in items])
+        qs = torch.tensor([q for _, q, _ in items])
+        t = torch.tensor([int(c) for _, _, c in items])
+        x = resid[rows, qs]
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        return torch.nn.functional.cross_entropy(self.proj(x), t)
+
+
 def fit_aux_head(model, head: AuxHead, m: dict, aux: dict, clips_n: int = 256, steps: int = 300) -> float:
     """Fits a fresh read-out head to a trained model's (frozen) vision tokens before training continues (`--init`).
     The exported checkpoint does not carry the head, and a random one on tokens that have grown large gives a loss in
@@ -259,8 +277,10 @@ def questions_about(enc: Encoder, scene: clips.Scene, rng, segments: int, config
             for n, (s0, e0) in enumerate(option_lines(enc, full)):
                 if "ABCD"[n] == q["answer"]:   # its text, not its letter: a uniform look at the letters earns nothing
                     probes.append(("option", last, (start + s0 + (2 if option_text else 0), start + e0)))
+                    probes.append(("copy", last, a[0]))   # the answer's first token: the option head should write it
                 for j in range(s0 + 2, e0):
                     probes.append(("letter", start + j, start + s0))
+                    probes.append(("lettercls", start + j, n))   # the option's letter, for `--letter-readout`
                     if thing is not None and verify:
                         probes.append(("verify", start + j, thing))
         ids += rest
@@ -292,7 +312,7 @@ def batch(enc, m, idx, rng, config, turns, mc_share=None, aux=None, mc_weight=1.
     br = torch.full((len(seqs), n), -1, dtype=torch.long)
     wt = torch.zeros((len(seqs), n))
     # kind → [(row, query position, targets)]; "answer": (row, answer position, the asked-about shape's classes)
-    probes = {"shape": [], "option": [], "letter": [], "verify": [], "answer": []}
+    probes = {"shape": [], "option": [], "letter": [], "verify": [], "answer": [], "copy": [], "lettercls": []}
     for r, (s, l, p, b, pr, w) in enumerate(seqs):
         ids[r, :len(s)] = torch.tensor(s)
         wt[r, :len(w)] = torch.tensor(w)
@@ -337,9 +357,11 @@ def _probe_attention(module, query, key, value, attention_mask, **kw):
     """SDPA attention that also keeps a probed layer's post-RoPE queries and keys (and the mask), so the probed heads'
     weights can be computed at the probed positions only (`attention_loss`) — eager attention in every layer would
     compute and keep every head's full [L, L] weights, which made a step 2.5× slower."""
+    out = sdpa_attention_forward(module, query, key, value, attention_mask, **kw)
     if getattr(module, "reel_probe", False):
         module.reel_qk = (query, key, attention_mask)
-    return sdpa_attention_forward(module, query, key, value, attention_mask, **kw)
+        module.reel_out = out[0]                    # [B, L, heads, head_dim], before o_proj
+    return out
 
 
 AttentionInterface.register("reel_probe", _probe_attention)
@@ -394,6 +416,28 @@ def attention_loss(heads: dict, probes: dict, L: int) -> torch.Tensor:
         mass = (probe_weights(attn, head, rows, qs) * target).sum(-1)
         total = total + (-torch.log(mass + 1e-6)).mean()
     return total
+
+
+def option_copy_loss(model, heads: dict, probes: dict, letters: list[int]) -> torch.Tensor:
+    """Training-only: the option head's own output at the answer position of a multiple-choice question — its slice of
+    o_proj, then the final norm and the output head, as if it alone made the residual — should pick the answer's
+    letter among the option letters (cross-entropy over the letters' logits: the head need only tell the letters
+    apart; every other token is left to the rest of the model). The option probe teaches the head where to look; this teaches it what to carry: the
+    letter the option's text holds (which the letter head put there), so the two-step lookup is trained end to end
+    instead of waiting for the answer loss alone to find it."""
+    items = probes.get("copy") or []
+    if not items or "option" not in heads:
+        return torch.zeros(())
+    attn, head = heads["option"]
+    rows = torch.tensor([r for r, _, _ in items])
+    qs = torch.tensor([q for _, q, _ in items])
+    target = torch.tensor([letters.index(int(t)) for _, _, t in items])
+    d = attn.head_dim
+    o = attn.reel_out[rows, qs, head]                                   # [n, head_dim]
+    c = o @ attn.o_proj.weight[:, head * d:(head + 1) * d].T             # [n, hidden]
+    lm = model.language_model
+    logits = lm.lm_head(lm.model.norm(c))[:, letters]
+    return torch.nn.functional.cross_entropy(logits, target)
 
 
 @torch.no_grad()
@@ -558,8 +602,10 @@ def train(a) -> None:
             log(f"read-out head fitted to the checkpoint's vision tokens: loss {fit_aux_head(model, head, tr, aux):.4f}")
 
     readout = AnswerReadout(config["text_config"]["hidden_size"]) if a.answer_readout > 0 else None
+    lreadout = LetterReadout(config["text_config"]["hidden_size"]) if a.letter_readout > 0 else None
     params = list(model.named_parameters()) + (list(head.named_parameters()) if aux is not None else []) \
-        + (list(readout.named_parameters()) if readout is not None else [])
+        + (list(readout.named_parameters()) if readout is not None else []) \
+        + (list(lreadout.named_parameters()) if lreadout is not None else [])
     decay = [p for n, p in params if p.requires_grad and p.dim() >= 2]
     other = [p for n, p in params if p.requires_grad and p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
@@ -589,11 +635,16 @@ def train(a) -> None:
             sys.exit(f"the probed heads' weights differ from eager attention's by {diff:.2e}")
         log(f"attention probes: weight {a.attn_weight}, heads (layer, head) {probe_heads(tc['num_hidden_layers'])}; "
             f"equal to eager attention's weights within {diff:.1e}")
-    resid, ro_ema = {}, 0.0
-    if readout is not None:
+    if a.option_copy > 0 and a.attn_weight <= 0:
+        sys.exit("--option-copy needs the attention probes (--attn-weight)")
+    resid, ro_ema, copy_ema = {}, 0.0, 0.0
+    letters = [enc(x)[0] for x in "ABCD"]   # an option's letter as the answer's first token
+    assert all(len(enc(x)) == 1 for x in "ABCD"), "each option letter must be one token"
+    if readout is not None or lreadout is not None:
         model.language_model.model.layers[-1].register_forward_pre_hook(
             lambda mod, args: resid.__setitem__("x", args[0]))
-        log(f"answer read-out at the last decoder layer's input: weight {a.answer_readout}")
+        log(f"read-outs at the last decoder layer's input: answer {a.answer_readout}, letter {a.letter_readout}")
+    le_ema = 0.0
     for step in range(1, a.steps + 1):
         idx = rng.choice(len(tr["videos"]), size=a.batch, replace=False)
         ids, lab, pv, af, pos, mask, probes, wt = batch(enc, tr, idx, rng, config, (a.min_turns, a.max_turns),
@@ -616,6 +667,14 @@ def train(a) -> None:
             loss = loss + a.aux_weight * la
         if a.attn_weight > 0 and on:
             loss = loss + a.attn_weight * lp
+        if a.option_copy > 0 and on:
+            lc = option_copy_loss(model, probed, probes, letters)
+            copy_ema = lc.item() if step == 1 else 0.95 * copy_ema + 0.05 * lc.item()
+            loss = loss + a.option_copy * lc
+        if lreadout is not None and probes["lettercls"] and on:
+            ll = lreadout.loss(resid["x"], probes["lettercls"])
+            le_ema = ll.item() if step == 1 else 0.95 * le_ema + 0.05 * ll.item()
+            loss = loss + a.letter_readout * ll
         if readout is not None and probes["answer"] and on:
             lr_ = readout.loss(resid["x"], probes["answer"])
             ro_ema = lr_.item() if step == 1 else 0.95 * ro_ema + 0.05 * lr_.item()
@@ -627,7 +686,7 @@ def train(a) -> None:
         sched.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % a.log_every == 0:
-            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + (f" (attn {attn_ema:.4f})" if a.attn_weight > 0 else "") + (f" (readout {ro_ema:.4f})" if readout is not None else "") + f" lr {sched.get_last_lr()[0]:.2e} "
+            log(f"step {step}/{a.steps} loss {ema:.4f}" + (f" (aux {aux_ema:.4f})" if aux is not None else "") + (f" (attn {attn_ema:.4f})" if a.attn_weight > 0 else "") + (f" (readout {ro_ema:.4f})" if readout is not None else "") + (f" (copy {copy_ema:.4f})" if a.option_copy > 0 else "") + (f" (letter {le_ema:.4f})" if lreadout is not None else "") + f" lr {sched.get_last_lr()[0]:.2e} "
                 f"{(time.time() - t_train) / step:.2f}s/step")
         if step % a.eval_every == 0 or step == a.steps:
             model.eval()
@@ -645,7 +704,7 @@ def train(a) -> None:
     export(model, tok, pre, a.out)
     with open(os.path.join(a.out, "training_log.json"), "w") as f:
         json.dump({"init": a.init, "steps": a.steps, "batch": a.batch, "seed": a.seed, "aux_weight": a.aux_weight, "attn_weight": a.attn_weight, "mc_share": a.mc_share, "mc_weight": a.mc_weight, "grow_layers": a.grow_layers,
-                   "verify_probe": a.verify_probe, "answer_readout": a.answer_readout,
+                   "verify_probe": a.verify_probe, "answer_readout": a.answer_readout, "option_copy": a.option_copy, "letter_readout": a.letter_readout,
                    "option_target": a.option_target, "probes_from": a.probes_from, "lr": a.lr, "train_minutes": round(train_s / 60, 1),
                    "heldout": s, "threads": a.threads}, f, indent=2)
     log(f"exported to {a.out}")
