@@ -697,7 +697,8 @@ KFN __m256 K(exp8)(__m256 x) {
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-static KTGT void K(softmax)(float *x, int64_t n) {
+/// The largest of n floats (softmax's first step).
+static KTGT float K(rowmax8)(const float *x, int64_t n) {
     __m256 mv = _mm256_set1_ps(x[0]);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
@@ -705,6 +706,12 @@ static KTGT void K(softmax)(float *x, int64_t n) {
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static KTGT void K(softmax)(float *x, int64_t n) {
+    const float m = K(rowmax8)(x, n);
+    int64_t i;
     const __m256 vm = _mm256_set1_ps(m);
     __m256 sv = _mm256_setzero_ps();
     for (i = 0; i + 8 <= n; i += 8) {
@@ -721,13 +728,8 @@ static KTGT void K(softmax)(float *x, int64_t n) {
 
 /// e^(x − max) in place, element by element reel_exp_scalar's operations (the tail through it).
 static KTGT void K(softmax_exp)(float *x, int64_t n) {
-    __m256 mv = _mm256_set1_ps(x[0]);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    float m = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const float m = K(rowmax8)(x, n);
+    int64_t i;
     const __m256 vm = _mm256_set1_ps(m);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, K(exp8)(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)));
     for (; i < n; i++) x[i] = reel_exp_scalar(x[i] - m);
