@@ -593,12 +593,19 @@ KFN __m512 K(exp16)(__m512 x) {
     return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(e));
 }
 
-static KTGT void K(softmax)(float *x, int64_t n) {
+/// The largest of n floats (softmax's first step).
+static KTGT float K(rowmax16)(const float *x, int64_t n) {
     __m512 mv = _mm512_set1_ps(x[0]);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
     float m = _mm512_reduce_max_ps(mv);
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static KTGT void K(softmax)(float *x, int64_t n) {
+    const float m = K(rowmax16)(x, n);
+    int64_t i;
     const __m512 vm = _mm512_set1_ps(m);
     __m512 sv = _mm512_setzero_ps();
     for (i = 0; i + 16 <= n; i += 16) {
@@ -621,11 +628,8 @@ static KTGT void K(softmax)(float *x, int64_t n) {
 }
 /// e^(x − max) in place, element by element reel_exp_scalar's operations (a masked last step).
 static KTGT void K(softmax_exp)(float *x, int64_t n) {
-    __m512 mv = _mm512_set1_ps(x[0]);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
-    float m = _mm512_reduce_max_ps(mv);
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    const float m = K(rowmax16)(x, n);
+    int64_t i;
     const __m512 vm = _mm512_set1_ps(m);
     for (i = 0; i < n; i += 16) {
         const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);

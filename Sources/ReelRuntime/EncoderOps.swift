@@ -60,15 +60,21 @@ public enum EncoderAttentionPrecision: String, Sendable, CaseIterable {
     /// f32 GEMMs (OpenBLAS): PyTorch's f32 attention to ~1e-7.
     case f32
     /// 16-bit integer products, exact 32-bit sums (`Kernels.attentionI16`; docs/kernels.md "Integer attention"):
-    /// about 1.6× faster on AVX-512, outputs within ~1e-3 relative of f32. Used by quantised vision towers where the
-    /// CPU has the vector path.
+    /// 20–38 % less attention time than f32 on AVX-512 (so400m, docs/performance.md), outputs within 2e-3 × max|v|
+    /// of a Double reference. Used by quantised vision towers where the CPU has the vector path; sequences longer
+    /// than `maxLength` fall back to f32.
     case int16
 
+    /// The longest sequence the int16 path takes (`reel_attention_i16`'s int32 bound).
+    public static let maxLength = 65536
+
     /// The precision for a tower whose Linear weights are `quantised` (or not): `REEL_ENCODER_ATTENTION=f32|int16`
-    /// overrides; otherwise int16 for quantised towers when the active ISA has its vector path, else f32.
+    /// overrides (another value is reported on stderr and ignored); otherwise int16 for quantised towers when the
+    /// active ISA has its vector path, else f32.
     public static func automatic(quantised: Bool) -> EncoderAttentionPrecision {
-        if let env = getenv("REEL_ENCODER_ATTENTION").map({ String(cString: $0) }), let p = Self(rawValue: env) {
-            return p
+        if let env = getenv("REEL_ENCODER_ATTENTION").map({ String(cString: $0) }), !env.isEmpty {
+            if let p = Self(rawValue: env) { return p }
+            fputs("reel: REEL_ENCODER_ATTENTION=\(env) is not one of f32, int16; ignored\n", stderr)
         }
         return quantised && Kernels.hasVectorIntegerAttention ? .int16 : .f32
     }
@@ -109,13 +115,14 @@ public enum EncoderOps {
     /// - Parameters:
     ///   - q, k, v: f32 [sequences·length, heads·headDim], head h in columns h·headDim ..< (h+1)·headDim.
     ///   - out: f32 [sequences·length, heads·headDim]; must not overlap q, k, v.
-    ///   - precision: `.f32` (the default) or `.int16` (`Kernels.attentionI16`, one head per task).
+    ///   - precision: `.f32` (the default) or `.int16` (`Kernels.attentionI16`, one head per task; f32 above
+    ///     `EncoderAttentionPrecision.maxLength`).
     public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  sequences: Int, length s: Int, heads: Int, headDim hd: Int, scale: Float,
                                  into out: UnsafeMutablePointer<Float>, pool: ThreadPool,
                                  precision: EncoderAttentionPrecision = .f32) {
         let d = heads * hd
-        if precision == .int16 {
+        if precision == .int16 && s <= EncoderAttentionPrecision.maxLength {
             let bytes = Kernels.attentionI16ScratchBytes(length: s, headDim: hd)
             pool.parallelFor(sequences * heads) { tasks, worker in
                 let scratch = UnsafeMutableRawPointer(pool.scratch(worker, count: (bytes + 3) / 4))

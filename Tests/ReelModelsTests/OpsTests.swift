@@ -130,6 +130,14 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// A Linear [out, k] with bias from f32 weights stored `as` an encoding, and its weights dequantised back.
+    static func linear(_ w: [Float], bias: [Float], out: Int, k: Int, as enc: Encoding) throws -> (Linear, [Float]) {
+        let weights = InMemoryWeights()
+        try weights.add("w", encoding: enc, shape: [out, k], bytes: try TestEncoder.encode(w, rowLength: k, as: enc))
+        try weights.add("b", shape: [out], floats: bias)
+        return (try Linear(weight: try weights.weight("w"), bias: try weights.weight("b")), try weights.weight("w").toFloat())
+    }
+
     /// Linear over every encoding equals dequantise-then-matmul (in Double), for 1 and several rows, odd sizes,
     /// with bias, on 2 threads.
     func testLinearAllEncodings() throws {
@@ -138,11 +146,7 @@ final class OpsTests: XCTestCase {
         let out = 70, k = 100
         let w = randn(out * k), bias = randn(out)
         for enc in Encoding.allCases {
-            let weights = InMemoryWeights()
-            try weights.add("w", encoding: enc, shape: [out, k], bytes: try TestEncoder.encode(w, rowLength: k, as: enc))
-            try weights.add("b", shape: [out], floats: bias)
-            let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
-            let deq = try weights.weight("w").toFloat()
+            let (lin, deq) = try Self.linear(w, bias: bias, out: out, k: k, as: enc)
             for (n, path) in [(1, Linear.PrefillPath.kernel), (5, .kernel), (5, .dequantizeTile), (5, .integerGemm),
                               (13, .auto)] {
                 lin.prefillPath = path
@@ -172,10 +176,7 @@ final class OpsTests: XCTestCase {
         let out = 70, k = 64
         let w = randn(out * k), bias = randn(out)
         for enc in Encoding.allCases {
-            let weights = InMemoryWeights()
-            try weights.add("w", encoding: enc, shape: [out, k], bytes: try TestEncoder.encode(w, rowLength: k, as: enc))
-            try weights.add("b", shape: [out], floats: bias)
-            let lin = try Linear(weight: try weights.weight("w"), bias: try weights.weight("b"))
+            let (lin, _) = try Self.linear(w, bias: bias, out: out, k: k, as: enc)
             for (n, path) in [(1, Linear.PrefillPath.auto), (5, .kernel), (5, .integerGemm), (Linear.wideTileMinRows + 3, .auto)] {
                 lin.prefillPath = path
                 let x = randn(n * k)

@@ -139,6 +139,12 @@ class AuxHead(torch.nn.Module):
         return lc + ls + ld + 4 * lp
 
 
+def normalised_rows(resid: torch.Tensor, items: list) -> torch.Tensor:
+    """The RMS-normalised residual [n, H] at each item's (batch row, position) — what the read-out heads see."""
+    x = resid[torch.tensor([r for r, _, _ in items]), torch.tensor([q for _, q, _ in items])]
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+
 class AnswerReadout(torch.nn.Module):
     """Training only: a linear read-out of the residual stream entering the decoder's last layer, at the position
     that gives an answer's first token, of the colour, shape and direction of the shape the question asks about. It
@@ -151,12 +157,8 @@ class AnswerReadout(torch.nn.Module):
         self.proj = torch.nn.Linear(hidden, len(AUX_COLOURS) + len(AUX_SHAPES) + len(AUX_DIRECTIONS))
 
     def loss(self, resid: torch.Tensor, items: list) -> torch.Tensor:
-        rows = torch.tensor([r for r, _, _ in items])
-        qs = torch.tensor([q for _, q, _ in items])
         t = torch.tensor([c for _, _, c in items])                       # [n, 3]
-        x = resid[rows, qs]
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
-        out = self.proj(x)
+        out = self.proj(normalised_rows(resid, items))
         nc, ns = len(AUX_COLOURS), len(AUX_SHAPES)
         ce = torch.nn.functional.cross_entropy
         return ce(out[:, :nc], t[:, 0]) + ce(out[:, nc:nc + ns], t[:, 1]) + ce(out[:, nc + ns:], t[:, 2])
@@ -172,12 +174,8 @@ class LetterReadout(torch.nn.Module):
         self.proj = torch.nn.Linear(hidden, 4)
 
     def loss(self, resid: torch.Tensor, items: list) -> torch.Tensor:
-        rows = torch.tensor([r for r, _, _ in items])
-        qs = torch.tensor([q for _, q, _ in items])
         t = torch.tensor([int(c) for _, _, c in items])
-        x = resid[rows, qs]
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
-        return torch.nn.functional.cross_entropy(self.proj(x), t)
+        return torch.nn.functional.cross_entropy(self.proj(normalised_rows(resid, items)), t)
 
 
 def fit_aux_head(model, head: AuxHead, m: dict, aux: dict, clips_n: int = 256, steps: int = 300) -> float:

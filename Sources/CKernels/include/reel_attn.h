@@ -4,10 +4,10 @@
 // Design and error bounds: docs/kernels.md "Integer attention".
 //
 // Quantisation: q and k rows symmetric per row to ±Q (Q = ⌊√((2³¹−1)/d)⌋, 5461 for d = 72), v per column to
-// ±16383, the softmax's probabilities to round(p·32767) (p ≤ 1). The bounds keep every partial sum inside int32,
-// so the integer products are exact on every path and the float epilogues run the same operations in the same
-// order: the scalar twin and the vector paths give bit-identical outputs for the same probabilities (the softmax is
-// the dispatched reel_softmax_f32, whose sum order is per ISA).
+// ±16383, the softmax's normalised probabilities to round(p·32767), normalised in integers (no float sum). The
+// bounds keep every partial sum inside int32, so the integer products are exact on every path and the float
+// epilogues run the same operations in the same order: the scalar twin and the vector paths give bit-identical
+// outputs.
 #ifndef REEL_ATTN_H
 #define REEL_ATTN_H
 #include <stddef.h>
