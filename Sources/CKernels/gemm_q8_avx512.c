@@ -13,7 +13,11 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 #define KFN static inline TGT __attribute__((always_inline))
 #ifndef IG_MR
-#define IG_MR 6  // activation rows per tile (12 int32 + 12 f32 accumulators + 2 weight registers of 32 zmm)
+// Activation rows per tile: 10 int32 + 10 f32 accumulators, 2 weight registers and the broadcasts fit the 32 zmm
+// registers. 6 rows (12 + 12) made clang spill accumulators to the stack every block: one thread, the so400m fc1
+// shape [1458, 1152] × [1152, 4304] on an AVX-512-VNNI Xeon, best of 8, three rounds alternately: 6 rows 367–376
+// GOP/s, 5 rows 353–434, 4 rows 288–411 (docs/kernels.md).
+#define IG_MR 5
 #endif
 
 /// Packs columns [r0, r0 + nc) of w into one panel, codes offset for vpdpbusd (gemm_q8_internal.h layout).
@@ -108,6 +112,8 @@ KFN void tiles(int ns, int np, const uint8_t *p0, const uint8_t *p1, size_t pbb,
     switch (rest) {
 #if IG_MR > 5
     case 5: tile(ns, 5, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
+#endif
+#if IG_MR > 4
     case 4: tile(ns, 4, np, p0, p1, pbb, nb, a, ars, yi, ldy, m0, m1); break;
 #endif
 #if IG_MR > 3

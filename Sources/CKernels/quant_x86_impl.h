@@ -342,6 +342,25 @@ KFN void K(gemv_q8_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const 
     for (int i = 0; i < nr; i++) y[i] = K(hsum8)(acc[i]);
 }
 
+/// One q8 weight row over the prepared activation, four blocks per step into four accumulators. Row after row, a
+/// thread's range is read in address order: one stream, prefetched REEL_GEMV_PREFETCH_SHORT bytes ahead (crossing
+/// into the next rows), instead of the 4-row tiles' four interleaved streams (docs/kernels.md, "Decode gemv").
+KFN float K(gemv_q8_row)(const uint8_t *w, int64_t nb, const K(gemv_q8_act) *a) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        const uint8_t *wb = w + (size_t)b * REEL_Q8_BYTES;
+        _mm_prefetch((const char *)(wb + REEL_GEMV_PREFETCH_SHORT), _MM_HINT_T0);
+        _mm_prefetch((const char *)(wb + REEL_GEMV_PREFETCH_SHORT + 64), _MM_HINT_T0);
+        acc0 = K(gemv_q8_step)(wb, a->a[b], a->negcorr[b], a->da[b], acc0);
+        acc1 = K(gemv_q8_step)(wb + REEL_Q8_BYTES, a->a[b + 1], a->negcorr[b + 1], a->da[b + 1], acc1);
+        acc2 = K(gemv_q8_step)(wb + 2 * REEL_Q8_BYTES, a->a[b + 2], a->negcorr[b + 2], a->da[b + 2], acc2);
+        acc3 = K(gemv_q8_step)(wb + 3 * REEL_Q8_BYTES, a->a[b + 3], a->negcorr[b + 3], a->da[b + 3], acc3);
+    }
+    for (; b < nb; b++) acc0 = K(gemv_q8_step)(w + (size_t)b * REEL_Q8_BYTES, a->a[b], a->negcorr[b], a->da[b], acc0);
+    return K(hsum8)(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+}
+
 /// Decode gemv for q8 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), 4 rows at a time, the activation
 /// laid out once per call. Per weight row and block: a load and an XOR, one dot, a scale broadcast and conversion,
 /// and the float epilogue (the tile path also takes |w| and a sign mask, and masks a negate, per block and row).
@@ -360,6 +379,9 @@ static KTGT void K(gemv_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
         a.da[b] = K(bcast_h)(ab);
     }
     int64_t r = r0;
+#ifndef REEL_GEMV_Q8_TILES  // -DREEL_GEMV_Q8_TILES: the 4-row tiles, for A/B harnesses
+    for (; r < r1; r++) y[r] = K(gemv_q8_row)(w + (size_t)r * rb, nb, &a);
+#endif
     for (; r + 4 <= r1; r += 4) K(gemv_q8_rows)(4, w + (size_t)r * rb, rb, nb, &a, y + r);
     for (; r < r1; r++) K(gemv_q8_rows)(1, w + (size_t)r * rb, rb, nb, &a, y + r);
 }
