@@ -93,6 +93,35 @@ int reel_isa_force(int isa) {
     return REEL_OK;
 }
 
+static int vbmi_supported(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512vbmi");
+#else
+    return 0;
+#endif
+}
+
+// -1: not decided yet; else 0/1.
+static _Atomic(int) vbmi_on = -1;
+
+int reel_cpu_has_vbmi(void) {
+    int v = atomic_load_explicit(&vbmi_on, memory_order_relaxed);
+    if (v < 0) {
+        const char *env = getenv("REEL_VBMI");
+        v = vbmi_supported() && !(env && strcmp(env, "0") == 0);
+        atomic_store(&vbmi_on, v);
+    }
+    return v;
+}
+
+int reel_vbmi_enabled(void) { return reel_cpu_has_vbmi(); }
+
+int reel_vbmi_enable(int on) {
+    if (on && !vbmi_supported()) return REEL_ERR_UNSUPPORTED_ISA;
+    atomic_store(&vbmi_on, on ? 1 : 0);
+    return REEL_OK;
+}
+
 // ---- public entry points -------------------------------------------------------------------------------------------
 
 void reel_f16_to_f32(const uint16_t *s, float *d, int64_t n) { if (n > 0) kt()->f16_to_f32(s, d, n); }

@@ -29,6 +29,9 @@ typedef struct {
     void (*silu_mul)(float *g, const float *u, int64_t n);  // reel_silu_mul_f32
 } reel_ktable;
 
+/// reel_vbmi_enabled() for the kernels: a relaxed load of the flag dispatch.c sets.
+int reel_cpu_has_vbmi(void);
+
 extern const reel_ktable reel_kt_scalar;
 #if defined(__x86_64__) || defined(__i386__)
 extern const reel_ktable reel_kt_avx2;

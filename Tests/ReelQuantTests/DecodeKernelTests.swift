@@ -44,6 +44,47 @@ final class DecodeKernelTests: XCTestCase {
         }
     }
 
+    /// reel_gemv on q4 weights, one activation row, every ISA (the avx512vnni one with and without its VBMI gemv)
+    /// against per-row scalar dots, with the q8 test's bound. k covers the VBMI gemv's groups of 4 blocks with tails
+    /// of 0–3 blocks (k = 160: one group + 1 block; 4097: 32 groups + 1), fewer than 4 blocks (its fallback), its
+    /// largest prepared activation (16384 = 128 groups) and one group past it (16512: the 256-bit gemv's fallback,
+    /// the tile path).
+    func testQ4DecodeGemvMatchesScalar() throws {
+        var rng = SplitMix64(seed: 12)
+        let n = 11, range = 1..<10
+        for k in oddSizes + [160, 224, 16384, 16512] {
+            for p in [Pattern.gaussian, .mixed, .huge, .zeros] {
+                let rows = (0..<n).map { _ in p.values(k, &rng) }
+                let w = rows.flatMap { quantize($0, .q4) }
+                let rb = Encoding.q4.rowBytes(k)!
+                let a = quantizeActivations(Pattern.mixed.values(k, &rng))
+                let ad = dequantize(a, .q8, k: k)
+                func gemv() -> [Float] {
+                    var y = [Float](repeating: -7, count: n)
+                    let rc = w.withUnsafeBytes { wp in a.withUnsafeBytes { ap in
+                        reel_gemv(Encoding.q4.kernelCode, wp.baseAddress, rb, Int64(range.lowerBound),
+                                  Int64(range.upperBound), Int64(k), ap.baseAddress, &y)
+                    } }
+                    XCTAssertEqual(rc, Int32(REEL_OK))
+                    return y
+                }
+                let want = scalar { gemv() }
+                try forEachFastISA { isa in
+                    let got = gemv()
+                    let vbmi = reel_vbmi_enabled() != 0 ? " (VBMI)" : ""
+                    for r in 0..<n {
+                        guard range.contains(r) else { XCTAssertEqual(got[r], -7, "\(isa)\(vbmi) wrote row \(r)"); continue }
+                        let wd = dequantize(Array(w[(r * rb)..<((r + 1) * rb)]), .q4, k: k)
+                        let bound = zip(wd, ad).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+                        let err = abs(Double(got[r]) - Double(want[r]))
+                        XCTAssertLessThanOrEqual(err, KernelParityTests.quantDotTolerance * bound + 1e-30,
+                            "\(isa)\(vbmi) q4 gemv k=\(k) \(p) row \(r): got \(got[r]), scalar \(want[r]), abs err \(err)")
+                    }
+                }
+            }
+        }
+    }
+
     /// reel_read_xor: every ISA returns exactly the scalar twin's value, and the scalar twin is the XOR of the 8-byte
     /// little-endian words (the last one zero-padded), computed here independently; odd lengths and unaligned starts.
     func testReadXorMatchesScalarAndDefinition() throws {
