@@ -149,6 +149,7 @@ void reel_layernorm_f32(const float *x, int64_t n, int64_t d, const float *w, co
 }
 void reel_gelu_tanh_f32(float *x, int64_t n) { if (n > 0) kt()->gelu_tanh(x, n); }
 void reel_silu_mul_f32(float *g, const float *u, int64_t n) { if (n > 0) kt()->silu_mul(g, u, n); }
+void reel_add_f32(float *y, const float *x, int64_t n) { if (n > 0) kt()->add(y, x, n); }
 
 size_t reel_row_bytes(int encoding, int64_t k) {
     if (k < 1) return 0;

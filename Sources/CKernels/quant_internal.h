@@ -27,6 +27,7 @@ typedef struct {
     void (*layernorm)(const float *x, int64_t d, const float *w, const float *b, float eps, float *out);  // one row
     void (*gelu_tanh)(float *x, int64_t n);             // reel_gelu_tanh_f32
     void (*silu_mul)(float *g, const float *u, int64_t n);  // reel_silu_mul_f32
+    void (*add)(float *y, const float *x, int64_t n);       // reel_add_f32
 } reel_ktable;
 
 /// reel_vbmi_enabled() for the kernels: a relaxed load of the flag dispatch.c sets.

@@ -362,10 +362,13 @@ static void silu_mul(float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = reel_silu_mul_scalar(g[i], u[i]);
 }
 
+static void add_f32(float *y, const float *x, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] += x[i]; }
+
 const reel_ktable reel_kt_scalar = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .bf16_to_f32 = bf16_to_f32, .f32_to_bf16 = f32_to_bf16,
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
     .softmax = softmax, .softmax_exp = softmax_exp, .layernorm = layernorm, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
+    .add = add_f32,
 };

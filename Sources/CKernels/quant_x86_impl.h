@@ -912,6 +912,17 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
 }
 #endif
 
+/// y[i] += x[i]: one add per element, so every path is bit-identical to the scalar twin. 256-bit on both x86
+/// instances (the pass is bound by memory, not by the vector width), 4 vectors per step, the tail scalar.
+static KTGT void K(add_f32)(float *y, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int u = 0; u < 32; u += 8)
+            _mm256_storeu_ps(y + i + u, _mm256_add_ps(_mm256_loadu_ps(y + i + u), _mm256_loadu_ps(x + i + u)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] += x[i];
+}
+
 #define KTABLE                                                                                               \
     {                                                                                                        \
         .f16_to_f32 = K(f16_to_f32), .f32_to_f16 = K(f32_to_f16), .bf16_to_f32 = K(bf16_to_f32),             \
@@ -919,5 +930,6 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
         .read_xor = K(read_xor), .softmax = K(softmax), .softmax_exp = K(softmax_exp), .layernorm = K(layernorm), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
+        .add = K(add_f32),                                                                                   \
     }
 #undef KFN

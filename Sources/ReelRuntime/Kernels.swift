@@ -145,6 +145,12 @@ public enum Kernels {
         return s
     }
 
+    /// y[i] += x[i] over `n` elements (`reel_add_f32`: vectorised in C, bit-identical to a plain loop).
+    @inline(__always)
+    public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
+        reel_add_f32(y, x, Int64(n))
+    }
+
     /// y[i] += a·x[i] over `n` elements.
     @inline(__always)
     public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

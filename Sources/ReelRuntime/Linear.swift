@@ -151,12 +151,9 @@ public final class Linear: @unchecked Sendable {
                     r0 += t
                 }
             }
-            if let bias {
+            if let bias {  // C's vectorised add per row (the Swift loop here was 3.8% of a so400m frame)
                 bias.withUnsafeBufferPointer { b in
-                    for i in 0..<n {
-                        let yi = y + i * m
-                        for r in rows { yi[r] += b[r] }
-                    }
+                    for i in 0..<n { Kernels.add(y + i * m + rows.lowerBound, b.baseAddress! + rows.lowerBound, rows.count) }
                 }
             }
             // The activation on the chunk just written (still in cache), instead of a later pass over all of y.
@@ -234,7 +231,7 @@ public final class Linear: @unchecked Sendable {
         } else {
             Kernels.gemv(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: enc.isQuantized ? act : UnsafeRawPointer(x), y: y)
         }
-        if let bias { bias.withUnsafeBufferPointer { b in for r in rows { y[r] += b[r] } } }
+        if let bias { bias.withUnsafeBufferPointer { b in Kernels.add(y + rows.lowerBound, b.baseAddress! + rows.lowerBound, rows.count) } }
     }
 
     /// y = act(x·Wᵀ + b) for `x` [n, in] (`activation` nil: none); reshapes `y` to [n, out]. The activation runs per

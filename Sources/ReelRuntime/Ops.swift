@@ -45,7 +45,7 @@ public enum Ops {
 
     /// `x[i] += y[i]` (the residual add).
     public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
-        Kernels.axpy(1, y, x, count)
+        Kernels.add(x, y, count)
     }
 
     /// Numerically stable softmax of one row in place; `-inf` entries become 0. CKernels' `reel_softmax_f32`: the

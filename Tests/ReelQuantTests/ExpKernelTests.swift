@@ -131,4 +131,22 @@ final class ExpKernelTests: XCTestCase {
             }
         }
     }
+
+    /// reel_add_f32 (residual adds, biases): every path equals the Float sum element by element, bit for bit, on
+    /// lengths around the vector steps (8, 32), without touching y past n.
+    func testAddIsTheFloatSumOnEveryPath() throws {
+        var rng = SplitMix64(seed: 25)
+        let x: [Float] = (0..<1030).map { _ in rng.gaussian() * 100 } + [.infinity, -.infinity, .nan, 1e-40]
+        let y0: [Float] = x.indices.map { _ in rng.gaussian() }
+        for n in [1, 7, 8, 9, 31, 32, 33, 63, 65, 1029, x.count - 1] {
+            try forEachFastISA { isa in
+                var y = y0
+                y.withUnsafeMutableBufferPointer { reel_add_f32($0.baseAddress!, x, Int64(n)) }
+                for i in y.indices {
+                    let want = i < n ? y0[i] + x[i] : y0[i]
+                    XCTAssertEqual(y[i].bitPattern, want.bitPattern, "\(isa) add n=\(n) at \(i): \(y[i]) vs \(want)")
+                }
+            }
+        }
+    }
 }

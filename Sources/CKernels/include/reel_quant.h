@@ -146,6 +146,9 @@ void reel_gelu_tanh_f32(float *x, int64_t n);
 /// bit-identical on every path.
 void reel_silu_mul_f32(float *g, const float *u, int64_t n);
 
+/// y[i] += x[i] for i < n (residual adds, biases): one float add per element, bit-identical on every path.
+void reel_add_f32(float *y, const float *x, int64_t n);
+
 // ---- the read-only bound (benchmarks) ----------------------------------------------------------------------------
 
 /// Reads n bytes at p with the widest loads the active path has (64-byte steps on AVX-512) and returns the XOR of
