@@ -103,6 +103,14 @@ public enum EncoderOps {
         }
     }
 
+    /// x[i] += y[i] over `rows` rows of `dim` (an encoder's residual adds), the rows split over the pool.
+    public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows n: Int, dim: Int,
+                           pool: ThreadPool) {
+        pool.parallelFor(n, granularity: 16) { r, _ in
+            Ops.add(x + r.lowerBound * dim, y + r.lowerBound * dim, count: r.count * dim)
+        }
+    }
+
     /// LayerNorm on the calling thread (`reel_layernorm_f32`: f32 sums over 16 lanes, vectorised, scalar twin).
     public static func layerNorm(_ x: UnsafePointer<Float>, rows n: Int, dim: Int, weight: UnsafePointer<Float>,
                                  bias: UnsafePointer<Float>, eps: Float, into out: UnsafeMutablePointer<Float>) {

@@ -80,15 +80,66 @@ public final class Linear: @unchecked Sendable {
         try self.init(weight: w, bias: hasBias ? weights.weight(prefix + ".bias") : nil)
     }
 
-    /// y[n, out] = x[n, in] · Wᵀ + b. `x` and `y` must not overlap.
+    /// Several Linears that read the same `n` rows of x (an encoder's q/k/v projections): with the integer GEMM
+    /// (quantised weights of one encoding, n > 1) x is quantised and packed once for all of them instead of once
+    /// per layer; otherwise each layer's own `forward`. Each `y` gets exactly what `forward(x, rows: n, …)` of its
+    /// layer writes.
+    public static func forward(_ x: UnsafePointer<Float>, rows n: Int, sharedBy layers: [(Linear, UnsafeMutablePointer<Float>)],
+                               pool: ThreadPool) {
+        guard let first = layers.first?.0, n > 1 else {
+            for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool) }
+            return
+        }
+        let enc = first.weight.encoding, k = first.inFeatures
+        let shared = layers.allSatisfy { l, _ in
+            l.weight.encoding == enc && l.inFeatures == k && l.usesIntegerGemm(rows: n)
+        }
+        guard shared else {
+            for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool) }
+            return
+        }
+        let packed = first.quantizeForIntegerGemm(x, rows: n, pool: pool)
+        for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool, packed: packed) }
+    }
+
+    /// Whether `forward` with `n` rows takes the integer GEMM.
+    func usesIntegerGemm(rows n: Int) -> Bool {
+        weight.encoding.isQuantized && n > 1 && (prefillPath == .integerGemm || prefillPath == .auto)
+    }
+
+    /// x's rows quantised to q8 and packed for the integer GEMM against this layer's encoding, in the pool's shared
+    /// scratch (valid until the next call that uses it).
+    func quantizeForIntegerGemm(_ x: UnsafePointer<Float>, rows n: Int, pool: ThreadPool) -> UnsafeRawPointer {
+        let k = inFeatures, enc = weight.encoding
+        let q8Bytes = Kernels.q8RowBytes(k), actRowBytes = Kernels.igemmActRowBytes(k)
+        let packedOffset = (n * q8Bytes + 63) / 64 * 64
+        let q = pool.sharedScratch(bytes: packedOffset + n * actRowBytes)
+        let packed = q + packedOffset
+        pool.parallelFor(n) { rows, _ in
+            for i in rows {
+                Kernels.quantizeActivationRow(x + i * k, count: k, into: q + i * q8Bytes)
+                Kernels.igemmPackActivations(enc, q8: q + i * q8Bytes, q8RowBytes: q8Bytes, m: 1, k: k,
+                                             into: packed + i * actRowBytes)
+            }
+        }
+        return UnsafeRawPointer(packed)
+    }
+
+    /// y[n, out] = x[n, in] · Wᵀ + b. `x` and `y` must not overlap. `packed`: x already quantised and packed for the
+    /// integer GEMM (`quantizeForIntegerGemm`), when this call takes it.
     public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool,
                         activation: Activation? = nil) {
+        forward(x, rows: n, into: y, pool: pool, activation: activation, packed: nil)
+    }
+
+    func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool,
+                 activation: Activation? = nil, packed prepacked: UnsafeRawPointer?) {
         guard n > 0 else { return }
         let k = inFeatures, m = outFeatures
         let enc = weight.encoding
         let w = UnsafeRawPointer(weight.data.baseAddress!)
         let rowBytes = weight.rowBytes
-        let useIGemm = enc.isQuantized && n > 1 && (prefillPath == .integerGemm || prefillPath == .auto)
+        let useIGemm = usesIntegerGemm(rows: n)
         let useKernel = enc != .f32 && !useIGemm
             && (n == 1 || prefillPath == .kernel || prefillPath == .integerGemm
                 || (prefillPath == .auto && n < Self.tileMinRows))
@@ -96,26 +147,24 @@ public final class Linear: @unchecked Sendable {
         // Activations for the kernels: q8 rows for quantised weights (quantised once, shared by all threads); for
         // the integer GEMM also packed (codes, f32 scale, offset corrections per block) after the q8 rows.
         var act = UnsafeRawPointer(x), actRowBytes = k * 4
-        if (useKernel || useIGemm) && enc.isQuantized {
+        if useIGemm, let prepacked {
+            act = prepacked
+            actRowBytes = Kernels.igemmActRowBytes(k)
+        } else if useIGemm {
+            act = quantizeForIntegerGemm(x, rows: n, pool: pool)
+            actRowBytes = Kernels.igemmActRowBytes(k)
+        } else if useKernel && enc.isQuantized {  // q8 activation rows for the dot kernels
             let q8Bytes = Kernels.q8RowBytes(k)
-            actRowBytes = useIGemm ? Kernels.igemmActRowBytes(k) : q8Bytes
-            let packedOffset = (n * q8Bytes + 63) / 64 * 64
-            let q = pool.sharedScratch(bytes: packedOffset + (useIGemm ? n * actRowBytes : 0))
-            let packed = q + packedOffset
+            actRowBytes = q8Bytes
+            let q = pool.sharedScratch(bytes: n * q8Bytes)
             if n == 1 {
                 Kernels.quantizeActivationRow(x, count: k, into: q)
             } else {
                 pool.parallelFor(n) { rows, _ in
-                    for i in rows {
-                        Kernels.quantizeActivationRow(x + i * k, count: k, into: q + i * q8Bytes)
-                        if useIGemm {
-                            Kernels.igemmPackActivations(enc, q8: q + i * q8Bytes, q8RowBytes: q8Bytes, m: 1, k: k,
-                                                         into: packed + i * actRowBytes)
-                        }
-                    }
+                    for i in rows { Kernels.quantizeActivationRow(x + i * k, count: k, into: q + i * q8Bytes) }
                 }
             }
-            act = UnsafeRawPointer(useIGemm ? packed : q)
+            act = UnsafeRawPointer(q)
         }
 
         // Many activation rows (encoders: frames × 729 tokens): sgemm repacks x for every tile, so take wider tiles.
@@ -236,6 +285,18 @@ public final class Linear: @unchecked Sendable {
 
     /// y = act(x·Wᵀ + b) for `x` [n, in] (`activation` nil: none); reshapes `y` to [n, out]. The activation runs per
     /// output chunk right after it is written, element by element the same as `Activation.apply` on all of y.
+    /// `forward(_:rows:sharedBy:pool:)` on tensors: every layer reads x, each writes its own y (reshaped to
+    /// [x.rows, out]).
+    public static func callAsFunction(_ x: Tensor, _ layers: [(Linear, Tensor)], pool: ThreadPool) throws {
+        for (layer, y) in layers {
+            guard x.rowLength == layer.inFeatures else {
+                throw RuntimeError.invalidArgument("\(layer.weight.name): input rows have \(x.rowLength) elements, expected \(layer.inFeatures)")
+            }
+            try y.reshape(rows: x.rows, columns: layer.outFeatures)
+        }
+        forward(x.data, rows: x.rows, sharedBy: layers.map { ($0.0, $0.1.data) }, pool: pool)
+    }
+
     public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool, activation: Activation? = nil) throws {
         guard x.rowLength == inFeatures else {
             throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")

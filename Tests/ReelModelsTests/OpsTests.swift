@@ -224,6 +224,43 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// `Linear.forward(_:rows:sharedBy:)` (an encoder's q/k/v reading one input): each output bit-identical to its
+    /// layer's own `forward`, when the layers share one quantisation (all q8, or all q4: the integer GEMM) and when
+    /// they cannot (mixed encodings, f32, one row: each layer on its own).
+    func testSharedInputForwardMatchesEachLayer() throws {
+        var rng = Xoshiro256(seed: 12)
+        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let k = 100, outs = [40, 24, 17]
+        let pool4 = ThreadPool(threads: 4)
+        let sets: [[Encoding]] = [[.q8, .q8, .q8], [.q4, .q4, .q4], [.q8, .q4, .f32], [.f32, .f32, .f32], [.f16, .bf16, .q4f]]
+        for encs in sets {
+            let weights = InMemoryWeights()
+            var layers: [Linear] = []
+            for (i, out) in outs.enumerated() {
+                try weights.add("w\(i)", encoding: encs[i], shape: [out, k], bytes: try TestEncoder.encode(randn(out * k), rowLength: k, as: encs[i]))
+                try weights.add("b\(i)", shape: [out], floats: randn(out))
+                layers.append(try Linear(weight: try weights.weight("w\(i)"), bias: i == 1 ? nil : try weights.weight("b\(i)")))
+            }
+            for n in [1, 3, 37] {
+                let x = randn(n * k)
+                let want = layers.map { l -> [Float] in
+                    var y = [Float](repeating: 0, count: n * l.outFeatures)
+                    l.forward(x, rows: n, into: &y, pool: pool4)
+                    return y
+                }
+                var a = [Float](repeating: -7, count: n * outs[0]), b = [Float](repeating: -7, count: n * outs[1])
+                var c = [Float](repeating: -7, count: n * outs[2])
+                a.withUnsafeMutableBufferPointer { y0 in b.withUnsafeMutableBufferPointer { y1 in
+                    c.withUnsafeMutableBufferPointer { y2 in
+                        Linear.forward(x, rows: n, sharedBy: [(layers[0], y0.baseAddress!), (layers[1], y1.baseAddress!),
+                                                              (layers[2], y2.baseAddress!)], pool: pool4)
+                    }
+                } }
+                XCTAssertEqual([a, b, c], want, "\(encs) rows \(n)")
+            }
+        }
+    }
+
     func testEmbeddingLookupAndErrors() throws {
         let weights = InMemoryWeights()
         let table: [Float] = (0..<(10 * 33)).map { Float($0) / 100 }

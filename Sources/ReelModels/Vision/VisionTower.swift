@@ -256,9 +256,8 @@ public final class VisionTower {
         try layerNorm(w.layerNorm1)
         stageHook?(.layerNorm1)
         // hidden_states = self.self_attn(hidden_states): q/k/v projections, softmax(q·kᵀ·hd^-0.5)·v, out_proj
-        try w.qProj(buf.xNorm, into: buf.q, pool: pool)
-        try w.kProj(buf.xNorm, into: buf.k, pool: pool)
-        try w.vProj(buf.xNorm, into: buf.v, pool: pool)
+        // one quantisation of the normalised rows for all three (integer GEMM)
+        try Linear.callAsFunction(buf.xNorm, [(w.qProj, buf.q), (w.kProj, buf.k), (w.vProj, buf.v)], pool: pool)
         stageHook?(.qkvProj)
         try buf.attn.reshape([n, d])
         EncoderOps.attention(q: buf.q.data, k: buf.k.data, v: buf.v.data, sequences: b, length: t,
@@ -268,7 +267,7 @@ public final class VisionTower {
         try w.outProj(buf.attn, into: buf.proj, pool: pool)
         stageHook?(.outProj)
         // hidden_states = residual + hidden_states
-        Ops.add(buf.x.data, buf.proj.data, count: n * d)
+        EncoderOps.add(buf.x.data, buf.proj.data, rows: n, dim: d, pool: pool)
         stageHook?(.residual)
         // residual = hidden_states; hidden_states = self.mlp(self.layer_norm2(hidden_states))
         try layerNorm(w.layerNorm2)
@@ -281,7 +280,7 @@ public final class VisionTower {
         try w.fc2(buf.mlp, into: buf.proj, pool: pool)
         stageHook?(.fc2)
         // hidden_states = residual + hidden_states
-        Ops.add(buf.x.data, buf.proj.data, count: n * d)
+        EncoderOps.add(buf.x.data, buf.proj.data, rows: n, dim: d, pool: pool)
         stageHook?(.residual)
     }
 
