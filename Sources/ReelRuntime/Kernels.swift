@@ -27,7 +27,13 @@ public enum Kernels {
     }
 
     /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …).
-    public static var isaName: String { String(cString: reel_isa_name(reel_isa_active())) }
+    /// The active kernel path's name, "+vbmi" when the avx512vnni path also uses its VBMI kernels (the q4 decode
+    /// gemv), as `reel bench` shows it.
+    public static var isaName: String {
+        let isa = reel_isa_active()
+        let name = String(cString: reel_isa_name(isa))
+        return isa == Int32(REEL_ISA_AVX512VNNI) && reel_vbmi_enabled() != 0 ? name + "+vbmi" : name
+    }
 
     /// Dequantises one stored row of `count` elements (`encoding`'s layout) into f32.
     public static func dequantizeRow(_ encoding: Encoding, _ src: UnsafeRawPointer, count k: Int,

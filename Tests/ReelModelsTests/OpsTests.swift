@@ -194,6 +194,16 @@ final class OpsTests: XCTestCase {
 
     /// `Linear.forwardRow` (decode's fused q/k/v and gate/up) writes exactly what each layer's one-row `forward`
     /// writes, for every encoding, mixed encodings, biases, and output sizes that split the 16-row chunks.
+    /// Three Linears [out_i, k] of encodings `encs`, random weights, biases on the first and third.
+    private func threeLayers(_ encs: [Encoding], outs: [Int], k: Int, _ randn: (Int) -> [Float]) throws -> [Linear] {
+        let weights = InMemoryWeights()
+        return try outs.enumerated().map { i, out in
+            try weights.add("w\(i)", encoding: encs[i], shape: [out, k], bytes: try TestEncoder.encode(randn(out * k), rowLength: k, as: encs[i]))
+            try weights.add("b\(i)", shape: [out], floats: randn(out))
+            return try Linear(weight: try weights.weight("w\(i)"), bias: i == 1 ? nil : try weights.weight("b\(i)"))
+        }
+    }
+
     func testForwardRowMatchesEachLayer() throws {
         var rng = Xoshiro256(seed: 11)
         func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
@@ -201,13 +211,7 @@ final class OpsTests: XCTestCase {
         let pool4 = ThreadPool(threads: 4)
         for (e, enc) in Encoding.allCases.enumerated() {
             let encs = (0..<3).map { Encoding.allCases[(e + $0) % Encoding.allCases.count] }  // mixed: enc, next, next
-            let weights = InMemoryWeights()
-            var layers: [Linear] = []
-            for (i, out) in outs.enumerated() {
-                try weights.add("w\(i)", encoding: encs[i], shape: [out, k], bytes: try TestEncoder.encode(randn(out * k), rowLength: k, as: encs[i]))
-                try weights.add("b\(i)", shape: [out], floats: randn(out))
-                layers.append(try Linear(weight: try weights.weight("w\(i)"), bias: i == 1 ? nil : try weights.weight("b\(i)")))
-            }
+            let layers = try threeLayers(encs, outs: outs, k: k, randn)
             let x = randn(k)
             let want = layers.map { l -> [Float] in
                 var y = [Float](repeating: 0, count: l.outFeatures)
@@ -234,13 +238,7 @@ final class OpsTests: XCTestCase {
         let pool4 = ThreadPool(threads: 4)
         let sets: [[Encoding]] = [[.q8, .q8, .q8], [.q4, .q4, .q4], [.q8, .q4, .f32], [.f32, .f32, .f32], [.f16, .bf16, .q4f]]
         for encs in sets {
-            let weights = InMemoryWeights()
-            var layers: [Linear] = []
-            for (i, out) in outs.enumerated() {
-                try weights.add("w\(i)", encoding: encs[i], shape: [out, k], bytes: try TestEncoder.encode(randn(out * k), rowLength: k, as: encs[i]))
-                try weights.add("b\(i)", shape: [out], floats: randn(out))
-                layers.append(try Linear(weight: try weights.weight("w\(i)"), bias: i == 1 ? nil : try weights.weight("b\(i)")))
-            }
+            let layers = try threeLayers(encs, outs: outs, k: k, randn)
             for n in [1, 3, 37] {
                 let x = randn(n * k)
                 let want = layers.map { l -> [Float] in

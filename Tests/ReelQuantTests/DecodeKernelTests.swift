@@ -2,67 +2,41 @@ import CKernels
 import ReelQuant
 import XCTest
 
-/// The decode-side kernels added for issue 7's decode evidence: the q8 decode gemv (VNNI offset trick) and the
-/// read-only bound's stream, each against its scalar twin on odd sizes.
+/// The decode-side kernels added for issue 7's decode evidence: the q8 and q4 decode gemvs and the read-only bound's
+/// stream, each against its scalar twin on odd sizes.
 final class DecodeKernelTests: XCTestCase {
-    /// reel_gemv on q8 weights, one activation row, every ISA against per-row scalar dots: |fast − scalar| ≤
-    /// `KernelParityTests.quantDotTolerance` × Σ|ŵ·â| per row (the integer block sums are exact; only the float
-    /// summation order differs). 11 rows in a range of 9 cover the 4-row steps and the 1-row tail; k = 16384 is the
-    /// VNNI gemv's largest prepared activation, 16416 one block past it (the tile path's fallback).
+    /// reel_gemv on q8 weights, one activation row, every ISA against per-row scalar dots (`checkDecodeGemv`). k =
+    /// 16384 is the VNNI gemv's largest prepared activation, 16416 one block past it (the tile path's fallback).
     func testQ8DecodeGemvMatchesScalar() throws {
-        var rng = SplitMix64(seed: 11)
-        let n = 11, range = 1..<10
-        for k in oddSizes + [16384, 16416] {
-            for p in [Pattern.gaussian, .mixed, .huge, .zeros] {
-                let rows = (0..<n).map { _ in p.values(k, &rng) }
-                let w = rows.flatMap { quantize($0, .q8) }
-                let rb = Encoding.q8.rowBytes(k)!
-                let a = quantizeActivations(Pattern.mixed.values(k, &rng))
-                let ad = dequantize(a, .q8, k: k)
-                func gemv() -> [Float] {
-                    var y = [Float](repeating: -7, count: n)
-                    let rc = w.withUnsafeBytes { wp in a.withUnsafeBytes { ap in
-                        reel_gemv(Encoding.q8.kernelCode, wp.baseAddress, rb, Int64(range.lowerBound),
-                                  Int64(range.upperBound), Int64(k), ap.baseAddress, &y)
-                    } }
-                    XCTAssertEqual(rc, Int32(REEL_OK))
-                    return y
-                }
-                let want = scalar { gemv() }
-                try forEachFastISA { isa in
-                    let got = gemv()
-                    for r in 0..<n {
-                        guard range.contains(r) else { XCTAssertEqual(got[r], -7, "\(isa) wrote row \(r)"); continue }
-                        let wd = dequantize(Array(w[(r * rb)..<((r + 1) * rb)]), .q8, k: k)
-                        let bound = zip(wd, ad).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
-                        let err = abs(Double(got[r]) - Double(want[r]))
-                        XCTAssertLessThanOrEqual(err, KernelParityTests.quantDotTolerance * bound + 1e-30,
-                            "\(isa) q8 gemv k=\(k) \(p) row \(r): got \(got[r]), scalar \(want[r]), abs err \(err), rel \(err / max(bound, 1e-30))")
-                    }
-                }
-            }
-        }
+        try checkDecodeGemv(.q8, ks: oddSizes + [16384, 16416], seed: 11)
     }
 
-    /// reel_gemv on q4 weights, one activation row, every ISA (the avx512vnni one with and without its VBMI gemv)
-    /// against per-row scalar dots, with the q8 test's bound. k covers the VBMI gemv's groups of 4 blocks with tails
-    /// of 0–3 blocks (k = 160: one group + 1 block; 4097: 32 groups + 1), fewer than 4 blocks (its fallback), its
-    /// largest prepared activation (16384 = 128 groups) and one group past it (16512: the 256-bit gemv's fallback,
-    /// the tile path).
+    /// reel_gemv on q4 weights, every ISA (the avx512vnni one with and without its VBMI gemv). k covers the VBMI
+    /// gemv's groups of 4 blocks with tails of 0–3 blocks (k = 160: one group + 1 block; 4097: 32 groups + 1), fewer
+    /// than 4 blocks (its fallback), its largest prepared activation (16384 = 128 groups) and one group past it
+    /// (16512: the 256-bit gemv's fallback, the tile path).
     func testQ4DecodeGemvMatchesScalar() throws {
-        var rng = SplitMix64(seed: 12)
+        try checkDecodeGemv(.q4, ks: oddSizes + [160, 224, 16384, 16512], seed: 12)
+    }
+
+    /// One activation row through reel_gemv on `enc` weights, every fast ISA against the scalar twin: |fast − scalar|
+    /// ≤ `KernelParityTests.quantDotTolerance` × Σ|ŵ·â| per row (the integer block sums are exact; only the float
+    /// summation order differs), and rows outside the range untouched. 11 rows in a range of 9 cover the 4-row steps,
+    /// the 1-row tails and the one-row-at-a-time paths.
+    private func checkDecodeGemv(_ enc: Encoding, ks: [Int], seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
         let n = 11, range = 1..<10
-        for k in oddSizes + [160, 224, 16384, 16512] {
+        for k in ks {
             for p in [Pattern.gaussian, .mixed, .huge, .zeros] {
                 let rows = (0..<n).map { _ in p.values(k, &rng) }
-                let w = rows.flatMap { quantize($0, .q4) }
-                let rb = Encoding.q4.rowBytes(k)!
+                let w = rows.flatMap { quantize($0, enc) }
+                let rb = enc.rowBytes(k)!
                 let a = quantizeActivations(Pattern.mixed.values(k, &rng))
                 let ad = dequantize(a, .q8, k: k)
                 func gemv() -> [Float] {
                     var y = [Float](repeating: -7, count: n)
                     let rc = w.withUnsafeBytes { wp in a.withUnsafeBytes { ap in
-                        reel_gemv(Encoding.q4.kernelCode, wp.baseAddress, rb, Int64(range.lowerBound),
+                        reel_gemv(enc.kernelCode, wp.baseAddress, rb, Int64(range.lowerBound),
                                   Int64(range.upperBound), Int64(k), ap.baseAddress, &y)
                     } }
                     XCTAssertEqual(rc, Int32(REEL_OK))
@@ -71,14 +45,14 @@ final class DecodeKernelTests: XCTestCase {
                 let want = scalar { gemv() }
                 try forEachFastISA { isa in
                     let got = gemv()
-                    let vbmi = reel_vbmi_enabled() != 0 ? " (VBMI)" : ""
+                    let path = "\(isa)" + (reel_vbmi_enabled() != 0 ? " (VBMI)" : "")
                     for r in 0..<n {
-                        guard range.contains(r) else { XCTAssertEqual(got[r], -7, "\(isa)\(vbmi) wrote row \(r)"); continue }
-                        let wd = dequantize(Array(w[(r * rb)..<((r + 1) * rb)]), .q4, k: k)
+                        guard range.contains(r) else { XCTAssertEqual(got[r], -7, "\(path) wrote row \(r)"); continue }
+                        let wd = dequantize(Array(w[(r * rb)..<((r + 1) * rb)]), enc, k: k)
                         let bound = zip(wd, ad).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
                         let err = abs(Double(got[r]) - Double(want[r]))
                         XCTAssertLessThanOrEqual(err, KernelParityTests.quantDotTolerance * bound + 1e-30,
-                            "\(isa)\(vbmi) q4 gemv k=\(k) \(p) row \(r): got \(got[r]), scalar \(want[r]), abs err \(err)")
+                            "\(path) \(enc) gemv k=\(k) \(p) row \(r): got \(got[r]), scalar \(want[r]), abs err \(err), rel \(err / max(bound, 1e-30))")
                     }
                 }
             }
