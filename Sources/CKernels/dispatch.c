@@ -1,6 +1,7 @@
 // Run-time ISA choice and the public entry points: each looks up the active kernel table.
 #include "quant_internal.h"
 #include "gemm_q8_internal.h"
+#include "include/reel_attn.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -150,6 +151,15 @@ void reel_layernorm_f32(const float *x, int64_t n, int64_t d, const float *w, co
 void reel_gelu_tanh_f32(float *x, int64_t n) { if (n > 0) kt()->gelu_tanh(x, n); }
 void reel_silu_mul_f32(float *g, const float *u, int64_t n) { if (n > 0) kt()->silu_mul(g, u, n); }
 void reel_add_f32(float *y, const float *x, int64_t n) { if (n > 0) kt()->add(y, x, n); }
+
+int reel_attention_decode_f32(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                              int64_t len, float scale, float *scores, float *out) {
+    if (!q || !k || !v || !scores || !out || group < 1 || hd < 1 || len < 1 || ld < hd) return REEL_ERR_BAD_ARGUMENT;
+    kt()->attn_decode(q, group, hd, k, v, ld, len, scale, scores, out);
+    return REEL_OK;
+}
+
+int reel_attention_decode_vectorised(void) { return kt()->attn_decode != reel_kt_scalar.attn_decode; }
 
 size_t reel_row_bytes(int encoding, int64_t k) {
     if (k < 1) return 0;

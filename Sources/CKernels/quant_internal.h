@@ -28,6 +28,8 @@ typedef struct {
     void (*gelu_tanh)(float *x, int64_t n);             // reel_gelu_tanh_f32
     void (*silu_mul)(float *g, const float *u, int64_t n);  // reel_silu_mul_f32
     void (*add)(float *y, const float *x, int64_t n);       // reel_add_f32
+    void (*attn_decode)(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                        int64_t len, float scale, float *scores, float *out);  // reel_attention_decode_f32
 } reel_ktable;
 
 /// reel_vbmi_enabled() for the kernels: a relaxed load of the flag dispatch.c sets.

@@ -364,11 +364,29 @@ static void silu_mul(float *g, const float *u, int64_t n) {
 
 static void add_f32(float *y, const float *x, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] += x[i]; }
 
+/// Decode attention of one KV head (reel_attention_decode_f32): the plain loops — dots in element order, the
+/// scalar softmax, the weighted sum in position order.
+static void attn_decode(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                        int64_t len, float scale, float *scores, float *out) {
+    for (int64_t g = 0; g < group; g++) {
+        float *sc = scores + g * len;
+        for (int64_t s = 0; s < len; s++) {
+            float t = 0;
+            for (int64_t c = 0; c < hd; c++) t += q[g * hd + c] * k[s * ld + c];
+            sc[s] = t * scale;
+        }
+        softmax(sc, len);
+        for (int64_t c = 0; c < hd; c++) out[g * hd + c] = 0;
+        for (int64_t s = 0; s < len; s++)
+            for (int64_t c = 0; c < hd; c++) out[g * hd + c] += sc[s] * v[s * ld + c];
+    }
+}
+
 const reel_ktable reel_kt_scalar = {
     .f16_to_f32 = f16_to_f32, .f32_to_f16 = f32_to_f16, .bf16_to_f32 = bf16_to_f32, .f32_to_bf16 = f32_to_bf16,
     .quantize_q8_act = quantize_q8_act,
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
     .softmax = softmax, .softmax_exp = softmax_exp, .layernorm = layernorm, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
-    .add = add_f32,
+    .add = add_f32, .attn_decode = attn_decode,
 };

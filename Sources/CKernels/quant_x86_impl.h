@@ -912,6 +912,68 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
 }
 #endif
 
+#if KWIDE
+#ifndef IA_DEC_AHEAD
+#define IA_DEC_AHEAD 16  // cached positions prefetched ahead by the decode attention
+#endif
+/// Decode attention of one KV head over an f32 cache (reel_attention_decode_f32), 16 lanes along the head dimension
+/// (a masked last chunk): per position and query head, the dot as FMAs over the chunks and one lane reduction;
+/// K(softmax) per query head; then the weighted sum of v for up to 8 query heads × 32 columns at a time, each cached
+/// v row loaded once per pass and broadcast-multiplied into 16 accumulators. Reads the cache in place — the sgemm
+/// path packed all of K and V per call.
+static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                                int64_t len, float scale, float *scores, float *out) {
+    for (int64_t s = 0; s < len; s++) {
+        const float *ks = k + s * ld;
+        if (s + IA_DEC_AHEAD < len)  // the cache rows: a head's hd floats every ld floats
+            for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_AHEAD * ld + c), _MM_HINT_T0);
+        for (int64_t g = 0; g < group; g++) {
+            const float *qg = q + g * hd;
+            __m512 t = _mm512_setzero_ps();
+            for (int64_t c = 0; c < hd; c += 16) {
+                const __mmask16 m = hd - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hd - c)) - 1);
+                t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + c), _mm512_maskz_loadu_ps(m, ks + c), t);
+            }
+            scores[g * len + s] = _mm512_reduce_add_ps(t) * scale;
+        }
+    }
+    for (int64_t g = 0; g < group; g++) K(softmax)(scores + g * len, len);
+    for (int64_t g0 = 0; g0 < group; g0 += 8) {
+        const int gn = group - g0 < 8 ? (int)(group - g0) : 8;
+        for (int64_t c0 = 0; c0 < hd; c0 += 32) {
+            const __mmask16 m0 = hd - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hd - c0)) - 1);
+            const __mmask16 m1 = hd - c0 >= 32 ? (__mmask16)0xffff
+                               : hd - c0 > 16 ? (__mmask16)((1u << (hd - c0 - 16)) - 1) : (__mmask16)0;
+            __m512 acc[8][2];
+            for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+            for (int64_t s = 0; s < len; s++) {
+                const float *vs = v + s * ld + c0;
+                if (s + IA_DEC_AHEAD < len) {
+                    _mm_prefetch((const char *)(vs + IA_DEC_AHEAD * ld), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(vs + IA_DEC_AHEAD * ld + 16), _MM_HINT_T0);
+                }
+                const __m512 v0 = _mm512_maskz_loadu_ps(m0, vs), v1 = _mm512_maskz_loadu_ps(m1, vs + 16);
+                for (int i = 0; i < 8; i++) {
+                    if (i >= gn) break;
+                    const __m512 p = _mm512_set1_ps(scores[(g0 + i) * len + s]);
+                    acc[i][0] = _mm512_fmadd_ps(p, v0, acc[i][0]);
+                    acc[i][1] = _mm512_fmadd_ps(p, v1, acc[i][1]);
+                }
+            }
+            for (int i = 0; i < gn; i++) {
+                _mm512_mask_storeu_ps(out + (g0 + i) * hd + c0, m0, acc[i][0]);
+                _mm512_mask_storeu_ps(out + (g0 + i) * hd + c0 + 16, m1, acc[i][1]);
+            }
+        }
+    }
+}
+#ifndef KATTN_DECODE
+#define KATTN_DECODE K(attn_decode)  // used by KTABLE, after the include; K expands there
+#endif
+#else
+#define KATTN_DECODE NULL  // AVX2: the scalar twin (inherited)
+#endif
+
 /// y[i] += x[i]: one add per element, so every path is bit-identical to the scalar twin. 256-bit on both x86
 /// instances (the pass is bound by memory, not by the vector width), 4 vectors per step, the tail scalar.
 static KTGT void K(add_f32)(float *y, const float *x, int64_t n) {
@@ -930,6 +992,6 @@ static KTGT void K(add_f32)(float *y, const float *x, int64_t n) {
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
         .read_xor = K(read_xor), .softmax = K(softmax), .softmax_exp = K(softmax_exp), .layernorm = K(layernorm), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
-        .add = K(add_f32),                                                                                   \
+        .add = K(add_f32), .attn_decode = KATTN_DECODE,                                                      \
     }
 #undef KFN

@@ -113,6 +113,18 @@ public enum Kernels {
         reel_silu_mul_f32(gate, up, Int64(count))
     }
 
+    /// Whether the active ISA has a vector path for `attentionDecode` (AVX-512); elsewhere decode keeps the sgemm path.
+    public static var attentionDecodeVectorised: Bool { reel_attention_decode_vectorised() != 0 }
+
+    /// Decode attention of one KV head over an f32 cache (`reel_attention_decode_f32`): `group` query heads of
+    /// `headDim`, `len` cached positions `ld` floats apart; `scores` holds group·len floats of scratch.
+    @inline(__always)
+    public static func attentionDecode(q: UnsafePointer<Float>, group: Int, headDim: Int, k: UnsafePointer<Float>,
+                                       v: UnsafePointer<Float>, ld: Int, len: Int, scale: Float,
+                                       scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        _ = reel_attention_decode_f32(q, Int64(group), Int64(headDim), k, v, Int64(ld), Int64(len), scale, scores, out)
+    }
+
     /// Bytes of one activation row packed for `igemm` (48 per block of 32).
     @inline(__always) public static func igemmActRowBytes(_ k: Int) -> Int { reel_igemm_act_row_bytes(Int64(k)) }
 

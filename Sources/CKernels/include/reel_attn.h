@@ -27,6 +27,17 @@ size_t reel_attention_i16_scratch_bytes(int64_t s, int64_t d);
 int reel_attention_i16(const float *q, const float *k, const float *v, int64_t ld, int64_t s, int64_t d, float scale,
                        float *out, int64_t ldo, void *scratch);
 
+/// Decode attention of one KV head over an f32 KV cache: for g < group (the query heads that share the KV head),
+/// out[g·hd + c] = Σ_s p_g[s] · v[s·ld + c], p_g = softmax_s(q_g · k_s · scale), s < len (causal decode: every
+/// cached position), with k_s = k + s·ld and v_s = v + s·ld (a head's columns of the cache's [len, kvHeads·hd]
+/// rows). q and out: group rows of hd floats back to back. scores: group·len floats of scratch (the probabilities
+/// are left there). Reads the cache in place. Returns REEL_OK, or REEL_ERR_BAD_ARGUMENT (a NULL pointer, group, hd
+/// or len < 1, ld < hd). AVX-512 vectorises it; elsewhere it runs the scalar twin (plain loops).
+int reel_attention_decode_f32(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                              int64_t len, float scale, float *scores, float *out);
+/// 1 if the active ISA has a vector path for reel_attention_decode_f32.
+int reel_attention_decode_vectorised(void);
+
 /// 1 if the active ISA has a vector path for reel_attention_i16 (else it runs the scalar twin).
 int reel_attention_i16_vectorised(void);
 
