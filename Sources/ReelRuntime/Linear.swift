@@ -125,13 +125,14 @@ public final class Linear: @unchecked Sendable {
         return UnsafeRawPointer(packed)
     }
 
-    /// y[n, out] = x[n, in] · Wᵀ + b. `x` and `y` must not overlap. `packed`: x already quantised and packed for the
-    /// integer GEMM (`quantizeForIntegerGemm`), when this call takes it.
+    /// y[n, out] = x[n, in] · Wᵀ + b. `x` and `y` must not overlap.
     public func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool,
                         activation: Activation? = nil) {
         forward(x, rows: n, into: y, pool: pool, activation: activation, packed: nil)
     }
 
+    /// `forward` with `packed`: x already quantised and packed for the integer GEMM (`quantizeForIntegerGemm`),
+    /// used when this call takes the integer GEMM.
     func forward(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool,
                  activation: Activation? = nil, packed prepacked: UnsafeRawPointer?) {
         guard n > 0 else { return }
@@ -283,11 +284,9 @@ public final class Linear: @unchecked Sendable {
         if let bias { bias.withUnsafeBufferPointer { b in Kernels.add(y + rows.lowerBound, b.baseAddress! + rows.lowerBound, rows.count) } }
     }
 
-    /// y = act(x·Wᵀ + b) for `x` [n, in] (`activation` nil: none); reshapes `y` to [n, out]. The activation runs per
-    /// output chunk right after it is written, element by element the same as `Activation.apply` on all of y.
     /// `forward(_:rows:sharedBy:pool:)` on tensors: every layer reads x, each writes its own y (reshaped to
     /// [x.rows, out]).
-    public static func callAsFunction(_ x: Tensor, _ layers: [(Linear, Tensor)], pool: ThreadPool) throws {
+    public static func forward(_ x: Tensor, sharedBy layers: [(Linear, Tensor)], pool: ThreadPool) throws {
         for (layer, y) in layers {
             guard x.rowLength == layer.inFeatures else {
                 throw RuntimeError.invalidArgument("\(layer.weight.name): input rows have \(x.rowLength) elements, expected \(layer.inFeatures)")
@@ -297,6 +296,8 @@ public final class Linear: @unchecked Sendable {
         forward(x.data, rows: x.rows, sharedBy: layers.map { ($0.0, $0.1.data) }, pool: pool)
     }
 
+    /// y = act(x·Wᵀ + b) for `x` [n, in] (`activation` nil: none); reshapes `y` to [n, out]. The activation runs per
+    /// output chunk right after it is written, element by element the same as `Activation.apply` on all of y.
     public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool, activation: Activation? = nil) throws {
         guard x.rowLength == inFeatures else {
             throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")

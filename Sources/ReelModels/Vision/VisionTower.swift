@@ -257,7 +257,7 @@ public final class VisionTower {
         stageHook?(.layerNorm1)
         // hidden_states = self.self_attn(hidden_states): q/k/v projections, softmax(q·kᵀ·hd^-0.5)·v, out_proj
         // one quantisation of the normalised rows for all three (integer GEMM)
-        try Linear.callAsFunction(buf.xNorm, [(w.qProj, buf.q), (w.kProj, buf.k), (w.vProj, buf.v)], pool: pool)
+        try Linear.forward(buf.xNorm, sharedBy: [(w.qProj, buf.q), (w.kProj, buf.k), (w.vProj, buf.v)], pool: pool)
         stageHook?(.qkvProj)
         try buf.attn.reshape([n, d])
         EncoderOps.attention(q: buf.q.data, k: buf.k.data, v: buf.v.data, sequences: b, length: t,
