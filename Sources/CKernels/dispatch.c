@@ -109,7 +109,12 @@ int reel_cpu_has_vbmi(void) {
     int v = atomic_load_explicit(&vbmi_on, memory_order_relaxed);
     if (v < 0) {
         const char *env = getenv("REEL_VBMI");
-        v = vbmi_supported() && !(env && strcmp(env, "0") == 0);
+        v = vbmi_supported();
+        if (env && *env) {
+            if (strcmp(env, "0") == 0) v = 0;
+            else if (strcmp(env, "1") != 0) fprintf(stderr, "reel: REEL_VBMI=%s is not 0 or 1; ignored\n", env);
+            else if (!v) fprintf(stderr, "reel: REEL_VBMI=1 but this CPU has no AVX-512 VBMI; not used\n");
+        }
         atomic_store(&vbmi_on, v);
     }
     return v;

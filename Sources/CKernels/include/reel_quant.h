@@ -59,7 +59,8 @@ int reel_isa_active(void);
 /// Not meant to be called while other threads run kernels.
 int reel_isa_force(int isa);
 /// 1 if the avx512vnni path may use its AVX-512 VBMI kernels (the q4 decode gemv): the CPU has VBMI and they are
-/// not switched off. REEL_VBMI=0 in the environment, or reel_vbmi_enable(0), switches them off.
+/// not switched off. REEL_VBMI=0 in the environment, or reel_vbmi_enable(0), switches them off (any other value than
+/// 0 or 1 is reported on stderr and ignored).
 int reel_vbmi_enabled(void);
 /// Switches the VBMI kernels on (1) or off (0); REEL_ERR_UNSUPPORTED_ISA (and no change) to switch them on where
 /// the CPU lacks VBMI. Tests use it to run both q4 decode paths on one machine. Not meant to be called while other
