@@ -2,6 +2,7 @@
 // x86-64 target; the functions carry their own target attribute and attn_i16.c calls them only on the matching
 // active ISA.
 #include "attn_i16_internal.h"
+#include "quant_internal.h"  // reel_mask16
 #if defined(__x86_64__) || defined(__i386__)
 #include <string.h>
 

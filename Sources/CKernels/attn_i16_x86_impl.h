@@ -24,7 +24,6 @@ static KTGT AI __m512i K(dpw)(__m512i acc, __m512i a, __m512i b) {
 #define DPW(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
 #endif
 
-static KTGT AI __mmask16 K(tail)(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
 
 /// IA_QR rows × nv panels of 16 keys; nv is a constant at each call, so the accumulators stay in registers.
 static KTGT AI void K(qk_tile)(const int32_t *q, int64_t np, const int32_t *kp, const int nv, const float *qs,
@@ -77,7 +76,7 @@ static KTGT AI void K(pv_tile)(const int32_t *p, int64_t ldp, int64_t pairs, con
         for (int v = 0; v < ne; v++) {
             const int64_t e = e0 + v * 16;
             const __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), _mm512_loadu_ps(vs + e)), s);
-            _mm512_mask_storeu_ps(out + r * ldo + e, K(tail)(d - e), y);
+            _mm512_mask_storeu_ps(out + r * ldo + e, reel_mask16(d - e), y);
         }
     }
 }
@@ -104,7 +103,7 @@ static KTGT float K(qrow)(const float *x, int64_t d, float qmax, int16_t *dst, i
     const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
     __m512 mv = _mm512_setzero_ps();
     for (int64_t i = 0; i < d; i += 16) {  // max(a, mv) keeps mv when a is NaN, as the scalar twin's comparison
-        const __m512 a = _mm512_and_ps(_mm512_maskz_loadu_ps(K(tail)(d - i), x + i), sign);
+        const __m512 a = _mm512_and_ps(_mm512_maskz_loadu_ps(reel_mask16(d - i), x + i), sign);
         mv = _mm512_max_ps(a, mv);
     }
     const float m = _mm512_reduce_max_ps(mv);
@@ -116,7 +115,7 @@ static KTGT float K(qrow)(const float *x, int64_t d, float qmax, int16_t *dst, i
     const __m512i mi = _mm512_set1_epi32((int32_t)qmax);
     int64_t i = 0;
     for (; i < d; i += 16) {
-        const __mmask16 k = K(tail)(d - i);
+        const __mmask16 k = reel_mask16(d - i);
         const __m512i c = K(code)(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv), mi);
         _mm256_mask_storeu_epi16(dst + i, k, _mm512_cvtepi32_epi16(c));
     }
@@ -137,7 +136,7 @@ static KTGT int64_t K(prow)(const float *x, int64_t s, int16_t *dst) {
     const __m512i mi = _mm512_set1_epi32((int32_t)IA_PMAX);
     __m512i sum = _mm512_setzero_si512();   // per lane ≤ 32767 · 4096 for s ≤ 65536
     for (int64_t i = 0; i < s; i += 16) {
-        const __mmask16 k = K(tail)(s - i);
+        const __mmask16 k = reel_mask16(s - i);
         const __m512i c = _mm512_maskz_mov_epi32(k, K(code)(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), scale), mi));
         sum = _mm512_add_epi32(sum, c);
         _mm256_mask_storeu_epi16(dst + i, k, _mm512_cvtepi32_epi16(c));
@@ -151,7 +150,7 @@ static KTGT int64_t K(prow)(const float *x, int64_t s, int16_t *dst) {
     const __m512 f = _mm512_set1_ps(IA_PMAX / (float)S);
     sum = _mm512_setzero_si512();
     for (int64_t i = 0; i < s; i += 16) {
-        const __mmask16 k = K(tail)(s - i);
+        const __mmask16 k = reel_mask16(s - i);
         const __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(k, dst + i)));
         const __m512i p = _mm512_maskz_mov_epi32(k, K(code)(_mm512_mul_ps(c, f), mi));
         sum = _mm512_add_epi32(sum, p);
@@ -163,7 +162,7 @@ static KTGT int64_t K(prow)(const float *x, int64_t s, int16_t *dst) {
 static KTGT void K(vpair)(const float *v0, const float *v1, int64_t d, const float *inv, int32_t *dst, int64_t ep) {
     const __m512i mi = _mm512_set1_epi32((int32_t)IA_VMAX), lo16 = _mm512_set1_epi32(0xffff);
     for (int64_t e = 0; e < ep; e += 16) {
-        const __mmask16 k = e < d ? K(tail)(d - e) : 0;
+        const __mmask16 k = e < d ? reel_mask16(d - e) : 0;
         const __m512 w = _mm512_maskz_loadu_ps(k, inv + e);
         const __m512i a = _mm512_maskz_mov_epi32(k, K(code)(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, v0 + e), w), mi));
         __m512i b = _mm512_setzero_si512();

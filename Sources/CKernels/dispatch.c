@@ -105,7 +105,7 @@ static int vbmi_supported(void) {
 // -1: not decided yet; else 0/1.
 static _Atomic(int) vbmi_on = -1;
 
-int reel_cpu_has_vbmi(void) {
+int reel_vbmi_enabled(void) {
     int v = atomic_load_explicit(&vbmi_on, memory_order_relaxed);
     if (v < 0) {
         const char *env = getenv("REEL_VBMI");
@@ -119,8 +119,6 @@ int reel_cpu_has_vbmi(void) {
     }
     return v;
 }
-
-int reel_vbmi_enabled(void) { return reel_cpu_has_vbmi(); }
 
 int reel_vbmi_enable(int on) {
     if (on && !vbmi_supported()) return REEL_ERR_UNSUPPORTED_ISA;

@@ -32,8 +32,8 @@ typedef struct {
                         int64_t len, float scale, float *scores, float *out);  // reel_attention_decode_f32
 } reel_ktable;
 
-/// reel_vbmi_enabled() for the kernels: a relaxed load of the flag dispatch.c sets.
-int reel_cpu_has_vbmi(void);
+/// The load/store mask of a 16-lane step with `left` elements left (all 16 when left ≥ 16; left ≥ 1).
+static inline uint16_t reel_mask16(int64_t left) { return left >= 16 ? 0xffff : (uint16_t)((1u << left) - 1); }
 
 extern const reel_ktable reel_kt_scalar;
 #if defined(__x86_64__) || defined(__i386__)

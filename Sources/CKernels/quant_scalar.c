@@ -326,20 +326,19 @@ static float dot_bf16(const uint16_t *x, const float *y, int64_t n) {
 static uint64_t read_xor(const uint8_t *p, size_t n) { return reel_read_xor_tail(p, n); }
 
 /// Softmax of one row in place: max, e^(x − max) with reel_exp_scalar, sum, scale — the vector paths' twin.
-static void softmax(float *x, int64_t n) {
-    float m = x[0];
-    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) { x[i] = reel_exp_scalar(x[i] - m); s += x[i]; }
-    const float inv = 1.0f / s;
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
-}
-
 /// e^(x − max) in place: softmax's first two steps.
 static void softmax_exp(float *x, int64_t n) {
     float m = x[0];
     for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
     for (int64_t i = 0; i < n; i++) x[i] = reel_exp_scalar(x[i] - m);
+}
+
+static void softmax(float *x, int64_t n) {
+    softmax_exp(x, n);
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    const float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
 /// One LayerNorm row: the 16-lane sums of the vector paths, element by element.

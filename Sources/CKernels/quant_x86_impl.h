@@ -405,28 +405,6 @@ KFN __m256 K(gemv_q8_step)(const uint8_t *wb, __m256i a, __m256i negcorr, __m256
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(K(bcast_h)(wb), da), acc);
 }
 
-/// NR weight rows (a constant after inlining) of the q8 decode gemv over the prepared activation; one prefetch per
-/// row every two blocks (68 bytes).
-KFN void K(gemv_q8_rows)(int nr, const uint8_t *w, size_t rb, int64_t nb, const K(gemv_q8_act) *a, float *y) {
-    __m256 acc[4];
-    for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
-    const size_t pf = rb < REEL_GEMV_SHORT_ROW ? REEL_GEMV_PREFETCH_SHORT : REEL_PREFETCH;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        const size_t off = (size_t)b * REEL_Q8_BYTES;
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *wb = w + (size_t)i * rb + off;
-            _mm_prefetch((const char *)(wb + pf), _MM_HINT_T0);
-            acc[i] = K(gemv_q8_step)(wb, a->a[b], a->negcorr[b], a->da[b], acc[i]);
-            acc[i] = K(gemv_q8_step)(wb + REEL_Q8_BYTES, a->a[b + 1], a->negcorr[b + 1], a->da[b + 1], acc[i]);
-        }
-    }
-    if (b < nb)
-        for (int i = 0; i < nr; i++)
-            acc[i] = K(gemv_q8_step)(w + (size_t)i * rb + (size_t)b * REEL_Q8_BYTES, a->a[b], a->negcorr[b], a->da[b], acc[i]);
-    for (int i = 0; i < nr; i++) y[i] = K(hsum8)(acc[i]);
-}
-
 /// One q8 weight row over the prepared activation, four blocks per step into four accumulators. Row after row, a
 /// thread's range is read in address order: one stream, prefetched REEL_GEMV_PREFETCH_SHORT bytes ahead (crossing
 /// into the next rows), instead of the 4-row tiles' four interleaved streams (docs/kernels.md, "Decode gemv").
@@ -446,8 +424,8 @@ KFN float K(gemv_q8_row)(const uint8_t *w, int64_t nb, const K(gemv_q8_act) *a) 
     return K(hsum8)(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
 }
 
-/// Decode gemv for q8 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), 4 rows at a time, the activation
-/// laid out once per call. Per weight row and block: a load and an XOR, one dot, a scale broadcast and conversion,
+/// Decode gemv for q8 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), one row at a time (gemv_q8_row),
+/// the activation laid out once per call. Per weight row and block: a load and an XOR, one dot, a scale broadcast and conversion,
 /// and the float epilogue (the tile path also takes |w| and a sign mask, and masks a negate, per block and row).
 static KTGT void K(gemv_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                             float *y) {
@@ -463,12 +441,7 @@ static KTGT void K(gemv_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
         a.negcorr[b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), high, a.a[b]));
         a.da[b] = K(bcast_h)(ab);
     }
-    int64_t r = r0;
-#ifndef REEL_GEMV_Q8_TILES  // -DREEL_GEMV_Q8_TILES: the 4-row tiles, for A/B harnesses
-    for (; r < r1; r++) y[r] = K(gemv_q8_row)(w + (size_t)r * rb, nb, &a);
-#endif
-    for (; r + 4 <= r1; r += 4) K(gemv_q8_rows)(4, w + (size_t)r * rb, rb, nb, &a, y + r);
-    for (; r < r1; r++) K(gemv_q8_rows)(1, w + (size_t)r * rb, rb, nb, &a, y + r);
+    for (int64_t r = r0; r < r1; r++) y[r] = K(gemv_q8_row)(w + (size_t)r * rb, nb, &a);
 }
 #endif
 
@@ -486,13 +459,8 @@ static KTGT void K(gemm_q4)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1,
                             size_t xs, int64_t m, float *y, int64_t ldy) {
 #if KWIDE && KVNNI
     if (m == 1) {  // decode
-#ifndef REEL_GEMV_Q4_NO_VBMI  // -DREEL_GEMV_Q4_NO_VBMI: the 256-bit pair path, for A/B harnesses
-        if (reel_cpu_has_vbmi()) {
-            K(gemv_q4_vbmi)(w, rb, r0, r1, nb, x, y);
-            return;
-        }
-#endif
-        K(gemv_q4)(w, rb, r0, r1, nb, x, y);
+        if (reel_vbmi_enabled()) K(gemv_q4_vbmi)(w, rb, r0, r1, nb, x, y);  // REEL_VBMI=0: the 256-bit pair path
+        else K(gemv_q4)(w, rb, r0, r1, nb, x, y);
         return;
     }
 #endif
@@ -745,7 +713,7 @@ static KTGT void K(softmax_exp)(float *x, int64_t n) {
     int64_t i;
     const __m512 vm = _mm512_set1_ps(m);
     for (i = 0; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 k = reel_mask16(n - i);
         _mm512_mask_storeu_ps(x + i, k, K(exp16)(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
     }
 }
@@ -754,7 +722,7 @@ static KTGT void K(layernorm)(const float *x, int64_t d, const float *w, const f
     float acc[16];
     __m512 s = _mm512_setzero_ps();
     for (int64_t i = 0; i < d; i += 16) {
-        const __mmask16 k = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+        const __mmask16 k = reel_mask16(d - i);
         s = _mm512_mask_add_ps(s, k, s, _mm512_maskz_loadu_ps(k, x + i));
     }
     _mm512_storeu_ps(acc, s);
@@ -762,14 +730,14 @@ static KTGT void K(layernorm)(const float *x, int64_t d, const float *w, const f
     const __m512 vm = _mm512_set1_ps(mean);
     s = _mm512_setzero_ps();
     for (int64_t i = 0; i < d; i += 16) {
-        const __mmask16 k = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+        const __mmask16 k = reel_mask16(d - i);
         const __m512 c = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm);
         s = _mm512_mask3_fmadd_ps(c, c, s, k);
     }
     _mm512_storeu_ps(acc, s);
     const __m512 r = _mm512_set1_ps(reel_ln_rstd(reel_lane_tree16(acc), d, eps));
     for (int64_t i = 0; i < d; i += 16) {
-        const __mmask16 k = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+        const __mmask16 k = reel_mask16(d - i);
         const __m512 c = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), r);
         _mm512_mask_storeu_ps(out + i, k, _mm512_fmadd_ps(c, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i)));
     }
@@ -777,7 +745,7 @@ static KTGT void K(layernorm)(const float *x, int64_t d, const float *w, const f
 /// gelu_pytorch_tanh in place, reel_gelu_tanh_scalar's operations on 16 lanes (a masked last step).
 static KTGT void K(gelu_tanh)(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 k = reel_mask16(n - i);
         const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
         const __m512 u = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(REEL_GELU_A), v), v);
         const __m512 e = K(exp16)(_mm512_mul_ps(_mm512_set1_ps(REEL_GELU_2C), _mm512_fmadd_ps(u, v, v)));
@@ -789,7 +757,7 @@ static KTGT void K(gelu_tanh)(float *x, int64_t n) {
 /// SwiGLU's silu(g)·u in place in g, reel_silu_mul_scalar's operations on 16 lanes (a masked last step).
 static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __mmask16 k = reel_mask16(n - i);
         const __m512 v = _mm512_maskz_loadu_ps(k, g + i);
         const __m512 e = K(exp16)(_mm512_sub_ps(_mm512_setzero_ps(), v));
         const __m512 y = _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), _mm512_maskz_loadu_ps(k, u + i));
@@ -931,7 +899,7 @@ static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const
             const float *qg = q + g * hd;
             __m512 t = _mm512_setzero_ps();
             for (int64_t c = 0; c < hd; c += 16) {
-                const __mmask16 m = hd - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hd - c)) - 1);
+                const __mmask16 m = reel_mask16(hd - c);
                 t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + c), _mm512_maskz_loadu_ps(m, ks + c), t);
             }
             scores[g * len + s] = _mm512_reduce_add_ps(t) * scale;
@@ -941,9 +909,8 @@ static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const
     for (int64_t g0 = 0; g0 < group; g0 += 8) {
         const int gn = group - g0 < 8 ? (int)(group - g0) : 8;
         for (int64_t c0 = 0; c0 < hd; c0 += 32) {
-            const __mmask16 m0 = hd - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hd - c0)) - 1);
-            const __mmask16 m1 = hd - c0 >= 32 ? (__mmask16)0xffff
-                               : hd - c0 > 16 ? (__mmask16)((1u << (hd - c0 - 16)) - 1) : (__mmask16)0;
+            const __mmask16 m0 = reel_mask16(hd - c0);
+            const __mmask16 m1 = hd - c0 > 16 ? reel_mask16(hd - c0 - 16) : 0;
             __m512 acc[8][2];
             for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
             for (int64_t s = 0; s < len; s++) {

@@ -115,34 +115,28 @@ public final class KVCache: @unchecked Sendable {
             }
             return
         }
-        if n == 1 && !f16 && Kernels.attentionDecodeVectorised {
-            // Decode with the C kernel (AVX-512): per KV head, the cache read in place — OpenBLAS's sgemm packed all
-            // of K and V for every call (1.9 ms of an 18 ms Qwen2-0.5B q4 step at 640 positions).
-            let len = start + 1
-            pool.parallelFor(kvHeads) { js, worker in
-                let scores = pool.scratch(worker, count: group * len)
-                for j in js {
-                    Kernels.attentionDecode(q: q + j * group * hd, group: group, headDim: hd,
-                                            k: keys.assumingMemoryBound(to: Float.self) + j * hd,
-                                            v: values.assumingMemoryBound(to: Float.self) + j * hd, ld: e, len: len,
-                                            scale: scale, scores: scores, into: out + j * group * hd)
-                }
-            }
-            return
-        }
         if n == 1 && !f16 {
-            // Decode: the `group` query heads of KV head j are consecutive rows of q ([group, hd], lda = hd).
-            let len = start + 1
+            // Decode: the `group` query heads of KV head j are consecutive rows of q ([group, hd], lda = hd). With
+            // AVX-512 one C kernel reads the cache in place (`Kernels.attentionDecode`); elsewhere two sgemm calls,
+            // which pack all of the cached K and V per call (1.9 ms of an 18 ms Qwen2-0.5B q4 step at 640 positions
+            // on AVX-512, against 1.4–1.7 in place).
+            let len = start + 1, inPlace = Kernels.attentionDecodeVectorised
             pool.parallelFor(kvHeads) { js, worker in
                 let scores = pool.scratch(worker, count: group * len)  // f32 [group, len]
                 for j in js {
                     let k = keys.assumingMemoryBound(to: Float.self) + j * hd
                     let v = values.assumingMemoryBound(to: Float.self) + j * hd
-                    Kernels.gemm(transB: true, m: group, n: len, k: hd, alpha: scale, a: q + j * group * hd, lda: hd,
+                    let qj = q + j * group * hd, oj = out + j * group * hd
+                    if inPlace {
+                        Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: k, v: v, ld: e, len: len,
+                                                scale: scale, scores: scores, into: oj)
+                        continue
+                    }
+                    Kernels.gemm(transB: true, m: group, n: len, k: hd, alpha: scale, a: qj, lda: hd,
                                  b: k, ldb: e, c: scores, ldc: len)
                     for g in 0..<group { Ops.softmax(scores + g * len, count: len) }
                     Kernels.gemm(transB: false, m: group, n: hd, k: len, alpha: 1, a: scores, lda: len, b: v, ldb: e,
-                                 c: out + j * group * hd, ldc: hd)
+                                 c: oj, ldc: hd)
                 }
             }
             return

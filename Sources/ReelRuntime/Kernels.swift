@@ -122,7 +122,8 @@ public enum Kernels {
     public static func attentionDecode(q: UnsafePointer<Float>, group: Int, headDim: Int, k: UnsafePointer<Float>,
                                        v: UnsafePointer<Float>, ld: Int, len: Int, scale: Float,
                                        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        _ = reel_attention_decode_f32(q, Int64(group), Int64(headDim), k, v, Int64(ld), Int64(len), scale, scores, out)
+        let rc = reel_attention_decode_f32(q, Int64(group), Int64(headDim), k, v, Int64(ld), Int64(len), scale, scores, out)
+        precondition(rc == 0, "reel_attention_decode_f32: bad arguments (group \(group), headDim \(headDim), ld \(ld), len \(len))")
     }
 
     /// Bytes of one activation row packed for `igemm` (48 per block of 32).

@@ -86,19 +86,11 @@ public final class Linear: @unchecked Sendable {
     /// layer writes.
     public static func forward(_ x: UnsafePointer<Float>, rows n: Int, sharedBy layers: [(Linear, UnsafeMutablePointer<Float>)],
                                pool: ThreadPool) {
-        guard let first = layers.first?.0, n > 1 else {
-            for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool) }
-            return
-        }
-        let enc = first.weight.encoding, k = first.inFeatures
+        guard let first = layers.first?.0 else { return }
         let shared = layers.allSatisfy { l, _ in
-            l.weight.encoding == enc && l.inFeatures == k && l.usesIntegerGemm(rows: n)
+            l.weight.encoding == first.weight.encoding && l.inFeatures == first.inFeatures && l.usesIntegerGemm(rows: n)
         }
-        guard shared else {
-            for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool) }
-            return
-        }
-        let packed = first.quantizeForIntegerGemm(x, rows: n, pool: pool)
+        let packed = shared ? first.quantizeForIntegerGemm(x, rows: n, pool: pool) : nil
         for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool, packed: packed) }
     }
 
@@ -148,11 +140,8 @@ public final class Linear: @unchecked Sendable {
         // Activations for the kernels: q8 rows for quantised weights (quantised once, shared by all threads); for
         // the integer GEMM also packed (codes, f32 scale, offset corrections per block) after the q8 rows.
         var act = UnsafeRawPointer(x), actRowBytes = k * 4
-        if useIGemm, let prepacked {
-            act = prepacked
-            actRowBytes = Kernels.igemmActRowBytes(k)
-        } else if useIGemm {
-            act = quantizeForIntegerGemm(x, rows: n, pool: pool)
+        if useIGemm {
+            act = prepacked ?? quantizeForIntegerGemm(x, rows: n, pool: pool)
             actRowBytes = Kernels.igemmActRowBytes(k)
         } else if useKernel && enc.isQuantized {  // q8 activation rows for the dot kernels
             let q8Bytes = Kernels.q8RowBytes(k)
@@ -287,22 +276,22 @@ public final class Linear: @unchecked Sendable {
     /// `forward(_:rows:sharedBy:pool:)` on tensors: every layer reads x, each writes its own y (reshaped to
     /// [x.rows, out]).
     public static func forward(_ x: Tensor, sharedBy layers: [(Linear, Tensor)], pool: ThreadPool) throws {
-        for (layer, y) in layers {
-            guard x.rowLength == layer.inFeatures else {
-                throw RuntimeError.invalidArgument("\(layer.weight.name): input rows have \(x.rowLength) elements, expected \(layer.inFeatures)")
-            }
-            try y.reshape(rows: x.rows, columns: layer.outFeatures)
-        }
+        for (layer, y) in layers { try layer.shapeOutput(y, for: x) }
         forward(x.data, rows: x.rows, sharedBy: layers.map { ($0.0, $0.1.data) }, pool: pool)
+    }
+
+    /// Checks that x's rows have `inFeatures` elements and reshapes y to [x.rows, outFeatures].
+    private func shapeOutput(_ y: Tensor, for x: Tensor) throws {
+        guard x.rowLength == inFeatures else {
+            throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")
+        }
+        try y.reshape(rows: x.rows, columns: outFeatures)
     }
 
     /// y = act(x·Wᵀ + b) for `x` [n, in] (`activation` nil: none); reshapes `y` to [n, out]. The activation runs per
     /// output chunk right after it is written, element by element the same as `Activation.apply` on all of y.
     public func callAsFunction(_ x: Tensor, into y: Tensor, pool: ThreadPool, activation: Activation? = nil) throws {
-        guard x.rowLength == inFeatures else {
-            throw RuntimeError.invalidArgument("\(weight.name): input rows have \(x.rowLength) elements, expected \(inFeatures)")
-        }
-        try y.reshape(rows: x.rows, columns: outFeatures)
+        try shapeOutput(y, for: x)
         forward(x.data, rows: x.rows, into: y.data, pool: pool, activation: activation)
     }
 }

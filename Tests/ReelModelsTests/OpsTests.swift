@@ -141,8 +141,7 @@ final class OpsTests: XCTestCase {
     /// Linear over every encoding equals dequantise-then-matmul (in Double), for 1 and several rows, odd sizes,
     /// with bias, on 2 threads.
     func testLinearAllEncodings() throws {
-        var rng = Xoshiro256(seed: 7)
-        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let randn = Self.uniform(seed: 7)
         let out = 70, k = 100
         let w = randn(out * k), bias = randn(out)
         for enc in Encoding.allCases {
@@ -171,8 +170,7 @@ final class OpsTests: XCTestCase {
     /// `forward(…, activation:)` (the vision towers' fc1 + gelu in one pass) writes exactly what `forward` then
     /// `Activation.apply` over all of y writes, for every encoding and path, 1 and many rows (the wide f32 chunks).
     func testFusedActivationEqualsSeparatePass() throws {
-        var rng = Xoshiro256(seed: 13)
-        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 4 - 2) } }
+        let randn = Self.uniform(seed: 13, halfWidth: 2)
         let out = 70, k = 64
         let w = randn(out * k), bias = randn(out)
         for enc in Encoding.allCases {
@@ -194,6 +192,12 @@ final class OpsTests: XCTestCase {
 
     /// `Linear.forwardRow` (decode's fused q/k/v and gate/up) writes exactly what each layer's one-row `forward`
     /// writes, for every encoding, mixed encodings, biases, and output sizes that split the 16-row chunks.
+    /// A stream of uniform floats in [−halfWidth, halfWidth) from a seeded generator; each call continues it.
+    static func uniform(seed: UInt64, halfWidth: Float = 1) -> (Int) -> [Float] {
+        var rng = Xoshiro256(seed: seed)
+        return { n in (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) * halfWidth } }
+    }
+
     /// Three Linears [out_i, k] of encodings `encs`, random weights, biases on the first and third.
     private func threeLayers(_ encs: [Encoding], outs: [Int], k: Int, _ randn: (Int) -> [Float]) throws -> [Linear] {
         let weights = InMemoryWeights()
@@ -205,8 +209,7 @@ final class OpsTests: XCTestCase {
     }
 
     func testForwardRowMatchesEachLayer() throws {
-        var rng = Xoshiro256(seed: 11)
-        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let randn = Self.uniform(seed: 11)
         let k = 100, outs = [40, 24, 17]
         let pool4 = ThreadPool(threads: 4)
         for (e, enc) in Encoding.allCases.enumerated() {
@@ -232,8 +235,7 @@ final class OpsTests: XCTestCase {
     /// layer's own `forward`, when the layers share one quantisation (all q8, or all q4: the integer GEMM) and when
     /// they cannot (mixed encodings, f32, one row: each layer on its own).
     func testSharedInputForwardMatchesEachLayer() throws {
-        var rng = Xoshiro256(seed: 12)
-        func randn(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let randn = Self.uniform(seed: 12)
         let k = 100, outs = [40, 24, 17]
         let pool4 = ThreadPool(threads: 4)
         let sets: [[Encoding]] = [[.q8, .q8, .q8], [.q4, .q4, .q4], [.q8, .q4, .f32], [.f32, .f32, .f32], [.f16, .bf16, .q4f]]

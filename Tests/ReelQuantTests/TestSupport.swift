@@ -53,15 +53,16 @@ func forEachFastISA(_ body: (KernelISA) throws -> Void) throws {
     defer { try? KernelISA.force(saved) }
     for isa in KernelISA.available where isa != .scalar {
         try KernelISA.force(isa)
-        try withEachVBMIState { try body(isa) }
+        if isa == .avx512vnni { try withEachVBMIState { try body(isa) } } else { try body(isa) }
     }
 }
 
 /// Runs `body` with the AVX-512 VBMI kernels on and then off where the CPU has VBMI (both q4 decode paths of the
-/// avx512vnni ISA on one machine), else once; restores the default afterwards.
+/// avx512vnni ISA on one machine), else once; restores the state it found afterwards.
 func withEachVBMIState(_ body: () throws -> Void) rethrows {
+    let saved = reel_vbmi_enabled()
     guard reel_vbmi_enable(1) == Int32(REEL_OK) else { return try body() }
-    defer { _ = reel_vbmi_enable(1) }
+    defer { _ = reel_vbmi_enable(saved) }
     try body()
     _ = reel_vbmi_enable(0)
     try body()
