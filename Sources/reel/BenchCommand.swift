@@ -31,9 +31,10 @@ struct Bench: ParsableCommand {
         --read-bound adds the read-only bound of a decode step: in each repetition, after the decode, --gen-tokens
         passes that read exactly the weight bytes a decode step reads (every Linear of every layer + lm_head), with
         the same row split across the same threads and the same parallel operations (the attention's kept as an
-        empty one), but with a read kernel (XOR of 64-byte loads) instead of the dot products. Its tokens/s and GB/s
-        are the best any gemv can do through this access pattern on this machine at that moment. With --profile it
-        adds a column: each op kind's weight reads alone, in GB/s, beside the real op's.
+        empty one), but with a read kernel (XOR of 64-byte loads, prefetched as the gemvs prefetch) instead of the
+        dot products. Its tokens/s and GB/s are the best any gemv can do through this access pattern on this
+        machine at that moment. With --profile it adds a column: each op kind's weight reads alone, in GB/s, beside
+        the real op's.
 
         --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1
         thread and at --threads, with the share of a decode step the dispatches take.
