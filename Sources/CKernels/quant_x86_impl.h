@@ -899,6 +899,7 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
 #if KWIDE
 #ifndef IA_DEC_AHEAD
 #define IA_DEC_AHEAD 16  // cached positions prefetched ahead by the decode attention
+#define IA_DEC_FAR 64    // key rows prefetched this far ahead into L2 (T2), with each position's value row
 #endif
 /// Decode attention of one KV head over an f32 cache (reel_attention_decode_f32), 16 lanes along the head dimension
 /// (a masked last chunk): per position and query head, the dot as FMAs over the chunks and one lane reduction;
@@ -911,6 +912,9 @@ static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const
         const float *ks = k + s * ld;
         if (s + IA_DEC_AHEAD < len)  // the cache rows: a head's hd floats every ld floats
             for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_AHEAD * ld + c), _MM_HINT_T0);
+        if (s + IA_DEC_FAR < len)
+            for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_FAR * ld + c), _MM_HINT_T2);
+        for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(v + s * ld + c), _MM_HINT_T2);
         for (int64_t g = 0; g < group; g++) {
             const float *qg = q + g * hd;
             __m512 t = _mm512_setzero_ps();
