@@ -81,9 +81,9 @@ public final class KVCache: @unchecked Sendable {
     /// after `repeat_kv`: query head h reads kv head `h / (heads/kvHeads)` (repeat_interleave), scores
     /// `q·kᵀ·scale`, softmax in f32, weighted sum of v. Row i attends to sequence indices `0...start+i`.
     /// Several rows over an f32 cache use two sgemm calls per head. One row (decode) over an f32 cache batches the
-    /// query heads that share a KV head: per KV head, scores [group, len] = Q·Kᵀ·scale and out = P·V as two sgemm
-    /// calls over the contiguous (strided) cache, so each cached key and value is read once per token, not once per
-    /// query head. An f16 cache takes a loop per (row, head).
+    /// query heads that share a KV head: per KV head, scores [group, len] = Q·Kᵀ·scale and out = P·V, by
+    /// `Kernels.attentionDecode` reading the cache in place where it is vectorised, else as two sgemm calls, so each
+    /// cached key and value is read once per token, not once per query head. An f16 cache takes a loop per (row, head).
     /// - Parameters:
     ///   - q: f32 [n, heads, headDim], rows at sequence indices `start..<start+n` (already stored in the cache).
     ///   - out: f32 [n, heads, headDim].

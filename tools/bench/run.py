@@ -4,7 +4,7 @@
 Makes a random-weight Qwen2-0.5B checkpoint with transformers (hidden 896, 24 layers, 14 heads, 2 KV heads,
 intermediate 4864, vocab 151936, tied; saved as bf16), converts it with `reel convert` to f32 / q8 / q4 (cached in a
 scratch directory outside the repository), measures the machine's read bandwidth (a STREAM-like C read kernel
-compiled with plain `cc -O2`, 2 threads), runs `reel bench --json` on each file and the same work in PyTorch (bf16
+compiled with plain `cc -O2`, 2 threads) and its speed (a one-thread C probe whose rate follows the clock), runs `reel bench --json` on each file and the same work in PyTorch (bf16
 and f32: prefill 512 tokens with logits for the last position, then greedy-decode 128 with the KV cache), and writes
 docs/performance.md (the part between the bench markers) and docs/performance.png.
 
@@ -86,6 +86,31 @@ int main(int argc, char **argv) {
         printf("%.3f\n", bytes / (now() - t0) / 1e9);
     }
     return sink == 42;
+}
+"""
+
+
+CPU_PROBE_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+/* CPU-speed probe: one thread, 8 independent multiply-add chains a = a·m + c in f32, each step waiting for the
+   last (latency-bound), best of R passes; prints G steps/s per pass — proportional to the core's clock, so the
+   compute-bound figures (prefill, vision) of runs on a VM whose speed drifts can be read side by side. */
+static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
+int main(int argc, char **argv) {
+    int reps = atoi(argv[1]); long n = 20000000; volatile float seed = 1.0f;
+    float a[8], m = 0.999999f * seed, c = 1e-7f * seed;
+    for (int j = 0; j < 8; j++) a[j] = seed + (float)j;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        for (long i = 0; i < n; i++)
+            for (int j = 0; j < 8; j++) a[j] = a[j] * m + c;
+        printf("%.3f\n", (double)n * 8 / (now() - t0) / 1e9);
+    }
+    float s = 0;
+    for (int j = 0; j < 8; j++) s += a[j];
+    return s == 42.0f;
 }
 """
 
@@ -245,6 +270,21 @@ def read_bandwidth(scratch, threads, mib=1024, reps=7):
     return max(v), statistics.median(v)
 
 
+def probe_range(v):
+    return f"{min(v):.2f}" if max(v) - min(v) < 0.005 else f"{min(v):.2f}–{max(v):.2f}"
+
+
+def cpu_probe(scratch, reps=5):
+    """The CPU probe's best pass (G steps/s, one thread): see CPU_PROBE_C."""
+    src, exe = os.path.join(scratch, "cpuprobe.c"), os.path.join(scratch, "cpuprobe")
+    if not os.path.exists(exe):
+        with open(src, "w") as f:
+            f.write(CPU_PROBE_C)
+        subprocess.run(["cc", "-O2", src, "-o", exe], check=True)
+    out = subprocess.run([exe, str(reps)], check=True, capture_output=True, text=True).stdout
+    return max(float(x) for x in out.split())
+
+
 def reel_bench(reel, model, args, bandwidth):
     cmd = [reel, "bench", model, "--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens),
            "--threads", str(args.threads), "--repetitions", str(args.repetitions), "--json", "--bandwidth", f"{bandwidth:.3f}",
@@ -334,7 +374,9 @@ def write_vision(L, ctx):
     L.append(f"Vision: random-weight LLaVA-OneVision-0.5B shape (SigLIP-so400m tower at 384², patch 14, 26 layers, "
              f"hidden 1152; projector; the Qwen2-0.5B decoder above), vision tower + projector + pooling on "
              f"{ctx['frames']} random frames, {ctx['threads']} threads; Reel `reel bench --frames` (median of "
-             f"{ctx['vreps']}, after a one-frame warm-up), PyTorch `get_video_features`:")
+             f"{ctx['vreps']}, after a one-frame warm-up), PyTorch `get_video_features`"
+             + (f"; CPU probe before each Reel run {probe_range(ctx['vprobes'])} G steps/s" if ctx.get("vprobes") else "")
+             + ":")
     L.append("")
     L.append("| engine | encoding | file MiB | s/frame | frames/s | speed ÷ PyTorch bf16 | speed ÷ PyTorch f32 | load avg |")
     L.append("|---|---|---:|---:|---:|---:|---:|---|")
@@ -378,8 +420,11 @@ def write_doc(path, ctx):
                  f"for the whole run (it was {fmt(ctx['load_start'], 2)} at the start; see the load column): other processes shared the "
                  "2 cores, so every figure below is depressed by an unknown, varying amount. Re-run on an idle machine.")
         L.append("")
-    L.append(f"CPU: {cpu_name()} ({os.cpu_count()} logical CPUs).")
-    L.append("")
+    if ctx.get("probes"):
+        L.append(f"CPU probe before each decode run (one thread, 8 latency-bound f32 multiply-add chains, `cc -O2`; "
+                 f"proportional to the core's clock — this VM's speed drifts, so compare compute-bound figures of two "
+                 f"runs through it): {probe_range(ctx['probes'])} G steps/s.")
+        L.append("")
     L.append(f"Read bandwidth ({ctx['threads']} threads): the STREAM-like `cc -O2` read kernel (1 GiB, measured before each "
              f"Reel run) best {fmt(ctx['stream_bandwidth'], 1)} GB/s, median {fmt(ctx['bandwidth_median'], 1)} GB/s; the best "
              f"read-only bound (`reel bench --read-bound`, 64-byte loads through the decode's access pattern) "
@@ -537,13 +582,14 @@ def main():
     load_start = load1()
     quiet, _ = wait_quiet(args.max_load, time.time() + args.wait)
     # Bandwidth drifts (and other processes take some): measure it before every Reel run and use the best.
-    samples = []
+    samples, probes, vprobes = [], [], []
     reel = {}
     for e, m in models.items():
         q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
         quiet = quiet and q
         samples.append(read_bandwidth(args.scratch, args.threads))
-        log(f"read bandwidth {samples[-1][0]:.1f} GB/s (median pass {samples[-1][1]:.1f})")
+        probes.append(cpu_probe(args.scratch))
+        log(f"read bandwidth {samples[-1][0]:.1f} GB/s (median pass {samples[-1][1]:.1f}); CPU probe {probes[-1]:.2f}")
         reel[e] = reel_bench(args.reel, m, args, max(s[0] for s in samples))
         log(f"reel {e}: {reel[e]}")
     # The roofline's bandwidth is the best read rate measured in this run: the STREAM-like kernel's, or a read-only
@@ -582,6 +628,7 @@ def main():
         for e, m in vmodels.items():
             q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
             quiet = quiet and q
+            vprobes.append(cpu_probe(args.scratch))
             vision["reel"][e] = reel_vision(args.reel, m, args)
             log(f"reel vision {e}: {vision['reel'][e]}")
             if not args.no_profile:  # the tower's per-op profile beside OpenBLAS sgemm on the same shapes
@@ -603,16 +650,12 @@ def main():
     per_layer = H * H * 2 + 2 * H * c["num_key_value_heads"] * hd + 3 * H * I
     params = per_layer * c["num_hidden_layers"] + c["vocab_size"] * H
     torch_bytes = {"bf16": params * 2, "f32": params * 4}
-    cpu = "unknown CPU"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, extras=extras, bandwidth=bw, stream_bandwidth=stream_bw, bound_bandwidth=bound_bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
                threads=args.threads, prompt=args.prompt_tokens, gen=args.gen_tokens, reps=args.repetitions,
                treps=args.torch_repetitions, quiet=quiet, max_load=args.max_load, load_start=load_start,
-               when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu, cores=os.cpu_count(),
+               when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu_name(), cores=os.cpu_count(),
+               probes=probes, vprobes=vprobes,
                scratch_hint="$REEL_BENCH_DIR or ~/.cache/reel-bench", minutes=round((time.time() - started) / 60))
     write_doc(args.doc, ctx)
     plot(reel, tres, os.path.join(os.path.dirname(args.doc), "performance.png"), ctx)
