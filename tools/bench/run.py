@@ -615,9 +615,10 @@ def main():
     if args.reuse_torch:  # PyTorch's figures from the previous run (when only Reel changed)
         prev = json.load(open(os.path.join(args.scratch, "last-run.json")))
         tres = prev["torch"]
-        torch_note = f"PyTorch figures reused from the run of {prev['when']} (`--reuse-torch`)."
+        torch_when = prev.get("torch_when", prev["when"])  # when PyTorch actually ran, through chains of reuse
+        torch_note = f"PyTorch figures reused from the run of {torch_when} (`--reuse-torch`)."
     else:
-        torch_note = ""
+        torch_when, torch_note = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ""
     for d in ([] if args.reel_only or args.reuse_torch else [d for d in args.torch_dtypes.split(",") if d]):
         q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
         quiet = quiet and q
@@ -651,7 +652,7 @@ def main():
     params = per_layer * c["num_hidden_layers"] + c["vocab_size"] * H
     torch_bytes = {"bf16": params * 2, "f32": params * 4}
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, extras=extras, bandwidth=bw, stream_bandwidth=stream_bw, bound_bandwidth=bound_bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
+    ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, torch_when=torch_when, extras=extras, bandwidth=bw, stream_bandwidth=stream_bw, bound_bandwidth=bound_bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
                threads=args.threads, prompt=args.prompt_tokens, gen=args.gen_tokens, reps=args.repetitions,
                treps=args.torch_repetitions, quiet=quiet, max_load=args.max_load, load_start=load_start,
                when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu_name(), cores=os.cpu_count(),
