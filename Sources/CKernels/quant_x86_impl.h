@@ -899,6 +899,8 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
 #if KWIDE
 #ifndef IA_DEC_AHEAD
 #define IA_DEC_AHEAD 16  // cached positions prefetched ahead by the decode attention
+#endif
+#ifndef IA_DEC_FAR
 #define IA_DEC_FAR 64    // key rows prefetched this far ahead into L2 (T2), with each position's value row
 #endif
 /// Decode attention of one KV head over an f32 cache (reel_attention_decode_f32), 16 lanes along the head dimension

@@ -4,9 +4,10 @@
 Makes a random-weight Qwen2-0.5B checkpoint with transformers (hidden 896, 24 layers, 14 heads, 2 KV heads,
 intermediate 4864, vocab 151936, tied; saved as bf16), converts it with `reel convert` to f32 / q8 / q4 (cached in a
 scratch directory outside the repository), measures the machine's read bandwidth (a STREAM-like C read kernel
-compiled with plain `cc -O2`, 2 threads) and its speed (a one-thread C probe whose rate follows the clock), runs `reel bench --json` on each file and the same work in PyTorch (bf16
-and f32: prefill 512 tokens with logits for the last position, then greedy-decode 128 with the KV cache), and writes
-docs/performance.md (the part between the bench markers) and docs/performance.png.
+compiled with plain `cc -O2`, 2 threads) and its speed (a one-thread C probe whose rate follows the clock), runs
+`reel bench --json` on each file and the same work in PyTorch (bf16 and f32: prefill 512 tokens with logits for the
+last position, then greedy-decode 128 with the KV cache), and writes docs/performance.md (the part between the bench
+markers) and docs/performance.png.
 
 Vision (skip with --no-vision): a random-weight LLaVA-OneVision-0.5B (the hub config's SigLIP-so400m tower: 384²,
 patch 14, 26 layers — so400m has 27, LLaVA-OneVision drops the last —, hidden 1152, MLP 4304, 16 heads; projector;
@@ -95,8 +96,8 @@ CPU_PROBE_C = r"""
 #include <stdlib.h>
 #include <time.h>
 /* CPU-speed probe: one thread, 8 independent multiply-add chains a = a·m + c in f32, each step waiting for the
-   last (latency-bound), best of R passes; prints G steps/s per pass — proportional to the core's clock, so the
-   compute-bound figures (prefill, vision) of runs on a VM whose speed drifts can be read side by side. */
+   last (latency-bound), R passes; prints G steps/s per pass — proportional to the core's clock, so runs on a VM
+   whose speed drifts can be told apart by clock (this probe) and memory system (the read bandwidth). */
 static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
 int main(int argc, char **argv) {
     int reps = atoi(argv[1]); long n = 20000000; volatile float seed = 1.0f;
@@ -277,10 +278,9 @@ def probe_range(v):
 def cpu_probe(scratch, reps=5):
     """The CPU probe's best pass (G steps/s, one thread): see CPU_PROBE_C."""
     src, exe = os.path.join(scratch, "cpuprobe.c"), os.path.join(scratch, "cpuprobe")
-    if not os.path.exists(exe):
-        with open(src, "w") as f:
-            f.write(CPU_PROBE_C)
-        subprocess.run(["cc", "-O2", src, "-o", exe], check=True)
+    with open(src, "w") as f:
+        f.write(CPU_PROBE_C)
+    subprocess.run(["cc", "-O2", src, "-o", exe], check=True)
     out = subprocess.run([exe, str(reps)], check=True, capture_output=True, text=True).stdout
     return max(float(x) for x in out.split())
 
@@ -422,8 +422,8 @@ def write_doc(path, ctx):
         L.append("")
     if ctx.get("probes"):
         L.append(f"CPU probe before each decode run (one thread, 8 latency-bound f32 multiply-add chains, `cc -O2`; "
-                 f"proportional to the core's clock — this VM's speed drifts, so compare compute-bound figures of two "
-                 f"runs through it): {probe_range(ctx['probes'])} G steps/s.")
+                 f"proportional to the core's clock, so a slow run shows whether the clock or, as the read bandwidth and "
+                 f"read-only bounds show, the memory system was slow): {probe_range(ctx['probes'])} G steps/s.")
         L.append("")
     L.append(f"Read bandwidth ({ctx['threads']} threads): the STREAM-like `cc -O2` read kernel (1 GiB, measured before each "
              f"Reel run) best {fmt(ctx['stream_bandwidth'], 1)} GB/s, median {fmt(ctx['bandwidth_median'], 1)} GB/s; the best "

@@ -154,9 +154,8 @@ void reel_add_f32(float *y, const float *x, int64_t n);
 
 /// Reads n bytes at p with the widest loads the active path has (64-byte steps on AVX-512; on x86 with the decode
 /// gemvs' far prefetch, so no gemv out-reads it) and returns the XOR of their 8-byte little-endian words (the last
-/// one zero-padded): a stream with no arithmetic, so `reel bench
-/// --read-bound` can time the bytes a decode step reads from the weights with nothing else in the way. Every path
-/// returns the same value. Unaligned p is fine.
+/// one zero-padded): a stream with no arithmetic, so `reel bench --read-bound` can time the bytes a decode step
+/// reads from the weights with nothing else in the way. Every path returns the same value. Unaligned p is fine.
 uint64_t reel_read_xor(const void *p, size_t n);
 
 #ifdef __cplusplus
