@@ -84,6 +84,30 @@ final class OpsTests: XCTestCase {
         try assertClose("rope k", k, try ops.floats("rope.k_out"), relative: Self.f32OpTolerance)
     }
 
+    /// The per-position cos/sin table: a second pass at the same positions (the next layer) rotates exactly as
+    /// the first, and after dynamic NTK changes the frequencies a cached position is recomputed — it rotates as a
+    /// rope that never saw it. Positions outside the table (negative, ≥ 65536) take the uncached path.
+    func testRopeCosSinCacheFollowsFrequencies() throws {
+        let x = try ops.floats("rope.q")  // [7, 2, 16]
+        let pos = [0, 5, 31, 70_000, -3, 5, 99]
+        func rotated(_ rope: RotaryEmbedding) -> [Float] {
+            var y = x
+            rope.apply(&y, rows: 7, heads: 2, positions: pos)
+            return y
+        }
+        let cached = try RotaryEmbedding(headDim: 16, theta: 10000, scaling: .dynamic(factor: 2, maxPositions: 32))
+        cached.update(maxPosition: 31)
+        let first = rotated(cached)
+        XCTAssertEqual(rotated(cached), first, "a second pass at the same positions")
+        cached.update(maxPosition: 99)  // NTK: new frequencies
+        let fresh = try RotaryEmbedding(headDim: 16, theta: 10000, scaling: .dynamic(factor: 2, maxPositions: 32))
+        fresh.update(maxPosition: 99)
+        XCTAssertEqual(cached.invFreq, fresh.invFreq)
+        let after = rotated(cached)
+        XCTAssertEqual(after, rotated(fresh), "cached positions recomputed after the frequencies changed")
+        XCTAssertNotEqual(after[32..<64], first[32..<64], "position 5 rotates differently under the new frequencies")
+    }
+
     func testRopeApplyYarn() throws {
         let rope = try RotaryEmbedding(headDim: 16, theta: 10000, scaling: .yarn(factor: 4, originalMaxPositions: 16))
         var q = try ops.floats("rope.q"), k = try ops.floats("rope.k")
