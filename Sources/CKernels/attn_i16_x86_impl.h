@@ -24,7 +24,6 @@ static KTGT AI __m512i K(dpw)(__m512i acc, __m512i a, __m512i b) {
 #define DPW(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
 #endif
 
-
 /// IA_QR rows × nv panels of 16 keys; nv is a constant at each call, so the accumulators stay in registers.
 static KTGT AI void K(qk_tile)(const int32_t *q, int64_t np, const int32_t *kp, const int nv, const float *qs,
                                const float *ks, float *sc, int64_t lds) {   // kp: nv panels, pair-major (ia_kidx)

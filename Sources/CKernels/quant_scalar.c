@@ -325,7 +325,6 @@ static float dot_bf16(const uint16_t *x, const float *y, int64_t n) {
 /// The read-only bound's reference: XOR of the row's 8-byte words (the last one zero-padded).
 static uint64_t read_xor(const uint8_t *p, size_t n) { return reel_read_xor_tail(p, n); }
 
-/// Softmax of one row in place: max, e^(x − max) with reel_exp_scalar, sum, scale — the vector paths' twin.
 /// e^(x − max) in place: softmax's first two steps.
 static void softmax_exp(float *x, int64_t n) {
     float m = x[0];
@@ -333,6 +332,7 @@ static void softmax_exp(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = reel_exp_scalar(x[i] - m);
 }
 
+/// Softmax of one row in place: max, e^(x − max) with reel_exp_scalar, sum, scale — the vector paths' twin.
 static void softmax(float *x, int64_t n) {
     softmax_exp(x, n);
     float s = 0;

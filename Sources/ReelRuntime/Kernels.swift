@@ -26,8 +26,7 @@ public enum Kernels {
         }
     }
 
-    /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …).
-    /// The active kernel path's name, "+vbmi" when the avx512vnni path also uses its VBMI kernels (the q4 decode
+    /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …), "+vbmi" when the avx512vnni path also uses its VBMI kernels (the q4 decode
     /// gemv), as `reel bench` shows it.
     public static var isaName: String {
         let isa = reel_isa_active()

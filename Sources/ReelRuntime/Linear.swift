@@ -80,7 +80,7 @@ public final class Linear: @unchecked Sendable {
         try self.init(weight: w, bias: hasBias ? weights.weight(prefix + ".bias") : nil)
     }
 
-    /// Several Linears that read the same `n` rows of x (an encoder's q/k/v projections): with the integer GEMM
+    /// Several Linears that read the same `n` rows of x (q/k/v projections, a decoder's gate/up): with the integer GEMM
     /// (quantised weights of one encoding, n > 1) x is quantised and packed once for all of them instead of once
     /// per layer; otherwise each layer's own `forward`. Each `y` gets exactly what `forward(x, rows: n, …)` of its
     /// layer writes.

@@ -214,8 +214,6 @@ final class OpsTests: XCTestCase {
         }
     }
 
-    /// `Linear.forwardRow` (decode's fused q/k/v and gate/up) writes exactly what each layer's one-row `forward`
-    /// writes, for every encoding, mixed encodings, biases, and output sizes that split the 16-row chunks.
     /// A stream of uniform floats in [−halfWidth, halfWidth) from a seeded generator; each call continues it.
     static func uniform(seed: UInt64, halfWidth: Float = 1) -> (Int) -> [Float] {
         var rng = Xoshiro256(seed: seed)
@@ -232,6 +230,8 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// `Linear.forwardRow` (decode's fused q/k/v and gate/up) writes exactly what each layer's one-row `forward`
+    /// writes, for every encoding, mixed encodings, biases, and output sizes that split the 16-row chunks.
     func testForwardRowMatchesEachLayer() throws {
         let randn = Self.uniform(seed: 11)
         let k = 100, outs = [40, 24, 17]

@@ -58,10 +58,8 @@ extension Decoder {
             try b.k.reshape(rows: 1, columns: w.kProj.outFeatures)
             try b.v.reshape(rows: 1, columns: w.vProj.outFeatures)
             Linear.forwardRow(b.xNorm.data, w.qProj, into: b.q.data, w.kProj, into: b.k.data, w.vProj, into: b.v.data, pool: pool)
-        } else {
-            try w.qProj(b.xNorm, into: b.q, pool: pool)   // [n, nH·hd]
-            try w.kProj(b.xNorm, into: b.k, pool: pool)   // [n, nKV·hd]
-            try w.vProj(b.xNorm, into: b.v, pool: pool)   // [n, nKV·hd]
+        } else {  // prefill: one quantisation of the normalised rows for all three (integer GEMM)
+            try Linear.forward(b.xNorm, sharedBy: [(w.qProj, b.q), (w.kProj, b.k), (w.vProj, b.v)], pool: pool)
         }
         emit("layers.\(i).self_attn.q_proj", b.q, start)
         emit("layers.\(i).self_attn.k_proj", b.k, start)
@@ -103,8 +101,7 @@ extension Decoder {
             try b.up.reshape(rows: 1, columns: w.upProj.outFeatures)
             Linear.forwardRow(b.xNorm.data, w.gateProj, into: b.gate.data, w.upProj, into: b.up.data, pool: pool)
         } else {
-            try w.gateProj(b.xNorm, into: b.gate, pool: pool)
-            try w.upProj(b.xNorm, into: b.up, pool: pool)
+            try Linear.forward(b.xNorm, sharedBy: [(w.gateProj, b.gate), (w.upProj, b.up)], pool: pool)
         }
         Ops.siluMul(b.gate.data, b.up.data, count: n * c.intermediateSize, pool: pool)
         emit("layers.\(i).mlp.act", b.gate, start)
