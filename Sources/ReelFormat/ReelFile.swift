@@ -27,7 +27,7 @@ public final class ReelFile: @unchecked Sendable {
     /// Maps and validates `path`.
     public init(path: String) throws {
         self.path = path
-        do { mapping = try MappedFile(path: path) } catch {
+        do { mapping = try MappedFile(path: path, hugePages: true) } catch {
             throw ReelFormatError.cannotOpen(path: path, reason: (error as? IOError)?.reason ?? "\(error)")
         }
         let bytes = mapping.bytes
@@ -165,6 +165,8 @@ public final class ReelFile: @unchecked Sendable {
     /// The mapping's base address (for alignment checks and diagnostics).
     public var baseAddress: UnsafeRawPointer? { mapping.bytes.baseAddress }
     public var fileSize: Int { mapping.count }
+    /// Bytes of the file mapped with 2 MiB pages right now (`MappedFile.hugePageBytes`); nil where unknown.
+    public func hugePageBytes() -> Int? { mapping.hugePageBytes() }
 
     var mappedFile: MappedFile { mapping }
 }

@@ -61,8 +61,12 @@ READ_BW_C = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 /* STREAM-like read bandwidth: T threads each sum their share of a buffer with 16-byte vectors (GCC/Clang vector
-   extensions: SSE2 at plain -O2) and 8 independent accumulators; best of R passes. */
+   extensions: SSE2 at plain -O2) and 8 independent accumulators; best of R passes. The buffer asks for 2 MiB
+   pages, as Reel's weight mapping does (MappedFile(hugePages:)), so both are read through the same page size. */
 typedef uint64_t v2 __attribute__((vector_size(16)));
 static v2 *buf; static size_t vecs; static int T;
 static void *reader(void *arg) {
@@ -78,7 +82,11 @@ static void *reader(void *arg) {
 static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
 int main(int argc, char **argv) {
     size_t bytes = (size_t)atol(argv[1]) << 20; T = atoi(argv[2]); int reps = atoi(argv[3]);
-    vecs = bytes / 16; buf = aligned_alloc(64, vecs * 16); memset(buf, 1, vecs * 16);
+    vecs = bytes / 16; buf = aligned_alloc(2 << 20, vecs * 16);
+#ifdef __linux__
+    madvise(buf, vecs * 16, MADV_HUGEPAGE);
+#endif
+    memset(buf, 1, vecs * 16);
     pthread_t th[64]; uintptr_t sink = 0;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
@@ -204,6 +212,7 @@ def reel_vision(reel, model, args):
     before = load1()
     cmd = [reel, "bench", model, "--prompt-tokens", "16", "--gen-tokens", "4", "--frames", str(args.frames),
            "--threads", str(args.threads), "--repetitions", str(args.vision_repetitions), "--json"]
+    drop_page_cache(model)
     r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     r["load"] = (before, load1())
     before = load1()
@@ -285,10 +294,24 @@ def cpu_probe(scratch, reps=5):
     return max(float(x) for x in out.split())
 
 
+def drop_page_cache(path):
+    """Drops a model file's clean pages from the page cache before a Reel run, so every run reads it back the same
+    way: in 2 MiB folios, mapped as 2 MiB pages (`MappedFile(hugePages:)`). Pages cached in small folios (a file
+    written or read some other way) stay 4 KiB pages in every later mapping, and decode runs 9–15% slower over them
+    (docs/runtime.md, "2 MiB pages")."""
+    if hasattr(os, "posix_fadvise"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def reel_bench(reel, model, args, bandwidth):
     cmd = [reel, "bench", model, "--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens),
            "--threads", str(args.threads), "--repetitions", str(args.repetitions), "--json", "--bandwidth", f"{bandwidth:.3f}",
            "--read-bound"]
+    drop_page_cache(model)
     before = load1()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     r = json.loads(out)
@@ -429,29 +452,33 @@ def write_doc(path, ctx):
              f"Reel run) best {fmt(ctx['stream_bandwidth'], 1)} GB/s, median {fmt(ctx['bandwidth_median'], 1)} GB/s; the best "
              f"read-only bound (`reel bench --read-bound`, 64-byte loads through the decode's access pattern) "
              f"{fmt(ctx['bound_bandwidth'], 1)} GB/s. The roofline takes the higher, **{fmt(bw, 1)} GB/s** (issue 7 measured "
-             f"27–33 GB/s on its machine when idle). Roofline = bandwidth ÷ weight bytes streamed per token.")
+             f"27–33 GB/s on its machine when idle). Roofline = bandwidth ÷ weight bytes streamed per token. Both read "
+             f"through 2 MiB pages: the STREAM buffer asks for them, and each model file is dropped from the page "
+             f"cache before its Reel run so it is read back in 2 MiB folios (column \"in 2 MiB pages\"; over 4 KiB "
+             f"pages decode runs 9–15% slower, docs/runtime.md).")
     L.append("")
     L.append("| engine | encoding | file MiB | weights/token MiB | prefill tok/s | decode tok/s | decode roofline tok/s | "
-             "% of roofline | read-only bound tok/s (GB/s) | decode ÷ read bound | peak RSS MiB | load avg |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+             "% of roofline | read-only bound tok/s (GB/s) | decode ÷ read bound | peak RSS MiB | in 2 MiB pages | load avg |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for enc, r in ctx["reel"].items():
         wpt = r["weight_bytes_per_token"]
         rb = r.get("read_bound_tokens_per_s")
         rbc = f"{fmt(rb, 2)} ({fmt(r['read_bound_gb_per_s'], 1)})" if rb else "—"
         rbr = f"{fmt(100 * r['decode_tokens_per_s'] / rb)}%" if rb else "—"
+        huge = f"{fmt(100 * r['huge_page_bytes'] / r['model_bytes'])}%" if "huge_page_bytes" in r else "—"
         L.append(f"| Reel | {enc} | {fmt(r['model_bytes'] / 2**20)} | {fmt(wpt / 2**20)} | "
                  f"{fmt(r['prefill_tokens_per_s'])} | {fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | "
                  f"{fmt(100 * r['decode_roofline_fraction'])}% | {rbc} | {rbr} | {fmt(r['peak_rss_bytes'] / 2**20)} | "
-                 f"{fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
+                 f"{huge} | {fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
     for d, r in ctx["torch"].items():
         wpt = ctx["torch_bytes"][d]
         pct = r["decode_tokens_per_s"] * wpt / (bw * 1e9)
         L.append(f"| PyTorch | {d} | — | {fmt(wpt / 2**20)} | {fmt(r['prefill_tokens_per_s'])} | "
-                 f"{fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | {fmt(100 * pct)}% | — | — | — | "
+                 f"{fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | {fmt(100 * pct)}% | — | — | — | — | "
                  f"{fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
     for enc, r in LLAMA_CPP.items():
         L.append(f"| llama.cpp (issue 7, not this run) | {enc.upper()}_0 | — | — | {fmt(r['prefill'])} | "
-                 f"{fmt(r['decode'], 1)} | — | ≈{fmt(100 * r['roofline'], 0)}% | — | — | — | — |")
+                 f"{fmt(r['decode'], 1)} | — | ≈{fmt(100 * r['roofline'], 0)}% | — | — | — | — | — |")
     L.append("")
     L.append("Read-only bound (`reel bench --read-bound`, measured in each repetition right after the decode): the "
              "bytes a decode step reads from the weights, with the same row split, threads and parallel operations, "
