@@ -912,7 +912,7 @@ static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const
                                 int64_t len, float scale, float *scores, float *out) {
     for (int64_t s = 0; s < len; s++) {
         const float *ks = k + s * ld;
-        if (s + IA_DEC_AHEAD < len)  // the cache rows: a head's hd floats every ld floats
+        if (s + IA_DEC_AHEAD < len)  // the cache rows: hd floats every ld floats (KVCache: ld = hd)
             for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_AHEAD * ld + c), _MM_HINT_T0);
         if (s + IA_DEC_FAR < len)
             for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_FAR * ld + c), _MM_HINT_T2);

@@ -4,7 +4,8 @@ public enum KVCacheStorage: String, Sendable {
 }
 
 /// Keys and values of every layer for up to `capacity` positions, allocated once.
-/// Layout per layer: keys f32|f16 [capacity, kvHeads, headDim], values likewise.
+/// Layout per layer: keys f32|f16 [kvHeads, capacity, headDim], values likewise — head-major, so the attention of one
+/// KV head (one thread's work in decode) reads its keys and values as two contiguous streams.
 public final class KVCache: @unchecked Sendable {
     public let layers: Int
     public let kvHeads: Int
@@ -70,10 +71,15 @@ public final class KVCache: @unchecked Sendable {
 
     @inline(__always)
     private func storeRows(_ dst: UnsafeMutableRawPointer, start: Int, rows n: Int, from src: UnsafePointer<Float>) {
-        let e = rowElements
-        switch storage {
-        case .f32: (dst.assumingMemoryBound(to: Float.self) + start * e).update(from: src, count: n * e)
-        case .f16: Kernels.f32ToF16(src, dst.assumingMemoryBound(to: UInt16.self) + start * e, n * e)
+        let e = rowElements, hd = headDim
+        for i in 0..<n {
+            for j in 0..<kvHeads {  // row i's head j → head j's row start + i
+                let from = src + i * e + j * hd, at = (j * capacity + start + i) * hd
+                switch storage {
+                case .f32: (dst.assumingMemoryBound(to: Float.self) + at).update(from: from, count: hd)
+                case .f16: Kernels.f32ToF16(from, dst.assumingMemoryBound(to: UInt16.self) + at, hd)
+                }
+            }
         }
     }
 
@@ -89,7 +95,7 @@ public final class KVCache: @unchecked Sendable {
     ///   - out: f32 [n, heads, headDim].
     public func attention(layer: Int, q: UnsafePointer<Float>, rows n: Int, start: Int, heads: Int, scale: Float,
                           into out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        let hd = headDim, group = heads / kvHeads, e = rowElements
+        let hd = headDim, group = heads / kvHeads, head = capacity * headDim  // one KV head's rows
         let keys = slot(layer, 0), values = slot(layer, 1)
         let f16 = storage == .f16
         if n > 1 && !f16 {
@@ -99,17 +105,17 @@ public final class KVCache: @unchecked Sendable {
                 let scores = pool.scratch(worker, count: n * span)  // f32 [n, span]
                 for h in hs {
                     let j = h / group
-                    let k = keys.assumingMemoryBound(to: Float.self) + j * hd
-                    let v = values.assumingMemoryBound(to: Float.self) + j * hd
+                    let k = keys.assumingMemoryBound(to: Float.self) + j * head
+                    let v = values.assumingMemoryBound(to: Float.self) + j * head
                     Kernels.gemm(transB: true, m: n, n: span, k: hd, alpha: scale, a: q + h * hd, lda: heads * hd,
-                                 b: k, ldb: e, c: scores, ldc: span)
+                                 b: k, ldb: hd, c: scores, ldc: span)
                     for i in 0..<n {
                         let len = start + i + 1  // causal: row i sees sequence indices 0...start+i
                         let row = scores + i * span
                         Ops.softmax(row, count: len)
                         if len < span { (row + len).initialize(repeating: 0, count: span - len) }
                     }
-                    Kernels.gemm(transB: false, m: n, n: hd, k: span, alpha: 1, a: scores, lda: span, b: v, ldb: e,
+                    Kernels.gemm(transB: false, m: n, n: hd, k: span, alpha: 1, a: scores, lda: span, b: v, ldb: hd,
                                  c: out + h * hd, ldc: heads * hd)
                 }
             }
@@ -124,18 +130,18 @@ public final class KVCache: @unchecked Sendable {
             pool.parallelFor(kvHeads) { js, worker in
                 let scores = pool.scratch(worker, count: group * len)  // f32 [group, len]
                 for j in js {
-                    let k = keys.assumingMemoryBound(to: Float.self) + j * hd
-                    let v = values.assumingMemoryBound(to: Float.self) + j * hd
+                    let k = keys.assumingMemoryBound(to: Float.self) + j * head
+                    let v = values.assumingMemoryBound(to: Float.self) + j * head
                     let qj = q + j * group * hd, oj = out + j * group * hd
                     if inPlace {
-                        Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: k, v: v, ld: e, len: len,
+                        Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: k, v: v, ld: hd, len: len,
                                                 scale: scale, scores: scores, into: oj)
                         continue
                     }
                     Kernels.gemm(transB: true, m: group, n: len, k: hd, alpha: scale, a: qj, lda: hd,
-                                 b: k, ldb: e, c: scores, ldc: len)
+                                 b: k, ldb: hd, c: scores, ldc: len)
                     for g in 0..<group { Ops.softmax(scores + g * len, count: len) }
-                    Kernels.gemm(transB: false, m: group, n: hd, k: len, alpha: 1, a: scores, lda: len, b: v, ldb: e,
+                    Kernels.gemm(transB: false, m: group, n: hd, k: len, alpha: 1, a: scores, lda: len, b: v, ldb: hd,
                                  c: oj, ldc: hd)
                 }
             }
@@ -151,20 +157,20 @@ public final class KVCache: @unchecked Sendable {
                 let len = start + i + 1
                 for s in 0..<len {
                     if f16 {
-                        Kernels.f16ToF32(keys.assumingMemoryBound(to: UInt16.self) + s * e + j * hd, kv, hd)
+                        Kernels.f16ToF32(keys.assumingMemoryBound(to: UInt16.self) + j * head + s * hd, kv, hd)
                         scores[s] = Kernels.dot(qv, kv, hd) * scale
                     } else {
-                        scores[s] = Kernels.dot(qv, keys.assumingMemoryBound(to: Float.self) + s * e + j * hd, hd) * scale
+                        scores[s] = Kernels.dot(qv, keys.assumingMemoryBound(to: Float.self) + j * head + s * hd, hd) * scale
                     }
                 }
                 Ops.softmax(scores, count: len)
                 acc.initialize(repeating: 0, count: hd)
                 for s in 0..<len {
                     if f16 {
-                        Kernels.f16ToF32(values.assumingMemoryBound(to: UInt16.self) + s * e + j * hd, kv, hd)
+                        Kernels.f16ToF32(values.assumingMemoryBound(to: UInt16.self) + j * head + s * hd, kv, hd)
                         Kernels.axpy(scores[s], kv, acc, hd)
                     } else {
-                        Kernels.axpy(scores[s], values.assumingMemoryBound(to: Float.self) + s * e + j * hd, acc, hd)
+                        Kernels.axpy(scores[s], values.assumingMemoryBound(to: Float.self) + j * head + s * hd, acc, hd)
                     }
                 }
                 (out + (i * heads + h) * hd).update(from: acc, count: hd)
