@@ -83,7 +83,7 @@ public final class AtomicOutputFile {
         guard fsync(fd) == 0 else { throw IOError.write(path: temporaryPath, errno: errno) }
         #if os(Linux)
         // The written pages sit in the page cache in small folios, and a mapping of them keeps 4 KiB pages for as
-        // long as they stay cached (decode 9–15% slower, docs/runtime.md "2 MiB pages"). They are clean after the
+        // long as they stay cached (decode 6–15% slower, docs/runtime.md "2 MiB pages"). They are clean after the
         // fsync: drop them, so the first load reads the file back in 2 MiB folios (`MappedFile(hugePages:)`).
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
         #endif

@@ -16,7 +16,7 @@ public final class MappedFile: @unchecked Sendable {
     ///   (`MADV_HUGEPAGE`, before any page is touched): pages first read through this mapping come into the page
     ///   cache as 2 MiB folios and are mapped whole, so a stream over the weights takes one TLB entry and one page
     ///   walk per 2 MiB instead of per 4 KiB. Decode streams every weight once per token; on the development
-    ///   machine this is 9–15% more tokens/s (docs/runtime.md, "2 MiB pages"). Pages already cached in small
+    ///   machine this is 6–15% more tokens/s (docs/runtime.md, "2 MiB pages"). Pages already cached in small
     ///   folios (a file just written) stay small; `AtomicOutputFile` drops a written file from the cache for this.
     public init(path: String, hugePages: Bool = false) throws {
         self.path = path

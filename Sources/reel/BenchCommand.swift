@@ -43,7 +43,7 @@ struct Bench: ParsableCommand {
         (medians), plus "encode_frames_per_s" for a model with a vision tower, with --bandwidth
         "weight_bytes_per_token" and "decode_roofline_fraction", and with --read-bound "weight_bytes_per_token",
         "read_bound_tokens_per_s" and "read_bound_gb_per_s" (1e9 bytes/s), plus "huge_page_bytes" (Linux: bytes of
-        the file mapped in 2 MiB pages at the end of the run; decode is 9-15% slower over 4 KiB pages).
+        the file mapped in 2 MiB pages at the end of the run; decode is 6-15% slower over 4 KiB pages).
 
         Examples:
           reel bench qwen2-q4.reel
@@ -172,7 +172,7 @@ struct Bench: ParsableCommand {
         print("")
         print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
-        if let huge {  // 4 KiB pages cost decode 9-15% (docs/runtime.md, "2 MiB pages")
+        if let huge {  // 4 KiB pages cost decode 6-15% (docs/runtime.md, "2 MiB pages")
             print("file mapped in 2 MiB pages: \(fixed(Double(huge) / 1_048_576, 1)) MiB "
                   + "(\(fixed(100 * Double(huge) / Double(max(file.fileSize, 1)), 1))% of the file)")
         }

@@ -297,7 +297,7 @@ def cpu_probe(scratch, reps=5):
 def drop_page_cache(path):
     """Drops a model file's clean pages from the page cache before a Reel run, so every run reads it back the same
     way: in 2 MiB folios, mapped as 2 MiB pages (`MappedFile(hugePages:)`). Pages cached in small folios (a file
-    written or read some other way) stay 4 KiB pages in every later mapping, and decode runs 9–15% slower over them
+    written or read some other way) stay 4 KiB pages in every later mapping, and decode runs 6–15% slower over them
     (docs/runtime.md, "2 MiB pages")."""
     if hasattr(os, "posix_fadvise"):
         fd = os.open(path, os.O_RDONLY)
@@ -455,7 +455,7 @@ def write_doc(path, ctx):
              f"27–33 GB/s on its machine when idle). Roofline = bandwidth ÷ weight bytes streamed per token. Both read "
              f"through 2 MiB pages: the STREAM buffer asks for them, and each model file is dropped from the page "
              f"cache before its Reel run so it is read back in 2 MiB folios (column \"in 2 MiB pages\"; over 4 KiB "
-             f"pages decode runs 9–15% slower, docs/runtime.md).")
+             f"pages decode runs 6–15% slower, docs/runtime.md).")
     L.append("")
     L.append("| engine | encoding | file MiB | weights/token MiB | prefill tok/s | decode tok/s | decode roofline tok/s | "
              "% of roofline | read-only bound tok/s (GB/s) | decode ÷ read bound | peak RSS MiB | in 2 MiB pages | load avg |")
