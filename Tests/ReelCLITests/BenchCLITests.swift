@@ -32,21 +32,31 @@ extension CLITests {
         let d = try scratch()
         XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quant", "q4", "--quiet"]).status, 0)
         let j = try benchJSON(d + "/m.reel", ["--read-bound"])
+        #if os(Linux)
+        let pages = ["huge_page_bytes"]  // how much of the file is mapped in 2 MiB pages (/proc/self/smaps)
+        #else
+        let pages: [String] = []
+        #endif
         XCTAssertEqual(j.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "read_bound_tokens_per_s",
-                                                           "read_bound_gb_per_s"]).sorted())
+                                                           "read_bound_gb_per_s"] + pages).sorted())
+        let huge = j["huge_page_bytes"]?.int ?? 0
+        XCTAssertTrue(huge >= 0 && huge <= (j["model_bytes"]?.int ?? 0) && huge % (2 << 20) == 0, "\(huge)")
         let tps = try XCTUnwrap(j["read_bound_tokens_per_s"]?.double), gbs = try XCTUnwrap(j["read_bound_gb_per_s"]?.double)
         let bytes = Double(try XCTUnwrap(j["weight_bytes_per_token"]?.int))
         XCTAssertGreaterThan(tps, 0)
         XCTAssertEqual(gbs, bytes * tps / 1e9, accuracy: 1e-9 * max(gbs, 1))
         let both = try benchJSON(d + "/m.reel", ["--read-bound", "--bandwidth", "20"])
         XCTAssertEqual(both.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "decode_roofline_fraction",
-                                                              "read_bound_tokens_per_s", "read_bound_gb_per_s"]).sorted())
+                                                              "read_bound_tokens_per_s", "read_bound_gb_per_s"] + pages).sorted())
 
         let table = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
                               "--threads", "2", "--read-bound"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("read bound tg3"), table.stdout)
         XCTAssertTrue(table.stdout.contains("read-only bound:"), table.stdout)
+        #if os(Linux)
+        XCTAssertTrue(table.stdout.contains("file mapped in 2 MiB pages:"), table.stdout)
+        #endif
 
         // --profile --read-bound: each op kind's weight reads alone, as a column beside the real op's GB/s.
         let prof = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
