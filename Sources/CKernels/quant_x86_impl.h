@@ -439,7 +439,8 @@ KFN float K(gemv_q8_row)(const uint8_t *w, int64_t nb, const K(gemv_q8_act) *a) 
 
 /// Decode gemv for q8 weights with VNNI: y[r] = dot(row r, x) for r in [r0, r1), one row at a time (gemv_q8_row),
 /// the activation laid out once per call. Per weight row and block: a load and an XOR, one dot, a scale broadcast
-/// and conversion, and the float epilogue (the tile path also takes |w| and a sign mask, and masks a negate, per block and row).
+/// and conversion, and the float epilogue (the tile path also takes |w| and a sign mask, and masks a negate, per
+/// block and row).
 static KTGT void K(gemv_q8)(const uint8_t *w, size_t rb, int64_t r0, int64_t r1, int64_t nb, const uint8_t *x,
                             float *y) {
     if (nb > REEL_GEMV_Q8_MAX_BLOCKS) {

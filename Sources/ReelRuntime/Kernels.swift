@@ -26,8 +26,8 @@ public enum Kernels {
         }
     }
 
-    /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …), "+vbmi" when the avx512vnni path also uses its VBMI kernels (the q4 decode
-    /// gemv), as `reel bench` shows it.
+    /// The instruction-set path the kernels use ("avx512vnni", "avx2", "scalar", …), with "+vbmi" when the
+    /// avx512vnni path also uses its VBMI kernels (the q4 decode gemv), as `reel bench` shows it.
     public static var isaName: String {
         let isa = reel_isa_active()
         let name = String(cString: reel_isa_name(isa))

@@ -33,7 +33,7 @@ public final class RotaryEmbedding: @unchecked Sendable {
     public let scaling: RopeScaling
     /// f32 [dim/2]: the frequencies in use (dynamic scaling updates them as the sequence grows).
     public private(set) var invFreq: [Float] {
-        didSet { filled.removeAll(keepingCapacity: true) }  // the cached cos/sin belong to the old frequencies
+        didSet { for i in filled.indices { filled[i] = false } }  // the cached cos/sin belong to the old frequencies
     }
     /// cos and sin are multiplied by this (YaRN's attention factor; 1 otherwise).
     public let attentionScaling: Float
@@ -44,9 +44,9 @@ public final class RotaryEmbedding: @unchecked Sendable {
     /// first use and kept until the frequencies change: every layer of a forward pass rotates q and k at the same
     /// positions, so the 64 libm calls of a row (2.3% of a 512-token Qwen2-0.5B prefill when made per layer) are
     /// made once per position.
+    /// Not thread-safe: `apply` fills it, so one thread rotates at a time (the decoder's layers run in order).
     private var table = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    /// Positions `table` has room for, and which of them hold their cos/sin.
-    private var tablePositions = 0
+    /// One flag per position `table` has room for: whether its cos/sin are filled in.
     private var filled: [Bool] = []
     /// Positions past this (or negative) are not kept: their row is computed into `spare` on every use (the table
     /// stays ≤ 65536 × dim floats, 16 MiB at head_dim 64).
@@ -184,15 +184,14 @@ public final class RotaryEmbedding: @unchecked Sendable {
             fillCosSin(position, into: spare)
             return UnsafePointer(spare)
         }
-        if position >= tablePositions {
-            let grown = min(max(position + 1, 2 * tablePositions, 256), Self.cachedPositions)
+        if position >= filled.count {
+            let grown = min(max(position + 1, 2 * filled.count, 256), Self.cachedPositions)
             let t = UnsafeMutablePointer<Float>.allocate(capacity: grown * dim)
-            t.update(from: table, count: tablePositions * dim)
+            t.update(from: table, count: filled.count * dim)
             table.deallocate()
             table = t
-            tablePositions = grown
+            filled.append(contentsOf: repeatElement(false, count: grown - filled.count))
         }
-        if filled.count <= position { filled.append(contentsOf: repeatElement(false, count: position + 1 - filled.count)) }
         let row = table + position * dim
         if !filled[position] {
             fillCosSin(position, into: row)

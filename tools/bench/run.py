@@ -269,12 +269,23 @@ def cpu_name():
     return "unknown"
 
 
+_compiled = {}
+
+
+def compiled(scratch, name, source):
+    """The C program `source` built with plain `cc -O2 -pthread` as `scratch/name`, once per run."""
+    exe = os.path.join(scratch, name)
+    if _compiled.get(exe) != source:
+        with open(exe + ".c", "w") as f:
+            f.write(source)
+        subprocess.run(["cc", "-O2", "-pthread", exe + ".c", "-o", exe], check=True)
+        _compiled[exe] = source
+    return exe
+
+
 def read_bandwidth(scratch, threads, mib=1024, reps=7):
     """GB/s (1e9 bytes/s), best and median of `reps` passes over a `mib` MiB buffer."""
-    src, exe = os.path.join(scratch, "readbw.c"), os.path.join(scratch, "readbw")
-    with open(src, "w") as f:
-        f.write(READ_BW_C)
-    subprocess.run(["cc", "-O2", "-pthread", src, "-o", exe], check=True)
+    exe = compiled(scratch, "readbw", READ_BW_C)
     out = subprocess.run([exe, str(mib), str(threads), str(reps)], check=True, capture_output=True, text=True).stdout
     v = [float(x) for x in out.split()][1:]  # the first pass faults pages in
     return max(v), statistics.median(v)
@@ -286,10 +297,7 @@ def probe_range(v):
 
 def cpu_probe(scratch, reps=5):
     """The CPU probe's best pass (G steps/s, one thread): see CPU_PROBE_C."""
-    src, exe = os.path.join(scratch, "cpuprobe.c"), os.path.join(scratch, "cpuprobe")
-    with open(src, "w") as f:
-        f.write(CPU_PROBE_C)
-    subprocess.run(["cc", "-O2", src, "-o", exe], check=True)
+    exe = compiled(scratch, "cpuprobe", CPU_PROBE_C)
     out = subprocess.run([exe, str(reps)], check=True, capture_output=True, text=True).stdout
     return max(float(x) for x in out.split())
 
@@ -588,6 +596,8 @@ def main():
         sys.exit(f"{args.reel} not found: run `swift build -c release --product reel` first")
     os.makedirs(args.scratch, exist_ok=True)
     started = time.time()
+    # The commit measured: HEAD when the run starts (the binary was built from it), not when the doc is written.
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     ckpt = os.path.join(args.scratch, "qwen2-0.5b-random")
     make_checkpoint(ckpt)
     encs = [e for e in args.encodings.split(",") if e]
@@ -678,7 +688,6 @@ def main():
     per_layer = H * H * 2 + 2 * H * c["num_key_value_heads"] * hd + 3 * H * I
     params = per_layer * c["num_hidden_layers"] + c["vocab_size"] * H
     torch_bytes = {"bf16": params * 2, "f32": params * 4}
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, torch_when=torch_when, extras=extras, bandwidth=bw, stream_bandwidth=stream_bw, bound_bandwidth=bound_bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
                threads=args.threads, prompt=args.prompt_tokens, gen=args.gen_tokens, reps=args.repetitions,
                treps=args.torch_repetitions, quiet=quiet, max_load=args.max_load, load_start=load_start,
