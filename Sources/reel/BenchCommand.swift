@@ -15,34 +15,34 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed (tokens/s), median and spread over repetitions.",
         discussion: """
-        Each repetition starts from an empty KV cache, prefills --prompt-tokens random valid token ids (logits for
-        the last position only, as generation does), then decodes --gen-tokens tokens greedily past any EOS. One
-        untimed warm-up repetition first faults the weights in from the mapping. Decode tokens/s counts decode
+        Each repetition starts from an empty KV cache, prefills --prompt-tokens random valid token ids (logits for \
+        the last position only, as generation does), then decodes --gen-tokens tokens greedily past any EOS. One \
+        untimed warm-up repetition first faults the weights in from the mapping. Decode tokens/s counts decode \
         steps only (the first token comes from the prefill's logits).
 
-        A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per
-        repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a
+        A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per \
+        repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a \
         one-frame warm-up: frames/s = frames ÷ time.
 
-        --bandwidth GBPS (the machine's read bandwidth, e.g. from tools/bench/run.py) adds the decode's share of the
-        read roofline: bytes streamed per token (every decoder Linear weight + lm_head, from the tensor table) ×
+        --bandwidth GBPS (the machine's read bandwidth, e.g. from tools/bench/run.py) adds the decode's share of the \
+        read roofline: bytes streamed per token (every decoder Linear weight + lm_head, from the tensor table) × \
         tokens/s ÷ bandwidth.
 
-        --read-bound adds the read-only bound of a decode step: in each repetition, after the decode, --gen-tokens
-        passes that read exactly the weight bytes a decode step reads (every Linear of every layer + lm_head), with
-        the same row split across the same threads and the same parallel operations (the attention's kept as an
-        empty one), but with a read kernel (XOR of 64-byte loads, prefetched as the gemvs prefetch) instead of the
-        dot products. Its tokens/s and GB/s are the best any gemv can do through this access pattern on this
-        machine at that moment. With --profile it adds a column: each op kind's weight reads alone, in GB/s, beside
+        --read-bound adds the read-only bound of a decode step: in each repetition, after the decode, --gen-tokens \
+        passes that read exactly the weight bytes a decode step reads (every Linear of every layer + lm_head), with \
+        the same row split across the same threads and the same parallel operations (the attention's kept as an \
+        empty one), but with a read kernel (XOR of 64-byte loads, prefetched as the gemvs prefetch) instead of the \
+        dot products. Its tokens/s and GB/s are the best any gemv can do through this access pattern on this \
+        machine at that moment. With --profile it adds a column: each op kind's weight reads alone, in GB/s, beside \
         the real op's.
 
-        --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1
+        --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1 \
         thread and at --threads, with the share of a decode step the dispatches take.
 
-        --json prints {"model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"}
-        (medians), plus "encode_frames_per_s" for a model with a vision tower, with --bandwidth
-        "weight_bytes_per_token" and "decode_roofline_fraction", and with --read-bound "weight_bytes_per_token",
-        "read_bound_tokens_per_s" and "read_bound_gb_per_s" (1e9 bytes/s), plus "huge_page_bytes" (Linux: bytes of
+        --json prints {"model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"} \
+        (medians), plus "encode_frames_per_s" for a model with a vision tower, with --bandwidth \
+        "weight_bytes_per_token" and "decode_roofline_fraction", and with --read-bound "weight_bytes_per_token", \
+        "read_bound_tokens_per_s" and "read_bound_gb_per_s" (1e9 bytes/s), plus "huge_page_bytes" (Linux: bytes of \
         the file mapped in 2 MiB pages at the end of the run; decode is 6-15% slower over 4 KiB pages).
 
         Examples:

@@ -17,20 +17,21 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a Hugging Face checkpoint directory into a .reel file.",
         discussion: """
-        The directory holds config.json and model.safetensors (or a sharded model.safetensors.index.json), and
-        optionally tokenizer.json, tokenizer_config.json, generation_config.json and the preprocessor configs, all
+        The directory holds config.json and model.safetensors (or a sharded model.safetensors.index.json), and \
+        optionally tokenizer.json, tokenizer_config.json, generation_config.json and the preprocessor configs, all \
         of which are carried into the .reel file. The family is found from config.json's "architectures".
 
         Supported: \(FamilyRegistry.supportedNames.joined(separator: ", ")).
 
-        Tensors stream one at a time (memory stays near one tensor), into a temporary file renamed on success.
-        Quantised bodies keep norms and biases at f32, embeddings and the output head at q8, and patch, conv and
-        position embeddings at f16; --keep overrides any tensor by glob pattern, matched against the whole Reel
+        Tensors stream one at a time (memory stays near one tensor), into a temporary file renamed on success. \
+        Quantised bodies keep norms and biases at f32, embeddings and the output head at q8, and patch, conv and \
+        position embeddings at f16; --keep overrides any tensor by glob pattern, matched against the whole Reel \
         name or any dot-separated tail of it ('lm_head*=q8', '*.mlp.down_proj.weight=q8', 'decoder.*=f16').
 
         Examples:
           reel convert ./Qwen2-0.5B-Instruct -o qwen2.reel
-          reel convert ./llava-onevision-0.5b -o llava-q4.reel --quant q4 --keep '*.down_proj.weight=q8'
+          reel convert ./llava-onevision-0.5b -o llava-q4.reel --quant q4 \\
+              --keep '*.down_proj.weight=q8'
         """)
 
     @Argument(help: "The checkpoint directory.")
@@ -68,8 +69,8 @@ struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-encode a .reel file at another precision (from a float file).",
         discussion: """
-        Applies the same mixed-precision policy as convert --quant. Tensors already quantised are copied when their
-        encoding is kept; re-quantising one (q8 → q4) is refused unless --allow-requantize, because the errors of
+        Applies the same mixed-precision policy as convert --quant. Tensors already quantised are copied when their \
+        encoding is kept; re-quantising one (q8 → q4) is refused unless --allow-requantize, because the errors of \
         the two roundings add up: quantise from an f32/f16/bf16 file instead.
 
         Example:

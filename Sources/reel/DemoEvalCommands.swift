@@ -85,13 +85,13 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy of a Reel AV model on a question set (Video-MME-style JSON lines).",
         discussion: """
-        Each line of the set names a video (relative to the set's file), a question, optional lettered options and
-        the expected answer (docs/eval.md). Every item runs through the same path as `reel run --video` with greedy
-        decoding; multiple-choice answers are scored by the option letter they contain (Video-MME's rule), open
+        Each line of the set names a video (relative to the set's file), a question, optional lettered options and \
+        the expected answer (docs/eval.md). Every item runs through the same path as `reel run --video` with greedy \
+        decoding; multiple-choice answers are scored by the option letter they contain (Video-MME's rule), open \
         answers by normalised exact match. Prints accuracy overall and per category.
 
         Examples:
-          reel eval reel-av-demo-q4.reel --set examples/reel-av-demo/heldout/questions.jsonl
+          reel eval demo-q4.reel --set examples/reel-av-demo/heldout/questions.jsonl
           reel eval reel-av-demo-q4.reel --set questions.jsonl --log --json
         """)
 
@@ -234,10 +234,10 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "See the whole pipeline answer questions about fresh synthetic clips, from an int4 file.",
         discussion: """
-        Makes a handful of new clips with ffmpeg (coloured shapes moving over a background, a soundtrack of beeps),
-        converts the bundled examples/reel-av-demo checkpoint to int4 once (cached under ~/.cache/reel, rebuilt when
-        the checkpoint changes), and asks each clip a question through exactly the path of `reel run --video`
-        (frames and sound). The model is SMALL and was trained only on synthetic clips like these: it shows the
+        Makes a handful of new clips with ffmpeg (coloured shapes moving over a background, a soundtrack of beeps), \
+        converts the bundled examples/reel-av-demo checkpoint to int4 once (cached under ~/.cache/reel, rebuilt when \
+        the checkpoint changes), and asks each clip a question through exactly the path of `reel run --video` \
+        (frames and sound). The model is SMALL and was trained only on synthetic clips like these: it shows the \
         pipeline working end to end, not general video understanding.
 
         Examples:

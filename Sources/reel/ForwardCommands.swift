@@ -11,16 +11,24 @@ struct Forward: ParsableCommand {
         abstract: "Run one forward pass over tensors from a safetensors file and write the outputs to another.",
         discussion: """
         For diffing Reel against PyTorch without writing Swift (docs/forward.md). Inputs use Hugging Face names:
-          input_ids        int64 or int32, [1, S] or [S]
-          attention_mask   optional; must be all ones (no padding)
-          pixel_values_videos, pixel_values + image_sizes   LLaVA models: one video / one image (processor
-                           outputs); input_ids must hold the placeholders already expanded, as in transformers
+          input_ids             int64 or int32, [1, S] or [S]
+          attention_mask        optional; must be all ones (no padding)
+          pixel_values_videos   LLaVA models: one video, or
+          pixel_values + image_sizes   one image (the processor's outputs);
+                                input_ids must hold the placeholders already
+                                expanded, as in transformers
+          input_features        Qwen2-Audio: [1, mels, frames] log-mel
+                                features (+ feature_attention_mask [1, frames]);
+                                input_ids holds the expanded <|AUDIO|> run
         Outputs (f32):
-          logits                 [S, vocab]
-          hidden_states.{i}      [S, hidden] for i = 0…L, as transformers' output_hidden_states: 0 is the
-                                 embeddings, i the output of layer i, L the final-norm output
-          video_features / image_features   [tokens, hidden], when pixels are given
-        --all-stages adds every named intermediate (vision.hidden_states.{i}, projector.*,  (layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …).
+          logits                [S, vocab]
+          hidden_states.{i}     [S, hidden] for i = 0…L, as transformers'
+                                output_hidden_states: 0 is the embeddings,
+                                i the output of layer i, L the final norm's
+          video_features, image_features, audio_features   [tokens, hidden]
+                                when pixels or features are given
+        --all-stages adds every named intermediate: vision.hidden_states.{i}, projector.*, \
+        layers.{i}.self_attn.q_proj, layers.{i}.mlp.act, …
 
         Example:
           python -c "import torch, safetensors.torch as s; s.save_file({'input_ids': torch.tensor([[1,5,9]])}, 'in.safetensors')"
@@ -156,10 +164,10 @@ struct Parity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare a .reel file with the checkpoint it came from, stage by stage.",
         discussion: """
-        Runs the source checkpoint's weights (f32/f16/bf16, in place from its safetensors) and the .reel file through
-        Reel's runtime on the same tokens, and prints for every hidden state and for the logits: max-abs and relative
-        error, cosine similarity, and for the logits the KL divergence of the next-token distributions and top-1
-        agreement. Use it to see what quantisation costs; no Python needed. (For parity with PyTorch itself, see
+        Runs the source checkpoint's weights (f32/f16/bf16, in place from its safetensors) and the .reel file through \
+        Reel's runtime on the same tokens, and prints for every hidden state and for the logits: max-abs and relative \
+        error, cosine similarity, and for the logits the KL divergence of the next-token distributions and top-1 \
+        agreement. Use it to see what quantisation costs; no Python needed. (For parity with PyTorch itself, see \
         `reel forward` and docs/forward.md.)
 
         Examples:

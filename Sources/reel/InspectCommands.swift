@@ -7,13 +7,13 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what is inside a .reel file.",
         discussion: """
-        Architecture, components and their hyperparameters, the tokenizer, encodings with bytes and bits per
-        weight, the quantisation policy's exceptions, and provenance. Opening reads only the metadata, so this is
+        Architecture, components and their hyperparameters, the tokenizer, encodings with bytes and bits per \
+        weight, the quantisation policy's exceptions, and provenance. Opening reads only the metadata, so this is \
         instant on any size of file.
 
         Examples:
           reel inspect model.reel
-          reel inspect model.reel --tensors          # every tensor: encoding, shape, bytes
+          reel inspect model.reel --tensors   # encoding, shape, bytes of each
           reel inspect model.reel --json | jq .components
         """)
 
@@ -116,7 +116,7 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a .reel file's structure and every checksum.",
         discussion: """
-        Re-reads every tensor and blob and compares its XXH64 with the metadata. Exits 0 when the file is whole;
+        Re-reads every tensor and blob and compares its XXH64 with the metadata. Exits 0 when the file is whole; \
         otherwise prints the first bad tensor or blob and exits 1.
 
         Example:

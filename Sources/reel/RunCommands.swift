@@ -82,17 +82,17 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a prompt, streaming it as it is written.",
         discussion: """
-        The prompt goes through the model's own chat template (from its tokenizer_config.json) as one user turn,
-        after --system when given. The answer streams to stdout; a summary (prompt and generated tokens, prefill and
+        The prompt goes through the model's own chat template (from its tokenizer_config.json) as one user turn, \
+        after --system when given. The answer streams to stdout; a summary (prompt and generated tokens, prefill and \
         decode tokens/s) goes to stderr. --raw skips the template; --input-ids runs exact token ids.
 
         Examples:
           reel run qwen2-q4.reel --prompt "Why is the sky blue?"
-          reel run qwen2-q4.reel --prompt "Write a haiku" --temperature 0.7 --top-p 0.9 --seed 7
+          reel run qwen2-q4.reel --prompt "A haiku" --temperature 0.7 --top-p 0.9 --seed 7
           reel run qwen2.reel --input-ids 9707,11,1879 --raw --max-tokens 32 --json
-          reel run llava-ov-q8.reel --video clip.mp4 --frames 16 --prompt "What happens in this video?"
-          reel run llava-ov-q8.reel --image photo.jpg --prompt "What is in the picture?"
-          reel run reel-av-demo-q4.reel --video clip.mp4 --prompt "How many beeps are there?"   # sound included
+          reel run llava-q8.reel --video clip.mp4 --frames 16 --prompt "What happens?"
+          reel run llava-q8.reel --image photo.jpg --prompt "What is in the picture?"
+          reel run reel-av-demo-q4.reel --video clip.mp4 --prompt "How many beeps?"
         """)
 
     @Argument(help: "The .reel model.")
@@ -288,8 +288,8 @@ struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat with a model in the terminal; the KV cache is kept between turns.",
         discussion: """
-        Type a message and press Enter. Each turn renders the whole conversation with the model's chat template and
-        runs only the tokens that differ from what the cache already holds, so long conversations stay fast.
+        Type a message and press Enter. Each turn renders the whole conversation with the model's chat template and \
+        runs only the tokens that differ from what the cache already holds, so long conversations stay fast. \
         Commands: /reset starts over, /exit (or end of input) quits.
 
         Example:
