@@ -162,6 +162,13 @@ int reel_attention_decode_f32(const float *q, int64_t group, int64_t hd, const f
     return REEL_OK;
 }
 
+int reel_attention_decode_f16(const float *q, int64_t group, int64_t hd, const uint16_t *k, const uint16_t *v,
+                              int64_t ld, int64_t len, float scale, float *scores, float *out) {
+    if (!q || !k || !v || !scores || !out || group < 1 || hd < 1 || len < 1 || ld < hd) return REEL_ERR_BAD_ARGUMENT;
+    kt()->attn_decode_f16(q, group, hd, k, v, ld, len, scale, scores, out);
+    return REEL_OK;
+}
+
 int reel_attention_decode_vectorised(void) { return kt()->attn_decode != reel_kt_scalar.attn_decode; }
 
 size_t reel_row_bytes(int encoding, int64_t k) {

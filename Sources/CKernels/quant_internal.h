@@ -30,6 +30,8 @@ typedef struct {
     void (*add)(float *y, const float *x, int64_t n);       // reel_add_f32
     void (*attn_decode)(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
                         int64_t len, float scale, float *scores, float *out);  // reel_attention_decode_f32
+    void (*attn_decode_f16)(const float *q, int64_t group, int64_t hd, const uint16_t *k, const uint16_t *v,
+                            int64_t ld, int64_t len, float scale, float *scores, float *out);  // _f16
 } reel_ktable;
 
 /// The load/store mask of a 16-lane step with `left` elements left (all 16 when left ≥ 16; left ≥ 1).

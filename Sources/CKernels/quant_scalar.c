@@ -363,22 +363,33 @@ static void silu_mul(float *g, const float *u, int64_t n) {
 
 static void add_f32(float *y, const float *x, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] += x[i]; }
 
-/// Decode attention of one KV head (reel_attention_decode_f32): the plain loops — dots in element order, the
-/// scalar softmax, the weighted sum in position order.
-static void attn_decode(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
-                        int64_t len, float scale, float *scores, float *out) {
+/// Decode attention of one KV head (reel_attention_decode_f32 / _f16): the plain loops — dots in element order,
+/// the scalar softmax, the weighted sum in position order. kv(p, i) reads element i of an f32 or f16 cache.
+static inline float kv_at(int f16, const void *p, int64_t i) {
+    return f16 ? reel_h2f(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+static inline void attn_decode_t(int f16, const float *q, int64_t group, int64_t hd, const void *k, const void *v,
+                                 int64_t ld, int64_t len, float scale, float *scores, float *out) {
     for (int64_t g = 0; g < group; g++) {
         float *sc = scores + g * len;
         for (int64_t s = 0; s < len; s++) {
             float t = 0;
-            for (int64_t c = 0; c < hd; c++) t += q[g * hd + c] * k[s * ld + c];
+            for (int64_t c = 0; c < hd; c++) t += q[g * hd + c] * kv_at(f16, k, s * ld + c);
             sc[s] = t * scale;
         }
         softmax(sc, len);
         for (int64_t c = 0; c < hd; c++) out[g * hd + c] = 0;
         for (int64_t s = 0; s < len; s++)
-            for (int64_t c = 0; c < hd; c++) out[g * hd + c] += sc[s] * v[s * ld + c];
+            for (int64_t c = 0; c < hd; c++) out[g * hd + c] += sc[s] * kv_at(f16, v, s * ld + c);
     }
+}
+static void attn_decode(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                        int64_t len, float scale, float *scores, float *out) {
+    attn_decode_t(0, q, group, hd, k, v, ld, len, scale, scores, out);
+}
+static void attn_decode_f16(const float *q, int64_t group, int64_t hd, const uint16_t *k, const uint16_t *v,
+                            int64_t ld, int64_t len, float scale, float *scores, float *out) {
+    attn_decode_t(1, q, group, hd, k, v, ld, len, scale, scores, out);
 }
 
 const reel_ktable reel_kt_scalar = {
@@ -387,5 +398,5 @@ const reel_ktable reel_kt_scalar = {
     .dot_q8 = dot_q8, .dot_q4 = dot_q4, .dot_q4f = dot_q4f,
     .dot_f32 = dot_f32, .dot_f16 = dot_f16, .dot_bf16 = dot_bf16, .read_xor = read_xor,
     .softmax = softmax, .softmax_exp = softmax_exp, .layernorm = layernorm, .gelu_tanh = gelu_tanh, .silu_mul = silu_mul,
-    .add = add_f32, .attn_decode = attn_decode,
+    .add = add_f32, .attn_decode = attn_decode, .attn_decode_f16 = attn_decode_f16,
 };

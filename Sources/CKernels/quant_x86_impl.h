@@ -904,26 +904,34 @@ static KTGT void K(silu_mul)(float *g, const float *u, int64_t n) {
 #ifndef IA_DEC_FAR
 #define IA_DEC_FAR 64    // key rows prefetched this far ahead into L2 (T2), with each position's value row
 #endif
-/// Decode attention of one KV head over an f32 cache (reel_attention_decode_f32), 16 lanes along the head dimension
-/// (a masked last chunk): per position and query head, the dot as FMAs over the chunks and one lane reduction;
-/// K(softmax) per query head; then the weighted sum of v for up to 8 query heads × 32 columns at a time, each cached
-/// v row loaded once per pass and broadcast-multiplied into 16 accumulators. Reads the cache in place — the sgemm
-/// path packed all of K and V per call.
-static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
-                                int64_t len, float scale, float *scores, float *out) {
+/// 16 cache elements from element idx of base (f32, or f16 widened), lanes past mask m zero.
+KFN __m512 K(kv16)(int f16, __mmask16 m, const void *base, int64_t idx) {
+    return f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)base + idx))
+               : _mm512_maskz_loadu_ps(m, (const float *)base + idx);
+}
+
+/// Decode attention of one KV head over an f32 or f16 cache (reel_attention_decode_f32 / _f16), 16 lanes along the
+/// head dimension (a masked last chunk): per position and query head, the dot as FMAs over the chunks and one lane
+/// reduction; K(softmax) per query head; then the weighted sum of v for up to 8 query heads × 32 columns at a time,
+/// each cached v row loaded once per pass and broadcast-multiplied into 16 accumulators. Reads the cache in place —
+/// the sgemm path packed all of K and V per call. f16 rows are widened as they are loaded (half the bytes read).
+KFN void K(attn_decode_t)(int f16, const float *q, int64_t group, int64_t hd, const void *k, const void *v, int64_t ld,
+                          int64_t len, float scale, float *scores, float *out) {
+    const int64_t es = f16 ? 2 : 4;  // bytes per cached element; rows are ld elements apart
+    const char *kb = (const char *)k, *vb = (const char *)v;
     for (int64_t s = 0; s < len; s++) {
-        const float *ks = k + s * ld;
-        if (s + IA_DEC_AHEAD < len)  // the cache rows: hd floats every ld floats (KVCache: ld = hd)
-            for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_AHEAD * ld + c), _MM_HINT_T0);
+        const char *ks = kb + s * ld * es;
+        if (s + IA_DEC_AHEAD < len)  // the cache rows: hd elements every ld (KVCache: ld = hd)
+            for (int64_t c = 0; c < hd * es; c += 64) _mm_prefetch(ks + IA_DEC_AHEAD * ld * es + c, _MM_HINT_T0);
         if (s + IA_DEC_FAR < len)
-            for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(ks + IA_DEC_FAR * ld + c), _MM_HINT_T2);
-        for (int64_t c = 0; c < hd; c += 16) _mm_prefetch((const char *)(v + s * ld + c), _MM_HINT_T2);
+            for (int64_t c = 0; c < hd * es; c += 64) _mm_prefetch(ks + IA_DEC_FAR * ld * es + c, _MM_HINT_T2);
+        for (int64_t c = 0; c < hd * es; c += 64) _mm_prefetch(vb + s * ld * es + c, _MM_HINT_T2);
         for (int64_t g = 0; g < group; g++) {
             const float *qg = q + g * hd;
             __m512 t = _mm512_setzero_ps();
             for (int64_t c = 0; c < hd; c += 16) {
                 const __mmask16 m = reel_mask16(hd - c);
-                t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + c), _mm512_maskz_loadu_ps(m, ks + c), t);
+                t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + c), K(kv16)(f16, m, ks, c), t);
             }
             scores[g * len + s] = _mm512_reduce_add_ps(t) * scale;
         }
@@ -937,12 +945,12 @@ static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const
             __m512 acc[8][2];
             for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
             for (int64_t s = 0; s < len; s++) {
-                const float *vs = v + s * ld + c0;
+                const char *vs = vb + (s * ld + c0) * es;
                 if (s + IA_DEC_AHEAD < len) {
-                    _mm_prefetch((const char *)(vs + IA_DEC_AHEAD * ld), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(vs + IA_DEC_AHEAD * ld + 16), _MM_HINT_T0);
+                    _mm_prefetch(vs + IA_DEC_AHEAD * ld * es, _MM_HINT_T0);
+                    if (!f16) _mm_prefetch(vs + IA_DEC_AHEAD * ld * es + 64, _MM_HINT_T0);
                 }
-                const __m512 v0 = _mm512_maskz_loadu_ps(m0, vs), v1 = _mm512_maskz_loadu_ps(m1, vs + 16);
+                const __m512 v0 = K(kv16)(f16, m0, vs, 0), v1 = K(kv16)(f16, m1, vs, 16);
                 for (int i = 0; i < 8; i++) {
                     if (i >= gn) break;
                     const __m512 p = _mm512_set1_ps(scores[(g0 + i) * len + s]);
@@ -957,11 +965,21 @@ static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const
         }
     }
 }
+static KTGT void K(attn_decode)(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
+                                int64_t len, float scale, float *scores, float *out) {
+    K(attn_decode_t)(0, q, group, hd, k, v, ld, len, scale, scores, out);
+}
+static KTGT void K(attn_decode_f16)(const float *q, int64_t group, int64_t hd, const uint16_t *k, const uint16_t *v,
+                                    int64_t ld, int64_t len, float scale, float *scores, float *out) {
+    K(attn_decode_t)(1, q, group, hd, k, v, ld, len, scale, scores, out);
+}
 #ifndef KATTN_DECODE
 #define KATTN_DECODE K(attn_decode)  // used by KTABLE, after the include; K expands there
+#define KATTN_DECODE_F16 K(attn_decode_f16)
 #endif
 #else
-#define KATTN_DECODE NULL  // AVX2: the scalar twin (inherited)
+#define KATTN_DECODE NULL  // AVX2: the scalar twins (inherited)
+#define KATTN_DECODE_F16 NULL
 #endif
 
 /// y[i] += x[i]: one add per element, so every path is bit-identical to the scalar twin. 256-bit on both x86
@@ -982,6 +1000,6 @@ static KTGT void K(add_f32)(float *y, const float *x, int64_t n) {
         .dot_q4 = K(dot_q4), .dot_q4f = K(dot_q4f), .dot_f32 = K(dot_f32), .dot_f16 = K(dot_f16),            \
         .dot_bf16 = K(dot_bf16), .gemm_q8 = K(gemm_q8), .gemm_q4 = K(gemm_q4), .gemm_q4f = K(gemm_q4f),      \
         .read_xor = K(read_xor), .softmax = K(softmax), .softmax_exp = K(softmax_exp), .layernorm = K(layernorm), .gelu_tanh = K(gelu_tanh), .silu_mul = K(silu_mul),   \
-        .add = K(add_f32), .attn_decode = KATTN_DECODE,                                                      \
+        .add = K(add_f32), .attn_decode = KATTN_DECODE, .attn_decode_f16 = KATTN_DECODE_F16,                 \
     }
 #undef KFN

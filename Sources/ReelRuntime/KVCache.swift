@@ -86,10 +86,11 @@ public final class KVCache: @unchecked Sendable {
     /// Causal multi-head attention with grouped KV heads over the cache, mirroring `eager_attention_forward`
     /// after `repeat_kv`: query head h reads kv head `h / (heads/kvHeads)` (repeat_interleave), scores
     /// `q·kᵀ·scale`, softmax in f32, weighted sum of v. Row i attends to sequence indices `0...start+i`.
-    /// Several rows over an f32 cache use two sgemm calls per head. One row (decode) over an f32 cache batches the
-    /// query heads that share a KV head: per KV head, scores [group, len] = Q·Kᵀ·scale and out = P·V, by
-    /// `Kernels.attentionDecode` reading the cache in place where it is vectorised, else as two sgemm calls, so each
-    /// cached key and value is read once per token, not once per query head. An f16 cache takes a loop per (row, head).
+    /// Several rows (prefill) use two sgemm calls per head; an f16 cache first widens the head's cached rows into
+    /// the thread's scratch. One row (decode) batches the query heads that share a KV head: per KV head, scores
+    /// [group, len] = Q·Kᵀ·scale and out = P·V, by `Kernels.attentionDecode` reading the cache (f32 or f16) in
+    /// place where it is vectorised, else as two sgemm calls (an f16 cache widened first), so each cached key and
+    /// value is read once per token, not once per query head.
     /// - Parameters:
     ///   - q: f32 [n, heads, headDim], rows at sequence indices `start..<start+n` (already stored in the cache).
     ///   - out: f32 [n, heads, headDim].
@@ -97,16 +98,30 @@ public final class KVCache: @unchecked Sendable {
                           into out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let hd = headDim, group = heads / kvHeads, head = capacity * headDim  // one KV head's rows
         let keys = slot(layer, 0), values = slot(layer, 1)
+        guard n > 0 else { return }
         let f16 = storage == .f16
-        if n > 1 && !f16 {
+        /// KV head j's first `rows` keys and values as f32: in place for an f32 cache, else widened into `scratch`
+        /// (2·rows·hd floats).
+        func kvRows(_ j: Int, _ rows: Int, _ scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+            if !f16 {
+                return (UnsafePointer(keys.assumingMemoryBound(to: Float.self) + j * head),
+                        UnsafePointer(values.assumingMemoryBound(to: Float.self) + j * head))
+            }
+            Kernels.f16ToF32(keys.assumingMemoryBound(to: UInt16.self) + j * head, scratch, rows * hd)
+            Kernels.f16ToF32(values.assumingMemoryBound(to: UInt16.self) + j * head, scratch + rows * hd, rows * hd)
+            return (UnsafePointer(scratch), UnsafePointer(scratch + rows * hd))
+        }
+        if n > 1 {
             // Prefill: per head, two BLAS calls over the whole chunk (scores = Q·Kᵀ·scale, causal softmax, P·V).
             let span = start + n
             pool.parallelFor(heads) { hs, worker in
-                let scores = pool.scratch(worker, count: n * span)  // f32 [n, span]
+                let scratch = pool.scratch(worker, count: n * span + (f16 ? 2 * span * hd : 0))
+                let scores = scratch  // f32 [n, span], then the widened K and V of an f16 cache
+                var widened = -1  // the KV head whose rows the scratch holds
+                var k = UnsafePointer(scratch), v = UnsafePointer(scratch)
                 for h in hs {
                     let j = h / group
-                    let k = keys.assumingMemoryBound(to: Float.self) + j * head
-                    let v = values.assumingMemoryBound(to: Float.self) + j * head
+                    if j != widened { (k, v) = kvRows(j, span, scratch + n * span); widened = j }
                     Kernels.gemm(transB: true, m: n, n: span, k: hd, alpha: scale, a: q + h * hd, lda: heads * hd,
                                  b: k, ldb: hd, c: scores, ldc: span)
                     for i in 0..<n {
@@ -121,59 +136,33 @@ public final class KVCache: @unchecked Sendable {
             }
             return
         }
-        if n == 1 && !f16 {
-            // Decode: the `group` query heads of KV head j are consecutive rows of q ([group, hd], lda = hd). With
-            // AVX-512 one C kernel reads the cache in place (`Kernels.attentionDecode`); elsewhere two sgemm calls,
-            // which pack all of the cached K and V per call (1.9 ms of an 18 ms Qwen2-0.5B q4 step at 640 positions
-            // on AVX-512, against 1.4–1.7 in place).
-            let len = start + 1, inPlace = Kernels.attentionDecodeVectorised
-            pool.parallelFor(kvHeads) { js, worker in
-                let scores = pool.scratch(worker, count: group * len)  // f32 [group, len]
-                for j in js {
-                    let k = keys.assumingMemoryBound(to: Float.self) + j * head
-                    let v = values.assumingMemoryBound(to: Float.self) + j * head
-                    let qj = q + j * group * hd, oj = out + j * group * hd
-                    if inPlace {
-                        Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: k, v: v, ld: hd, len: len,
-                                                scale: scale, scores: scores, into: oj)
-                        continue
-                    }
-                    Kernels.gemm(transB: true, m: group, n: len, k: hd, alpha: scale, a: qj, lda: hd,
-                                 b: k, ldb: hd, c: scores, ldc: len)
-                    for g in 0..<group { Ops.softmax(scores + g * len, count: len) }
-                    Kernels.gemm(transB: false, m: group, n: hd, k: len, alpha: 1, a: scores, lda: len, b: v, ldb: hd,
-                                 c: oj, ldc: hd)
+        // Decode: the `group` query heads of KV head j are consecutive rows of q ([group, hd], lda = hd). With
+        // AVX-512 one C kernel reads the cache in place (`Kernels.attentionDecode`); elsewhere two sgemm calls,
+        // which pack all of the cached K and V per call (1.9 ms of an 18 ms Qwen2-0.5B q4 step at 640 positions
+        // on AVX-512, against 1.4–1.7 in place).
+        let len = start + 1, inPlace = Kernels.attentionDecodeVectorised
+        pool.parallelFor(kvHeads) { js, worker in
+            let scratch = pool.scratch(worker, count: group * len + (f16 && !inPlace ? 2 * len * hd : 0))
+            let scores = scratch  // f32 [group, len]
+            for j in js {
+                let qj = q + j * group * hd, oj = out + j * group * hd
+                if inPlace && f16 {
+                    Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: keys.assumingMemoryBound(to: UInt16.self) + j * head,
+                                            v: values.assumingMemoryBound(to: UInt16.self) + j * head, ld: hd, len: len,
+                                            scale: scale, scores: scores, into: oj)
+                    continue
                 }
-            }
-            return
-        }
-        pool.parallelFor(n * heads) { items, worker in
-            let span = start + n
-            let scratch = pool.scratch(worker, count: span + 2 * hd)
-            let scores = scratch, kv = scratch + span, acc = scratch + span + hd
-            for item in items {
-                let i = item / heads, h = item % heads, j = h / group
-                let qv = q + (i * heads + h) * hd
-                let len = start + i + 1
-                for s in 0..<len {
-                    if f16 {
-                        Kernels.f16ToF32(keys.assumingMemoryBound(to: UInt16.self) + j * head + s * hd, kv, hd)
-                        scores[s] = Kernels.dot(qv, kv, hd) * scale
-                    } else {
-                        scores[s] = Kernels.dot(qv, keys.assumingMemoryBound(to: Float.self) + j * head + s * hd, hd) * scale
-                    }
+                let (k, v) = kvRows(j, len, scratch + group * len)
+                if inPlace {
+                    Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: k, v: v, ld: hd, len: len,
+                                            scale: scale, scores: scores, into: oj)
+                    continue
                 }
-                Ops.softmax(scores, count: len)
-                acc.initialize(repeating: 0, count: hd)
-                for s in 0..<len {
-                    if f16 {
-                        Kernels.f16ToF32(values.assumingMemoryBound(to: UInt16.self) + j * head + s * hd, kv, hd)
-                        Kernels.axpy(scores[s], kv, acc, hd)
-                    } else {
-                        Kernels.axpy(scores[s], values.assumingMemoryBound(to: Float.self) + j * head + s * hd, acc, hd)
-                    }
-                }
-                (out + (i * heads + h) * hd).update(from: acc, count: hd)
+                Kernels.gemm(transB: true, m: group, n: len, k: hd, alpha: scale, a: qj, lda: hd,
+                             b: k, ldb: hd, c: scores, ldc: len)
+                for g in 0..<group { Ops.softmax(scores + g * len, count: len) }
+                Kernels.gemm(transB: false, m: group, n: hd, k: len, alpha: 1, a: scores, lda: len, b: v, ldb: hd,
+                             c: oj, ldc: hd)
             }
         }
     }

@@ -125,6 +125,15 @@ public enum Kernels {
         precondition(rc == 0, "reel_attention_decode_f32: bad arguments (group \(group), headDim \(headDim), ld \(ld), len \(len))")
     }
 
+    /// `attentionDecode` over an f16 cache (IEEE half bits), widened as it is read (`reel_attention_decode_f16`).
+    @inline(__always)
+    public static func attentionDecode(q: UnsafePointer<Float>, group: Int, headDim: Int, k: UnsafePointer<UInt16>,
+                                       v: UnsafePointer<UInt16>, ld: Int, len: Int, scale: Float,
+                                       scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let rc = reel_attention_decode_f16(q, Int64(group), Int64(headDim), k, v, Int64(ld), Int64(len), scale, scores, out)
+        precondition(rc == 0, "reel_attention_decode_f16: bad arguments (group \(group), headDim \(headDim), ld \(ld), len \(len))")
+    }
+
     /// Bytes of one activation row packed for `igemm` (48 per block of 32).
     @inline(__always) public static func igemmActRowBytes(_ k: Int) -> Int { reel_igemm_act_row_bytes(Int64(k)) }
 

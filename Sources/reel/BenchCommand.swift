@@ -72,6 +72,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions (after one untimed warm-up).")
     var repetitions = 5
 
+    @Option(help: "KV cache storage: f32 (default, as transformers keeps it for an f32 model) or f16 (half the bytes, as llama.cpp's default).")
+    var kvCache: KVCacheStorage = .f32
+
     @Option(help: "Measured read bandwidth in GB/s, to report decode as a share of the roofline.")
     var bandwidth: Double?
 
@@ -108,7 +111,7 @@ struct Bench: ParsableCommand {
             try runDispatch(file, threads: threadCount)
             return
         }
-        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: promptTokens + genTokens, seed: seed)
+        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: promptTokens + genTokens, kvCache: kvCache, seed: seed)
         try bench.repetition(prompt: promptTokens, gen: genTokens)  // warm-up: page the weights in
         if profile {
             try runProfile(file, bench)
@@ -170,7 +173,7 @@ struct Bench: ParsableCommand {
         }
         printTable(header, rows)
         print("")
-        print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
+        print("repetitions \(repetitions) (+1 warm-up) · KV cache \(kvCache.rawValue) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
         if let huge {  // 4 KiB pages cost decode 6-15% (docs/runtime.md, "2 MiB pages")
             print("file mapped in 2 MiB pages: \(fixed(Double(huge) / 1_048_576, 1)) MiB "
@@ -316,7 +319,7 @@ struct Bench: ParsableCommand {
             sink.deallocate()
             pool.shutdown()
 
-            let bench = try DecoderBench(file: file, threads: t, contextLength: promptTokens + genTokens, seed: seed)
+            let bench = try DecoderBench(file: file, threads: t, contextLength: promptTokens + genTokens, kvCache: kvCache, seed: seed)
             try bench.repetition(prompt: 16, gen: 4)
             var decode: [Double] = []
             for _ in 0..<repetitions { decode.append(try bench.repetition(prompt: 16, gen: genTokens).decode) }
@@ -345,9 +348,9 @@ final class DecoderBench {
     let decoder: Decoder
     var rng: SplitMix64
 
-    init(file: ReelFile, threads: Int, contextLength: Int, seed: UInt64) throws {
+    init(file: ReelFile, threads: Int, contextLength: Int, kvCache: KVCacheStorage = .f32, seed: UInt64) throws {
         // Context = exactly what the test uses: the KV cache is allocated (and zeroed) up front.
-        decoder = try Decoder(file: file, options: DecoderOptions(contextLength: contextLength, threads: threads))
+        decoder = try Decoder(file: file, options: DecoderOptions(contextLength: contextLength, kvCache: kvCache, threads: threads))
         rng = SplitMix64(seed: seed)
     }
 

@@ -102,6 +102,15 @@ final class DecoderParityTests: XCTestCase {
                                      rowLength: dec.config.vocabSize)
             print(r)
             assertRelative(r, Self.f16CacheRelative)
+            // The decode path over the f16 cache (its own kernel): half the prompt prefilled, the rest one step each.
+            dec.reset()
+            let half = ids.count / 2
+            var stepped = try dec.prefill(tokens: Array(ids[..<half]), logits: .all).toArray()
+            for t in ids[half...] { stepped += try dec.decodeStep(token: t).toArray() }
+            let d = try ParityReport(name: "\(family) f16-cache decode logits", reference: want, actual: stepped,
+                                     rowLength: dec.config.vocabSize)
+            print(d)
+            assertRelative(d, Self.f16CacheRelative)
         }
     }
 

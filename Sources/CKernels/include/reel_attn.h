@@ -35,7 +35,12 @@ int reel_attention_i16(const float *q, const float *k, const float *v, int64_t l
 /// or len < 1, ld < hd). AVX-512 vectorises it; elsewhere it runs the scalar twin (plain loops).
 int reel_attention_decode_f32(const float *q, int64_t group, int64_t hd, const float *k, const float *v, int64_t ld,
                               int64_t len, float scale, float *scores, float *out);
-/// 1 if the active ISA has a vector path for reel_attention_decode_f32.
+/// reel_attention_decode_f32 over an f16 cache (IEEE half bits; k_s = k + s·ld, v_s likewise): each element is
+/// widened to f32 as it is read, the rest is the same arithmetic, so it equals the f32 kernel on the widened cache
+/// up to float rounding. Vectorised where reel_attention_decode_f32 is.
+int reel_attention_decode_f16(const float *q, int64_t group, int64_t hd, const uint16_t *k, const uint16_t *v,
+                              int64_t ld, int64_t len, float scale, float *scores, float *out);
+/// 1 if the active ISA has a vector path for reel_attention_decode_f32 and reel_attention_decode_f16.
 int reel_attention_decode_vectorised(void);
 
 /// 1 if the active ISA has a vector path for reel_attention_i16 (else it runs the scalar twin).
