@@ -123,6 +123,51 @@ int main(int argc, char **argv) {
 }
 """
 
+INT8_PROBE_C = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+/* Int8 speed probe: T threads, each a register-only loop of 12 independent 512-bit vpdpbusd chains (64 multiply-adds
+   = 128 integer ops each), R passes; prints the best pass's G ops/s over all threads, or 0 without AVX-512 VNNI.
+   A gauge of the machine's int8 speed from run to run, not a ceiling: on the 2-core Xeon VM it read 620 GOP/s while
+   Reel's q8 GEMMs reached 700 in the same minute, and 24 chains read the same as 12. */
+static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define N 50000000L
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void *loop(void *arg) {
+    __m512i a[12], x = _mm512_set1_epi8(1), y = _mm512_set1_epi8(2);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_setzero_si512();
+    for (long i = 0; i < N; i++) {  /* spelled out: a loop over j would leave a[] on the stack */
+#define D(j) __asm__ volatile("vpdpbusd %1, %2, %0" : "+v"(a[j]) : "v"(x), "v"(y));
+        D(0) D(1) D(2) D(3) D(4) D(5) D(6) D(7) D(8) D(9) D(10) D(11)
+    }
+    int s = 0;
+    for (int i = 0; i < 12; i++) s += _mm512_reduce_add_epi32(a[i]);
+    *(int *)arg = s;
+    return NULL;
+}
+int main(int argc, char **argv) {
+    int reps = atoi(argv[1]), T = atoi(argv[2]);
+    if (!__builtin_cpu_supports("avx512vnni")) { printf("0\n"); return 0; }
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        pthread_t t[64]; int sink[64];
+        double t0 = now();
+        for (int i = 0; i < T; i++) pthread_create(&t[i], NULL, loop, &sink[i]);
+        for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
+        double g = (double)N * 12 * 128 * T / (now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    printf("%.1f\n", best);
+    return 0;
+}
+#else
+int main(void) { printf("0\n"); return 0; }
+#endif
+"""
+
 
 def log(*a):
     print("[bench]", *a, file=sys.stderr, flush=True)
@@ -302,6 +347,13 @@ def cpu_probe(scratch, reps=5):
     return max(float(x) for x in out.split())
 
 
+def int8_probe(scratch, threads, reps=3):
+    """The int8 speed probe's best pass (G ops/s over `threads` threads; 0 without AVX-512 VNNI): see INT8_PROBE_C."""
+    exe = compiled(scratch, "int8probe", INT8_PROBE_C)
+    out = subprocess.run([exe, str(reps), str(threads)], check=True, capture_output=True, text=True).stdout
+    return float(out.split()[0])
+
+
 def drop_page_cache(path):
     """Drops a model file's clean pages from the page cache before a Reel run, so every run reads it back the same
     way: in 2 MiB folios, mapped as 2 MiB pages (`MappedFile(hugePages:)`). Pages cached in small folios (a file
@@ -407,6 +459,8 @@ def write_vision(L, ctx):
              f"{ctx['frames']} random frames, {ctx['threads']} threads; Reel `reel bench --frames` (median of "
              f"{ctx['vreps']}, after a one-frame warm-up), PyTorch `get_video_features`"
              + (f"; CPU probe before each Reel run {probe_range(ctx['vprobes'])} G steps/s" if ctx.get("vprobes") else "")
+             + (f"; int8 speed probe (register-only 512-bit `vpdpbusd`, {ctx['threads']} threads) before each Reel run "
+                f"{', '.join(fmt(x, 0) for x in ctx['int8probes'])} GOP/s" if any(ctx.get("int8probes", [])) else "")
              + ":")
     L.append("")
     L.append("| engine | encoding | file MiB | s/frame | frames/s | speed ÷ PyTorch bf16 | speed ÷ PyTorch f32 | load avg |")
@@ -619,7 +673,7 @@ def main():
     load_start = load1()
     quiet, _ = wait_quiet(args.max_load, time.time() + args.wait)
     # Bandwidth drifts (and other processes take some): measure it before every Reel run and use the best.
-    samples, probes, vprobes = [], [], []
+    samples, probes, vprobes, int8probes = [], [], [], []
     reel = {}
     for e, m in models.items():
         q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
@@ -667,6 +721,7 @@ def main():
             q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
             quiet = quiet and q
             vprobes.append(cpu_probe(args.scratch))
+            int8probes.append(int8_probe(args.scratch, args.threads))
             vision["reel"][e] = reel_vision(args.reel, m, args)
             log(f"reel vision {e}: {vision['reel'][e]}")
             if not args.no_profile:  # the tower's per-op profile beside OpenBLAS sgemm on the same shapes
@@ -692,7 +747,7 @@ def main():
                threads=args.threads, prompt=args.prompt_tokens, gen=args.gen_tokens, reps=args.repetitions,
                treps=args.torch_repetitions, quiet=quiet, max_load=args.max_load, load_start=load_start,
                when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu_name(), cores=os.cpu_count(),
-               probes=probes, vprobes=vprobes,
+               probes=probes, vprobes=vprobes, int8probes=int8probes,
                scratch_hint="$REEL_BENCH_DIR or ~/.cache/reel-bench", minutes=round((time.time() - started) / 60))
     write_doc(args.doc, ctx)
     plot(reel, tres, os.path.join(os.path.dirname(args.doc), "performance.png"), ctx)
