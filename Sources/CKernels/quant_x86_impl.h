@@ -910,6 +910,27 @@ KFN __m512 K(kv16)(int f16, __mmask16 m, const void *base, int64_t idx) {
                : _mm512_maskz_loadu_ps(m, (const float *)base + idx);
 }
 
+/// [Σa, Σb, Σc, Σd] of four 16-lane vectors: pairs interleaved and added within 128-bit lanes, then the four lanes.
+KFN __m128 K(sum4)(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));  // a0+a2 b0+b2 a1+a3 b1+b3
+    const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    const __m512 x = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));  // per lane: a b c d
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/// The decode attention's prefetches for cached position s (rows of `bytes` bytes, rs apart): its key row
+/// IA_DEC_AHEAD positions ahead into L1, IA_DEC_FAR ahead into L2, and its own value row into L2 for the P·V pass.
+KFN void K(attn_prefetch)(const char *kb, const char *vb, int64_t s, int64_t len, int64_t rs, int64_t bytes) {
+    const char *ks = kb + s * rs;
+    if (s + IA_DEC_AHEAD < len)
+        for (int64_t c = 0; c < bytes; c += 64) _mm_prefetch(ks + IA_DEC_AHEAD * rs + c, _MM_HINT_T0);
+    if (s + IA_DEC_FAR < len)
+        for (int64_t c = 0; c < bytes; c += 64) _mm_prefetch(ks + IA_DEC_FAR * rs + c, _MM_HINT_T2);
+    for (int64_t c = 0; c < bytes; c += 64) _mm_prefetch(vb + s * rs + c, _MM_HINT_T2);
+}
+
 /// Decode attention of one KV head over an f32 or f16 cache (reel_attention_decode_f32 / _f16), 16 lanes along the
 /// head dimension (a masked last chunk): per position and query head, the dot as FMAs over the chunks and one lane
 /// reduction; K(softmax) per query head; then the weighted sum of v for up to 8 query heads × 32 columns at a time,
@@ -917,15 +938,32 @@ KFN __m512 K(kv16)(int f16, __mmask16 m, const void *base, int64_t idx) {
 /// the sgemm path packed all of K and V per call. f16 rows are widened as they are loaded (half the bytes read).
 KFN void K(attn_decode_t)(int f16, const float *q, int64_t group, int64_t hd, const void *k, const void *v, int64_t ld,
                           int64_t len, float scale, float *scores, float *out) {
-    const int64_t es = f16 ? 2 : 4;  // bytes per cached element; rows are ld elements apart
+    const int64_t es = f16 ? 2 : 4, rs = ld * es;  // bytes per cached element and per row (ld elements apart)
     const char *kb = (const char *)k, *vb = (const char *)v;
-    for (int64_t s = 0; s < len; s++) {
-        const char *ks = kb + s * ld * es;
-        if (s + IA_DEC_AHEAD < len)  // the cache rows: hd elements every ld (KVCache: ld = hd)
-            for (int64_t c = 0; c < hd * es; c += 64) _mm_prefetch(ks + IA_DEC_AHEAD * ld * es + c, _MM_HINT_T0);
-        if (s + IA_DEC_FAR < len)
-            for (int64_t c = 0; c < hd * es; c += 64) _mm_prefetch(ks + IA_DEC_FAR * ld * es + c, _MM_HINT_T2);
-        for (int64_t c = 0; c < hd * es; c += 64) _mm_prefetch(vb + s * ld * es + c, _MM_HINT_T2);
+    const __m128 scale4 = _mm_set1_ps(scale);
+    int64_t s = 0;
+    // Whole 16-lane chunks (hd a multiple of 16): four positions at a time, their four dots per query head reduced
+    // together (K(sum4)) — about a fifth of the instructions of one masked dot and one full reduction each.
+    if ((hd & 15) == 0)
+        for (; s + 4 <= len; s += 4) {
+            for (int64_t u = s; u < s + 4; u++) K(attn_prefetch)(kb, vb, u, len, rs, hd * es);
+            const char *k0 = kb + s * rs;
+            for (int64_t g = 0; g < group; g++) {
+                const float *qg = q + g * hd;
+                __m512 t0 = _mm512_setzero_ps(), t1 = t0, t2 = t0, t3 = t0;
+                for (int64_t c = 0; c < hd; c += 16) {
+                    const __m512 qv = _mm512_loadu_ps(qg + c);
+                    t0 = _mm512_fmadd_ps(qv, K(kv16)(f16, 0xffff, k0, c), t0);
+                    t1 = _mm512_fmadd_ps(qv, K(kv16)(f16, 0xffff, k0 + rs, c), t1);
+                    t2 = _mm512_fmadd_ps(qv, K(kv16)(f16, 0xffff, k0 + 2 * rs, c), t2);
+                    t3 = _mm512_fmadd_ps(qv, K(kv16)(f16, 0xffff, k0 + 3 * rs, c), t3);
+                }
+                _mm_storeu_ps(scores + g * len + s, _mm_mul_ps(K(sum4)(t0, t1, t2, t3), scale4));
+            }
+        }
+    for (; s < len; s++) {
+        const char *ks = kb + s * rs;
+        K(attn_prefetch)(kb, vb, s, len, rs, hd * es);
         for (int64_t g = 0; g < group; g++) {
             const float *qg = q + g * hd;
             __m512 t = _mm512_setzero_ps();
