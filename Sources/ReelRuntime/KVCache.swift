@@ -96,13 +96,14 @@ public final class KVCache: @unchecked Sendable {
     ///   - out: f32 [n, heads, headDim].
     public func attention(layer: Int, q: UnsafePointer<Float>, rows n: Int, start: Int, heads: Int, scale: Float,
                           into out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        guard n > 0 else { return }
         let hd = headDim, group = heads / kvHeads, head = capacity * headDim  // one KV head's rows
         let keys = slot(layer, 0), values = slot(layer, 1)
-        guard n > 0 else { return }
         let f16 = storage == .f16
         /// KV head j's first `rows` keys and values as f32: in place for an f32 cache, else widened into `scratch`
         /// (2·rows·hd floats).
-        func kvRows(_ j: Int, _ rows: Int, _ scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+        func kvRows(_ j: Int, _ rows: Int,
+                    _ scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
             if !f16 {
                 return (UnsafePointer(keys.assumingMemoryBound(to: Float.self) + j * head),
                         UnsafePointer(values.assumingMemoryBound(to: Float.self) + j * head))
@@ -139,7 +140,7 @@ public final class KVCache: @unchecked Sendable {
         // Decode: the `group` query heads of KV head j are consecutive rows of q ([group, hd], lda = hd). With
         // AVX-512 one C kernel reads the cache in place (`Kernels.attentionDecode`); elsewhere two sgemm calls,
         // which pack all of the cached K and V per call (1.9 ms of an 18 ms Qwen2-0.5B q4 step at 640 positions
-        // on AVX-512, against 1.4–1.7 in place).
+        // on AVX-512, against 1.3–1.4 in place, docs/kernels.md "Decode attention").
         let len = start + 1, inPlace = Kernels.attentionDecodeVectorised
         pool.parallelFor(kvHeads) { js, worker in
             let scratch = pool.scratch(worker, count: group * len + (f16 && !inPlace ? 2 * len * hd : 0))
@@ -147,8 +148,9 @@ public final class KVCache: @unchecked Sendable {
             for j in js {
                 let qj = q + j * group * hd, oj = out + j * group * hd
                 if inPlace && f16 {
-                    Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: keys.assumingMemoryBound(to: UInt16.self) + j * head,
-                                            v: values.assumingMemoryBound(to: UInt16.self) + j * head, ld: hd, len: len,
+                    let k = keys.assumingMemoryBound(to: UInt16.self) + j * head
+                    let v = values.assumingMemoryBound(to: UInt16.self) + j * head
+                    Kernels.attentionDecode(q: qj, group: group, headDim: hd, k: k, v: v, ld: hd, len: len,
                                             scale: scale, scores: scores, into: oj)
                     continue
                 }
