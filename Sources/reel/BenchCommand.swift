@@ -72,7 +72,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions (after one untimed warm-up).")
     var repetitions = 5
 
-    @Option(help: "KV cache storage: f32 (default, as transformers keeps it for an f32 model) or f16 (half the bytes, as llama.cpp's default).")
+    @Option(help: "KV cache storage: f32 (as transformers keeps it for an f32 model) or f16 (half the memory, as llama.cpp keeps it).")
     var kvCache: KVCacheStorage = .f32
 
     @Option(help: "Measured read bandwidth in GB/s, to report decode as a share of the roofline.")

@@ -17,7 +17,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Context length in tokens: the KV cache's size (default: the model's max_position_embeddings).")
     var context: Int?
 
-    @Option(help: "KV cache storage: f32 or f16.")
+    @Option(help: "KV cache storage: f32 (as transformers keeps it for an f32 model) or f16 (half the memory, as llama.cpp keeps it).")
     var kvCache: KVCacheStorage = .f32
 
     var decoderOptions: DecoderOptions {
