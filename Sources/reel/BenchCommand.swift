@@ -22,7 +22,8 @@ struct Bench: ParsableCommand {
 
         A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per \
         repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a \
-        one-frame warm-up: frames/s = frames ÷ time.
+        one-frame warm-up: frames/s = frames ÷ time. A file that is a vision tower alone (SigLIP, CLIP) is timed the \
+        same way through the whole tower, and only that.
 
         --bandwidth GBPS (the machine's read bandwidth, e.g. from tools/bench/run.py) adds the decode's share of the \
         read roofline: bytes streamed per token (every decoder Linear weight + lm_head, from the tensor table) × \
@@ -103,10 +104,20 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let file = try ReelFile(path: model)
-        guard file.component("decoder") != nil else {
-            throw ValidationError("\(model): architecture \(file.architecture) has no decoder to benchmark")
-        }
         let threadCount = threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard file.component("decoder") != nil else {
+            // A vision tower on its own (SiglipVisionModel, CLIPVisionModel): frames/s only.
+            guard file.component("vision") != nil else {
+                throw ValidationError("\(model): architecture \(file.architecture) has neither a decoder nor a vision "
+                                      + "tower to benchmark")
+            }
+            if dispatch || readBound || bandwidth != nil {
+                throw ValidationError("\(model) is a vision tower without a decoder: --dispatch, --read-bound and "
+                                      + "--bandwidth measure decoding")
+            }
+            try runTower(file, threads: threadCount)
+            return
+        }
         if dispatch {
             try runDispatch(file, threads: threadCount)
             return
@@ -189,6 +200,33 @@ struct Bench: ParsableCommand {
             print("decode reads \(fixed(achieved, 1)) GB/s of weights = \(fixed(100 * achieved / bandwidth, 1))% of the "
                   + "\(fixed(bandwidth, 1)) GB/s read roofline (roofline: \(fixed(bandwidth * 1e9 / Double(streamed), 1)) tok/s)")
         }
+    }
+
+    /// A tower-only file: --frames random frames per repetition through the whole tower (2 per batch), after a
+    /// one-frame warm-up; with --profile, the tower's per-op table.
+    func runTower(_ file: ReelFile, threads: Int) throws {
+        let vision = try VisionBench(tower: file, threads: threads, frames: frames, seed: seed)
+        if profile {
+            try runVisionProfile(vision, file: file, threads: threads)
+            return
+        }
+        try vision.repetition(frames: 1)  // warm-up: page the tower in
+        let e = Stats(try (0..<repetitions).map { _ in try vision.repetition(frames: frames) })
+        let rss = peakRSSBytes()
+        if json {
+            let j = JSONObject([("model_bytes", .int(Int64(file.fileSize))), ("threads", .int(Int64(threads))),
+                                ("encode_frames_per_s", .double(e.median)), ("peak_rss_bytes", .int(Int64(rss)))])
+            print(JSON.object(j).serialized(pretty: false))
+            return
+        }
+        let name = model.split(separator: "/").last.map(String.init) ?? model
+        let size = "\(fixed(Double(file.fileSize) / 1_048_576, 1)) MiB"
+        printTable(["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"],
+                   [[name, size, "\(threads)", Kernels.isaName, "enc\(frames) (frames/s)", fixed(e.median, 3),
+                     "\(fixed(e.min, 3)) – \(fixed(e.max, 3))"]])
+        print("")
+        print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
+              + "\(fixed(1 / e.median, 3)) s/frame")
     }
 
     /// Per-op timings: the time between consecutive stage hooks, summed over layers and repetitions.
@@ -499,8 +537,23 @@ final class VisionBench {
         } else {
             return nil
         }
+        pixels = Self.randomPixels(frames * pixelsPerFrame, seed: seed)
+    }
+
+    /// A file that is a vision tower alone: every layer of it, per batch of 2 frames.
+    init(tower file: ReelFile, threads: Int, frames: Int, seed: UInt64) throws {
+        let t = try VisionTower(file: file, maxImages: 2, pool: ThreadPool(threads: threads))
+        let last = t.config.numHiddenLayers
+        encode = { px, n in try px.withUnsafeBufferPointer { try t.forward(pixels: $0.baseAddress!, images: n, hiddenStates: [last]) { _, _, _ in } } }
+        pixelsPerFrame = t.pixelsPerImage
+        tower = t
+        pixels = Self.randomPixels(frames * pixelsPerFrame, seed: seed)
+    }
+
+    /// Uniform in [−1, 1) (a normalised frame's range), seeded.
+    static func randomPixels(_ count: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed ^ 0x5EED)
-        pixels = (0..<frames * pixelsPerFrame).map { _ in Float(rng.next() >> 40) / Float(1 << 23) - 1 }
+        return (0..<count).map { _ in Float(rng.next() >> 40) / Float(1 << 23) - 1 }
     }
 
     /// Encodes the first `frames` frames; frames/s.

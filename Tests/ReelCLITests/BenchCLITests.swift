@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 import ReelCore
 
-/// `reel bench --json`: exactly issue 7's keys, with "encode_frames_per_s" only for a model with a vision tower
-/// (speeds are checked for being positive, never against a threshold).
+/// `reel bench --json`: exactly issue 7's keys, with "encode_frames_per_s" only for a model with a vision tower, and
+/// only it for a tower alone (speeds are checked for being positive, never against a threshold).
 extension CLITests {
     static let benchKeys = ["model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"]
 
@@ -95,6 +95,36 @@ extension CLITests {
         let bad = try reel(["bench", d + "/ov.reel", "--frames", "0"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--frames"), bad.stderr)
+    }
+
+    /// A vision tower on its own (SiglipVisionModel / CLIPVisionModel): frames/s only, so the keys are those of a
+    /// model without a decoder; the decode measurements are refused by name, and a file with neither is refused.
+    func testBenchTowerOnlyFile() throws {
+        let d = try scratch()
+        for (name, fixture) in [("siglip", "vision_siglip"), ("clip", "vision_clip")] {
+            let m = d + "/\(name).reel"
+            let c = try reel(["convert", Self.root + "/Tests/ReelModelsTests/Fixtures/" + fixture, "-o", m, "--quiet"])
+            XCTAssertEqual(c.status, 0, c.stderr)
+            let r = try reel(["bench", m, "--frames", "3", "--repetitions", "2", "--threads", "1", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let j = try XCTUnwrap(try JSON.parse(r.stdout, source: "bench --json").object, r.stdout)
+            XCTAssertEqual(j.keys.sorted(), ["encode_frames_per_s", "model_bytes", "peak_rss_bytes", "threads"], name)
+            XCTAssertGreaterThan(j["encode_frames_per_s"]?.double ?? 0, 0, name)
+            let table = try reel(["bench", m, "--frames", "3", "--repetitions", "1"])
+            XCTAssertEqual(table.status, 0, table.stderr)
+            XCTAssertTrue(table.stdout.contains("enc3 (frames/s)"), table.stdout)
+            let prof = try reel(["bench", m, "--frames", "2", "--repetitions", "1", "--profile"])
+            XCTAssertEqual(prof.status, 0, prof.stderr)
+            XCTAssertTrue(prof.stdout.contains("fc1 (+ activation)") && prof.stdout.contains("OpenBLAS sgemm"), prof.stdout)
+            let bound = try reel(["bench", m, "--read-bound"])
+            XCTAssertNotEqual(bound.status, 0)
+            XCTAssertTrue(bound.stderr.contains(m) && bound.stderr.contains("--read-bound"), bound.stderr)
+        }
+        let w = d + "/whisper.reel"
+        XCTAssertEqual(try reel(["convert", Self.root + "/Tests/ReelModelsTests/Fixtures/whisper", "-o", w, "--quiet"]).status, 0)
+        let r = try reel(["bench", w])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("neither a decoder nor a vision tower"), r.stderr)
     }
 
     /// The Reel AV fixture: frames through its tower, projector and pooling as `reel run --video`.
