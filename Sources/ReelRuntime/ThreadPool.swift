@@ -42,9 +42,18 @@ public final class ThreadPool: @unchecked Sendable {
     /// Spin iterations before a worker sleeps (about 20–50 µs): long enough to cover the gap between the ops of a
     /// forward pass, short enough not to steal cores from other processes when idle.
     private static let spinLimit = 20_000
-    /// Chunks per thread of a `parallelFor`: enough that a late or slow thread's share is taken by the others,
-    /// few enough that claiming (one atomic add per chunk) stays negligible.
-    public static let chunksPerThread = 4
+    /// `parallelFor`'s guided schedule: each chunk is this fraction, per thread, of the units not yet handed out
+    /// (1/(2·threads) of the rest), so chunks shrink toward the end of an operation and the last to finish are
+    /// short; …
+    public static let guidedShare = 2
+    /// … but no chunk is smaller than 1/(this·threads) of the whole, which bounds their number (9 for 2
+    /// threads) and keeps each a stream long enough for the prefetchers.
+    public static let guidedLeast = 8
+    /// Room for chunk bounds (the schedule above needs far fewer).
+    private static let maxChunks = 64
+    /// Chunk c of the current `parallelFor` is units bounds[c]..<bounds[c+1]; written by the caller before the
+    /// operation opens, read by every thread during it.
+    private let bounds = UnsafeMutablePointer<Int>.allocate(capacity: ThreadPool.maxChunks + 1)
 
     /// - Parameter threads: participating threads; defaults to the number of online cores.
     public init(threads: Int? = nil) {
@@ -100,6 +109,7 @@ public final class ThreadPool: @unchecked Sendable {
         for w in 0..<threadCount { scratchSlots[w].map { UnsafeMutableRawPointer($0).deallocate() } }
         scratchSlots.deallocate()
         scratchCounts.deallocate()
+        bounds.deallocate()
         shared?.deallocate()
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&cond)
@@ -185,18 +195,25 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Splits `0..<count` into contiguous chunks (multiples of `granularity`, except the last; up to
-    /// `chunksPerThread` per thread) and runs `body(range, thread)` on them in parallel; `thread` indexes per-thread
-    /// scratch. A thread may run several chunks. Empty ranges are not passed to `body`.
+    /// Splits `0..<count` into contiguous chunks (multiples of `granularity`, except the last), shrinking toward the
+    /// end (`guidedShare`, `guidedLeast`), and runs `body(range, thread)` on them in parallel; `thread` indexes
+    /// per-thread scratch. A thread may run several chunks. Empty ranges are not passed to `body`.
     public func parallelFor(_ count: Int, granularity: Int = 1, _ body: (Range<Int>, Int) -> Void) {
         guard count > 0 else { return }
         let g = max(1, granularity)
         let units = (count + g - 1) / g
-        let chunks = min(units, threadCount * Self.chunksPerThread)
-        if threadCount <= 1 || chunks <= 1 { body(0..<count, 0); return }
+        if threadCount <= 1 || units <= 1 { body(0..<count, 0); return }
+        let share = Self.guidedShare * threadCount, least = max(1, units / (Self.guidedLeast * threadCount))
+        var chunks = 0, at = 0
+        while at < units && chunks < Self.maxChunks - 1 {
+            bounds[chunks] = at
+            at += min(units - at, max(least, (units - at + share - 1) / share))
+            chunks += 1
+        }
+        bounds[chunks] = units
+        let b = bounds
         dispatch(chunks: chunks) { c, thread in
-            let lo = min(count, (units * c / chunks) * g)
-            let hi = min(count, (units * (c + 1) / chunks) * g)
+            let lo = min(count, b[c] * g), hi = min(count, b[c + 1] * g)
             if lo < hi { body(lo..<hi, thread) }
         }
     }
@@ -224,3 +241,4 @@ public final class ThreadPool: @unchecked Sendable {
         return scratchSlots[worker]!
     }
 }
+

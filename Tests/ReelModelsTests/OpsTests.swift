@@ -312,6 +312,22 @@ final class OpsTests: XCTestCase {
             }
             XCTAssertEqual(hits, [Int](repeating: 1, count: count), "count \(count)")
         }
+        // The guided schedule: chunks start on granularity multiples, cover the range in order without gaps, are at
+        // most 64 (with 16 threads the schedule would want more: the cap's last chunk takes the rest), and shrink
+        // toward the end.
+        let p16 = ThreadPool(threads: 16)
+        for (pool, count, g) in [(p, 1152, 16), (p, 9728, 16), (p, 100_000, 1), (p, 2, 1), (p16, 100_000, 1)] {
+            var ranges: [Range<Int>] = []
+            let lock = NSLock()
+            pool.parallelFor(count, granularity: g) { r, _ in lock.lock(); ranges.append(r); lock.unlock() }
+            ranges.sort { $0.lowerBound < $1.lowerBound }
+            XCTAssertEqual(ranges.first?.lowerBound, 0)
+            XCTAssertEqual(ranges.last?.upperBound, count)
+            for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound, "count \(count)") }
+            XCTAssertTrue(ranges.allSatisfy { $0.lowerBound % g == 0 }, "count \(count)")
+            XCTAssertLessThanOrEqual(ranges.count, 64)
+            if count >= 1152 { XCTAssertGreaterThan(ranges.first!.count, ranges[ranges.count - 2].count, "count \(count)") }
+        }
         // many small operations back to back (the per-token pattern)
         var total = 0
         let lock = NSLock()
