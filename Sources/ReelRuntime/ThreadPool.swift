@@ -241,4 +241,3 @@ public final class ThreadPool: @unchecked Sendable {
         return scratchSlots[worker]!
     }
 }
-

@@ -44,7 +44,8 @@ struct Bench: ParsableCommand {
         (medians), plus "encode_frames_per_s" for a model with a vision tower, with --bandwidth \
         "weight_bytes_per_token" and "decode_roofline_fraction", and with --read-bound "weight_bytes_per_token", \
         "read_bound_tokens_per_s" and "read_bound_gb_per_s" (1e9 bytes/s), plus "huge_page_bytes" (Linux: bytes of \
-        the file mapped in 2 MiB pages at the end of the run; decode is 6-15% slower over 4 KiB pages).
+        the file mapped in 2 MiB pages at the end of the run; decode is 6-15% slower over 4 KiB pages). A vision \
+        tower alone prints {"model_bytes", "threads", "encode_frames_per_s", "peak_rss_bytes"}.
 
         Examples:
           reel bench qwen2-q4.reel
