@@ -168,22 +168,12 @@ struct Bench: ParsableCommand {
             print(JSON.object(j).serialized(pretty: false))
             return
         }
-        let name = model.split(separator: "/").last.map(String.init) ?? model
-        let size = "\(fixed(Double(file.fileSize) / 1_048_576, 1)) MiB"
-        let header = ["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"]
-        var rows = [[name, size, "\(threadCount)", Kernels.isaName, "pp\(promptTokens)", fixed(p.median, 2),
-                     "\(fixed(p.min, 2)) – \(fixed(p.max, 2))"],
-                    [name, size, "\(threadCount)", Kernels.isaName, "tg\(genTokens)", fixed(d.median, 2),
-                     "\(fixed(d.min, 2)) – \(fixed(d.max, 2))"]]
+        var rows = [tableRow(file, threadCount, "pp\(promptTokens)", p), tableRow(file, threadCount, "tg\(genTokens)", d)]
         if let rb {  // the decode's read-only bound: same bytes, split and dispatches, no arithmetic
-            rows.append([name, size, "\(threadCount)", Kernels.isaName, "read bound tg\(genTokens)", fixed(rb.median, 2),
-                         "\(fixed(rb.min, 2)) – \(fixed(rb.max, 2))"])
+            rows.append(tableRow(file, threadCount, "read bound tg\(genTokens)", rb))
         }
-        if let e {  // frames/s, not tokens/s
-            rows.append([name, size, "\(threadCount)", Kernels.isaName, "enc\(frames) (frames/s)", fixed(e.median, 3),
-                         "\(fixed(e.min, 3)) – \(fixed(e.max, 3))"])
-        }
-        printTable(header, rows)
+        if let e { rows.append(tableRow(file, threadCount, "enc\(frames) (frames/s)", e, digits: 3)) }  // frames/s
+        printTable(Self.tableHeader, rows)
         print("")
         print("repetitions \(repetitions) (+1 warm-up) · KV cache \(kvCache.rawValue) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
@@ -203,6 +193,13 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// The llama-bench-style table: one row per test, its median and spread.
+    static let tableHeader = ["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"]
+    func tableRow(_ file: ReelFile, _ threads: Int, _ test: String, _ s: Stats, digits: Int = 2) -> [String] {
+        [model.split(separator: "/").last.map(String.init) ?? model, "\(fixed(Double(file.fileSize) / 1_048_576, 1)) MiB",
+         "\(threads)", Kernels.isaName, test, fixed(s.median, digits), "\(fixed(s.min, digits)) – \(fixed(s.max, digits))"]
+    }
+
     /// A tower-only file: --frames random frames per repetition through the whole tower (2 per batch), after a
     /// one-frame warm-up; with --profile, the tower's per-op table.
     func runTower(_ file: ReelFile, threads: Int) throws {
@@ -220,11 +217,7 @@ struct Bench: ParsableCommand {
             print(JSON.object(j).serialized(pretty: false))
             return
         }
-        let name = model.split(separator: "/").last.map(String.init) ?? model
-        let size = "\(fixed(Double(file.fileSize) / 1_048_576, 1)) MiB"
-        printTable(["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"],
-                   [[name, size, "\(threads)", Kernels.isaName, "enc\(frames) (frames/s)", fixed(e.median, 3),
-                     "\(fixed(e.min, 3)) – \(fixed(e.max, 3))"]])
+        printTable(Self.tableHeader, [tableRow(file, threads, "enc\(frames) (frames/s)", e, digits: 3)])
         print("")
         print("repetitions \(repetitions) (+1 warm-up) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "\(fixed(1 / e.median, 3)) s/frame")
