@@ -15,6 +15,12 @@ final class BadInputTests: XCTestCase {
         try Sample.write(to: good)
     }
 
+    /// XCTest keeps every test case object until the run ends: release the directory now, so it is removed.
+    override func tearDown() {
+        dir = nil
+        super.tearDown()
+    }
+
     /// Writes a variant of the good file with its metadata edited (and the header made consistent again).
     func variant(_ name: String, _ edit: (inout JSONObject) -> Void) throws -> String {
         var parts = try FileParts(path: good)
