@@ -23,6 +23,8 @@ Usage: python3 tools/bench/run.py [--scratch DIR] [--threads 2] [--repetitions 5
                                   [--frames 8] [--vision-encodings f32,q8] [--no-vision]
 Each Reel decode run also reports its read-only bound (`reel bench --read-bound`): the decode step's weight bytes,
 row split and dispatches with a read kernel instead of the dot products; the decode table shows it as a column.
+Beside the per-op profile, tools/bench/gemv_probe.c (built from Reel's kernel sources) times the q4 and q8 decode
+gemvs alone against that read kernel over the same bytes, and again with the bytes in cache.
 
 Needs: torch, transformers, matplotlib, ffmpeg, a C compiler, and `swift build -c release --product reel` done.
 """
@@ -356,6 +358,21 @@ def int8_probe(scratch, threads, reps=3):
     return float(out.split()[0])
 
 
+def gemv_probe(scratch, threads, mib=1024, passes=7):
+    """tools/bench/gemv_probe.c built against Reel's own kernel sources (with clang where there is one: the compiler
+    SwiftPM builds them with), run once: its markdown table, and its JSON line as a dict."""
+    exe = os.path.join(scratch, "gemv_probe")
+    kernels = os.path.join(ROOT, "Sources", "CKernels")
+    sources = [os.path.join(ROOT, "tools", "bench", "gemv_probe.c")] + sorted(
+        os.path.join(kernels, f) for f in os.listdir(kernels) if f.endswith(".c"))
+    cc = shutil.which("clang") or "cc"
+    subprocess.run([cc, "-O2", "-pthread", "-I", os.path.join(kernels, "include")] + sources + ["-lm", "-o", exe],
+                   check=True)
+    out = subprocess.run([exe, str(mib), str(passes), str(threads)], check=True, capture_output=True, text=True).stdout
+    table, _, last = out.strip().rpartition("\n")
+    return table.strip(), json.loads(last)
+
+
 def drop_page_cache(path):
     """Drops a model file's clean pages from the page cache before a Reel run, so every run reads it back the same
     way: in 2 MiB folios, mapped as 2 MiB pages (`MappedFile(hugePages:)`). Pages cached in small folios (a file
@@ -597,7 +614,9 @@ def write_doc(path, ctx):
     if ctx.get("vision"):
         write_vision(L, ctx)
     titles = [("profile", "Per-op timings (`reel bench --profile --read-bound`, 2 repetitions)"),
-              ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)")]
+              ("dispatch", "Thread pool (`reel bench --dispatch`, 32 decoded tokens)"),
+              ("gemv_probe", "The decode gemv kernels against a plain read of the same bytes (`tools/bench/gemv_probe.c`, "
+                             "Reel's kernel sources; \"read\" is `reel_read_xor`, the read-only bound's kernel)")]
     titles += [(k, "Vision tower per op (`reel bench --profile --frames 2 --repetitions 3`, the fastest)") for k in sorted(ctx["extras"])
                if k.startswith("vision_profile_")]
     for key, title in titles:
@@ -704,6 +723,10 @@ def main():
                     "--read-bound"], check=True, capture_output=True, text=True).stdout)
         extras["dispatch"] = (os.path.basename(prof), load1(), subprocess.run(
             base + ["--gen-tokens", "32", "--dispatch"], check=True, capture_output=True, text=True).stdout)
+        # The decode gemvs alone against a plain read of the same bytes, and with the bytes in cache.
+        table, probe = gemv_probe(args.scratch, args.threads)
+        extras["gemv_probe"] = ("random q4 / q8 rows of k = 896", load1(), table)
+        log(f"gemv probe: {probe}")
     tres = {}
     if args.reuse_torch:  # PyTorch's figures from the previous run (when only Reel changed)
         prev = json.load(open(os.path.join(args.scratch, "last-run.json")))
