@@ -14,9 +14,9 @@ final class GenerationTests: XCTestCase {
         return parts.joined(separator: "/")
     }()
 
-    /// The example converted once per test run (lossless f32).
+    /// The example converted once per test run (lossless f32), in the test process's directory (removed at exit).
     static let modelPath: String = {
-        let out = NSTemporaryDirectory() + "reel-generation-\(getpid()).reel"
+        let out = FixtureModel.tempDir + "/generation.reel"
         _ = try? Converter.convert(checkpoint: root + "/examples/tiny-qwen2", options: ConvertOptions(output: out, force: true, quiet: true))
         return out
     }()
