@@ -364,7 +364,7 @@ static void silu_mul(float *g, const float *u, int64_t n) {
 static void add_f32(float *y, const float *x, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] += x[i]; }
 
 /// Decode attention of one KV head (reel_attention_decode_f32 / _f16): the plain loops — dots in element order,
-/// the scalar softmax, the weighted sum in position order. kv(p, i) reads element i of an f32 or f16 cache.
+/// the scalar softmax, the weighted sum in position order. kv_at(f16, p, i) reads element i of an f32 or f16 cache.
 static inline float kv_at(int f16, const void *p, int64_t i) {
     return f16 ? reel_h2f(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }

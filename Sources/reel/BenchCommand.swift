@@ -74,8 +74,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions (after one untimed warm-up).")
     var repetitions = 5
 
-    @Option(help: "KV cache storage: f32 (as transformers keeps it for an f32 model) or f16 (half the memory, as llama.cpp keeps it).")
-    var kvCache: KVCacheStorage = .f32
+    @Option(help: "KV cache storage: f32 (the default, as transformers keeps it for an f32 model) or f16 (half the memory, as llama.cpp keeps it).")
+    var kvCache: KVCacheStorage?
+    /// --kv-cache or its default (optional so that a tower-only file can refuse it when given).
+    var kvStorage: KVCacheStorage { kvCache ?? .f32 }
 
     @Option(help: "Measured read bandwidth in GB/s, to report decode as a share of the roofline.")
     var bandwidth: Double?
@@ -112,9 +114,9 @@ struct Bench: ParsableCommand {
                 throw ValidationError("\(model): architecture \(file.architecture) has neither a decoder nor a vision "
                                       + "tower to benchmark")
             }
-            if dispatch || readBound || bandwidth != nil {
-                throw ValidationError("\(model) is a vision tower without a decoder: --dispatch, --read-bound and "
-                                      + "--bandwidth measure decoding")
+            if dispatch || readBound || bandwidth != nil || kvCache != nil {
+                throw ValidationError("\(model) is a vision tower without a decoder: --dispatch, --read-bound, "
+                                      + "--bandwidth and --kv-cache are about decoding")
             }
             try runTower(file, threads: threadCount)
             return
@@ -123,7 +125,7 @@ struct Bench: ParsableCommand {
             try runDispatch(file, threads: threadCount)
             return
         }
-        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: promptTokens + genTokens, kvCache: kvCache, seed: seed)
+        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: promptTokens + genTokens, kvCache: kvStorage, seed: seed)
         try bench.repetition(prompt: promptTokens, gen: genTokens)  // warm-up: page the weights in
         if profile {
             try runProfile(file, bench)
@@ -175,7 +177,7 @@ struct Bench: ParsableCommand {
         if let e { rows.append(tableRow(file, threadCount, "enc\(frames) (frames/s)", e, digits: 3)) }  // frames/s
         printTable(Self.tableHeader, rows)
         print("")
-        print("repetitions \(repetitions) (+1 warm-up) · KV cache \(kvCache.rawValue) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
+        print("repetitions \(repetitions) (+1 warm-up) · KV cache \(kvStorage.rawValue) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
         if let huge {  // 4 KiB pages cost decode 6-15% (docs/runtime.md, "2 MiB pages")
             print("file mapped in 2 MiB pages: \(fixed(Double(huge) / 1_048_576, 1)) MiB "
@@ -351,7 +353,7 @@ struct Bench: ParsableCommand {
             sink.deallocate()
             pool.shutdown()
 
-            let bench = try DecoderBench(file: file, threads: t, contextLength: promptTokens + genTokens, kvCache: kvCache, seed: seed)
+            let bench = try DecoderBench(file: file, threads: t, contextLength: promptTokens + genTokens, kvCache: kvStorage, seed: seed)
             try bench.repetition(prompt: 16, gen: 4)
             var decode: [Double] = []
             for _ in 0..<repetitions { decode.append(try bench.repetition(prompt: 16, gen: genTokens).decode) }

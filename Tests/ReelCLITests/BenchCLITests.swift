@@ -119,6 +119,9 @@ extension CLITests {
             let bound = try reel(["bench", m, "--read-bound"])
             XCTAssertNotEqual(bound.status, 0)
             XCTAssertTrue(bound.stderr.contains(m) && bound.stderr.contains("--read-bound"), bound.stderr)
+            let kv = try reel(["bench", m, "--kv-cache", "f16"])
+            XCTAssertNotEqual(kv.status, 0)
+            XCTAssertTrue(kv.stderr.contains("--kv-cache"), kv.stderr)
         }
         let w = d + "/whisper.reel"
         XCTAssertEqual(try reel(["convert", Self.root + "/Tests/ReelModelsTests/Fixtures/whisper", "-o", w, "--quiet"]).status, 0)

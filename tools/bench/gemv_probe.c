@@ -1,14 +1,15 @@
 // The decode gemv against the memory it streams: how close Reel's q4/q8 gemv kernels come to a plain read of the
 // same bytes, and how fast they run when the bytes are already in cache. It links the kernels themselves (no copy):
 //
-//   cc -O2 -I Sources/CKernels/include tools/bench/gemv_probe.c Sources/CKernels/*.c -lpthread -lm -o gemv_probe
+//   clang -O2 -I Sources/CKernels/include tools/bench/gemv_probe.c Sources/CKernels/*.c -lpthread -lm -o gemv_probe
+//   (cc works too; run.py uses clang where there is one, the compiler SwiftPM builds the kernels with)
 //   ./gemv_probe [MiB = 1024] [passes = 7] [threads = 2]
 //
 // For q4 and q8 rows of Qwen2-0.5B's hidden size (k = 896), split over `threads` threads as contiguous row ranges:
 //  - memory-bound: a MiB-sized matrix (2 MiB pages, as Reel maps weights), passes alternating reel_read_xor over the
 //    same bytes (the read-only bound `reel bench --read-bound` uses) and reel_gemv;
-//  - cache-resident: the same kernel over 512 KiB per thread (in L2), repeated: its rate with no memory in the way,
-//    which says how much of a memory-bound pass's time its arithmetic could hide behind.
+//  - cache-resident: the same kernel over 512 KiB per thread (in L2; at most the whole matrix), repeated: its rate
+//    with no memory in the way, which says how much of a memory-bound pass's time its arithmetic could hide behind.
 // Prints a markdown table (one row per encoding; gemv ÷ read is the median of the per-pass ratios), then one JSON
 // object with the medians (GB/s of weight bytes, 1e9 bytes/s).
 #include "reel_quant.h"
@@ -133,8 +134,9 @@ int main(int argc, char **argv) {
             gv[p] = pass(0, encs[e], buf, rb, rows, 1, threads, x, y, &sink);
             ratio[p] = gv[p] / rd[p];
             // 512 KiB per thread: fits a core's L2; repeated so one pass takes about as long as a memory-bound one.
-            const int64_t small = (int64_t)(threads * (512u << 10) / rb);
-            cache[p] = pass(0, encs[e], buf, rb, small, (int)(bytes / (threads * (512u << 10))), threads, x, y, &sink);
+            const int64_t want = (int64_t)((size_t)threads * (512u << 10) / rb), small = want < rows ? want : rows;
+            const int repeat = rows / small > 1 ? (int)(rows / small) : 1;
+            cache[p] = pass(0, encs[e], buf, rb, small, repeat, threads, x, y, &sink);
         }
         med[e][0] = median(gv, passes);
         med[e][1] = median(rd, passes);
