@@ -103,6 +103,8 @@ struct Bench: ParsableCommand {
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
         if let bandwidth, !(bandwidth > 0) { throw ValidationError("--bandwidth must be a positive GB/s figure") }
+        if profile && json { throw ValidationError("--profile prints tables only; drop --json (or --profile for the medians as JSON)") }
+        if profile && dispatch { throw ValidationError("--profile and --dispatch are separate runs: give one") }
     }
 
     func run() throws {
@@ -111,11 +113,11 @@ struct Bench: ParsableCommand {
         guard file.component("decoder") != nil else {
             // A vision tower on its own (SiglipVisionModel, CLIPVisionModel): frames/s only.
             guard file.component("vision") != nil else {
-                throw ValidationError("\(model): architecture \(file.architecture) has neither a decoder nor a vision "
+                throw CLIError("\(model): architecture \(file.architecture) has neither a decoder nor a vision "
                                       + "tower to benchmark")
             }
             if dispatch || readBound || bandwidth != nil || kvCache != nil {
-                throw ValidationError("\(model) is a vision tower without a decoder: --dispatch, --read-bound, "
+                throw CLIError("\(model) is a vision tower without a decoder: --dispatch, --read-bound, "
                                       + "--bandwidth and --kv-cache are about decoding")
             }
             try runTower(file, threads: threadCount)

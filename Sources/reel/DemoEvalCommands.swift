@@ -52,9 +52,9 @@ struct ReelAVAnswer {
 extension Run {
     /// A Reel AV model on one clip: frames at the §4.2 indices, the clip's sound unless --no-audio.
     func runReelAV() throws {
-        guard video.count == 1 else { throw ValidationError("a Reel AV model takes one --video clip") }
+        guard video.count == 1 else { throw CLIError("a Reel AV model takes one --video clip") }
         if frames != nil || fps != nil {
-            throw ValidationError("--frames/--fps do not apply to Reel AV: its config fixes the frames per segment (formats/REEL-AV.md §4.2)")
+            throw CLIError("--frames/--fps do not apply to Reel AV: its config fixes the frames per segment (formats/REEL-AV.md §4.2)")
         }
         let m = try ReelAVModel(path: model, options: load.decoderOptions)
         let clip = try m.clipInputs(videoPath: video[0], audio: !noAudio)
@@ -235,8 +235,8 @@ struct Demo: ParsableCommand {
         abstract: "See the whole pipeline answer questions about fresh synthetic clips, from an int4 file.",
         discussion: """
         Makes a handful of new clips with ffmpeg (coloured shapes moving over a background, a soundtrack of beeps), \
-        converts the bundled examples/reel-av-demo checkpoint to int4 once (cached under ~/.cache/reel, rebuilt when \
-        the checkpoint changes), and asks each clip a question through exactly the path of `reel run --video` \
+        converts the bundled examples/reel-av-demo checkpoint to int4 once (cached under $XDG_CACHE_HOME/reel or \
+        ~/.cache/reel, rebuilt when the checkpoint changes), and asks each clip a question through exactly the path of `reel run --video` \
         (frames and sound). The model is SMALL and was trained only on synthetic clips like these: it shows the \
         pipeline working end to end, not general video understanding.
 
@@ -249,7 +249,7 @@ struct Demo: ParsableCommand {
     @Option(help: "The Reel AV checkpoint directory.")
     var checkpoint = "examples/reel-av-demo"
 
-    @Option(help: "Clips to make.")
+    @Option(help: "Clips to make (1–64).")
     var clips = 4
 
     @Option(help: "Seed of the clips (default: a fresh one each run).")
@@ -375,9 +375,9 @@ struct Demo: ParsableCommand {
             return c
         }
         if let c = candidates.first(where: isDirectory) {
-            throw DemoError("\(c) holds no trained checkpoint yet (config.json + model.safetensors; made by tools/train_demo.py). Pass --checkpoint DIR to use another Reel AV checkpoint.")
+            throw CLIError("\(c) holds no trained checkpoint yet (config.json + model.safetensors; made by tools/train_demo.py). Pass --checkpoint DIR to use another Reel AV checkpoint.")
         }
-        throw DemoError("the demo checkpoint directory \(checkpoint) is missing (looked in: \(candidates.joined(separator: ", "))). It is made by tools/train_demo.py and committed as examples/reel-av-demo/; pass --checkpoint DIR to use another.")
+        throw CLIError("the demo checkpoint directory \(checkpoint) is missing (looked in: \(candidates.joined(separator: ", "))). It is made by tools/train_demo.py and committed as examples/reel-av-demo/; pass --checkpoint DIR to use another.")
     }
 
     func cacheDirectory() throws -> String {
@@ -413,12 +413,6 @@ struct Demo: ParsableCommand {
     }
 }
 
-/// A failure of `reel demo` that is not a usage error (no usage text after it).
-struct DemoError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
 /// Scoring of a demo question, the same rules as `QuestionItem.isCorrect`.
 struct QuestionItemView {
     let options: [String]
@@ -432,10 +426,10 @@ struct QuestionItemView {
 // MARK: small POSIX helpers for the demo (no Foundation in the CLI)
 
 func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    guard let f = fopen(path, "wb") else { throw DemoError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    guard let f = fopen(path, "wb") else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
     defer { fclose(f) }
     let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-    guard n == bytes.count else { throw DemoError("short write to \(path)") }
+    guard n == bytes.count else { throw CLIError("short write to \(path)") }
 }
 
 func makeDirectories(_ path: String) throws {
@@ -444,7 +438,7 @@ func makeDirectories(_ path: String) throws {
         p += (p.isEmpty && path.hasPrefix("/") ? "/" : (p.isEmpty ? "" : "/")) + part
         if part.isEmpty { continue }
         if !isDirectory(p) && mkdir(p, 0o755) != 0 && errno != EEXIST {
-            throw DemoError("cannot create \(p): \(String(cString: strerror(errno)))")
+            throw CLIError("cannot create \(p): \(String(cString: strerror(errno)))")
         }
     }
 }
@@ -452,7 +446,7 @@ func makeDirectories(_ path: String) throws {
 func makeTempDir() throws -> String {
     let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
     var template = Array((base + "/reel-demo-XXXXXX").utf8CString)
-    guard let p = mkdtemp(&template) else { throw DemoError("cannot create a temporary directory in \(base)") }
+    guard let p = mkdtemp(&template) else { throw CLIError("cannot create a temporary directory in \(base)") }
     return String(cString: p)
 }
 
@@ -467,8 +461,8 @@ func spawnAndWait(_ executable: String, _ arguments: [String]) throws {
     defer { for a in argv { free(a) } }
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, executable, nil, nil, argv, environ)
-    guard rc == 0 else { throw DemoError("cannot run \(executable): \(String(cString: strerror(rc)))") }
+    guard rc == 0 else { throw CLIError("cannot run \(executable): \(String(cString: strerror(rc)))") }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    guard status == 0 else { throw DemoError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status))") }
+    guard status == 0 else { throw CLIError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status))") }
 }

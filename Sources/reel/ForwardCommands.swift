@@ -10,7 +10,7 @@ struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one forward pass over tensors from a safetensors file and write the outputs to another.",
         discussion: """
-        For diffing Reel against PyTorch without writing Swift (docs/forward.md). Inputs use Hugging Face names:
+        For diffing Reel against PyTorch without writing Swift (docs/cli.md, "forward"). Inputs use Hugging Face names:
           input_ids             int64 or int32, [1, S] or [S]
           attention_mask        optional; must be all ones (no padding)
           pixel_values_videos   LLaVA models: one video, or
@@ -82,7 +82,7 @@ extension Forward {
         let st = try SafetensorsFile(path: inputs)
         let shape = try st.tensor("input_features").shape
         guard shape.count >= 2, shape.dropLast(2).allSatisfy({ $0 == 1 }) else {
-            throw ValidationError("\(inputs): input_features has shape \(shape); expected [mels, frames] or [1, mels, frames]")
+            throw CLIError("\(inputs): input_features has shape \(shape); expected [mels, frames] or [1, mels, frames]")
         }
         let frames = shape[shape.count - 1]
         let valid = st.contains("feature_attention_mask") ? Int(try st.float32("feature_attention_mask").reduce(0, +)) : frames
@@ -144,17 +144,17 @@ func readInputIds(_ path: String) throws -> [Int] {
     let f = try SafetensorsFile(path: path)
     let supported = ["input_ids", "attention_mask", "input_features", "feature_attention_mask"] + PixelInputs.names
     for name in f.names where !supported.contains(name) {
-        throw ValidationError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
+        throw CLIError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
     }
-    guard f.contains("input_ids") else { throw ValidationError("\(path): no input_ids tensor") }
+    guard f.contains("input_ids") else { throw CLIError("\(path): no input_ids tensor") }
     let t = try f.tensor("input_ids")
     guard t.shape.count == 1 || (t.shape.count == 2 && t.shape[0] == 1) else {
-        throw ValidationError("\(path): input_ids has shape \(t.shape); expected [S] or [1, S] (one sequence)")
+        throw CLIError("\(path): input_ids has shape \(t.shape); expected [S] or [1, S] (one sequence)")
     }
     let ids = try f.float32("input_ids").map { Int($0) }
     if f.contains("attention_mask") {
         guard try f.float32("attention_mask").allSatisfy({ $0 == 1 }) else {
-            throw ValidationError("\(path): attention_mask has zeros; padded batches are not supported (pass one unpadded sequence)")
+            throw CLIError("\(path): attention_mask has zeros; padded batches are not supported (pass one unpadded sequence)")
         }
     }
     return ids
@@ -168,7 +168,7 @@ struct Parity: ParsableCommand {
         Reel's runtime on the same tokens, and prints for every hidden state and for the logits: max-abs and relative \
         error, cosine similarity, and for the logits the KL divergence of the next-token distributions and top-1 \
         agreement. Use it to see what quantisation costs; no Python needed. (For parity with PyTorch itself, see \
-        `reel forward` and docs/forward.md.)
+        `reel forward` and docs/cli.md, "forward".)
 
         Examples:
           reel parity ./Qwen2-0.5B-Instruct qwen2-q4.reel --prompt "The capital of France is"
@@ -200,6 +200,12 @@ struct Parity: ParsableCommand {
     var pixels: String?
 
     func validate() throws {
+        if pixels != nil && audioInputs != nil {
+            throw ValidationError("give one of --pixels (a LLaVA model's processor outputs) and --audio-inputs (a Qwen2-Audio model's features)")
+        }
+        if raw && (pixels != nil || audioInputs != nil) {
+            throw ValidationError("--raw is for a text-only prompt: with --pixels or --audio-inputs the prompt goes through the chat template (or pass --input-ids with the placeholders expanded)")
+        }
         if audioInputs != nil {
             guard prompt == nil || inputIds == nil else { throw ValidationError("give at most one of --prompt and --input-ids") }
         } else {
@@ -336,7 +342,7 @@ extension Parity {
     /// Qwen2-Audio: the audio tower and projector, then the decoder on the spliced prompt, checkpoint vs .reel.
     func runWithAudio(_ path: String) throws {
         let st = try SafetensorsFile(path: path)
-        guard st.contains("input_features") else { throw ValidationError("\(path): no input_features tensor") }
+        guard st.contains("input_features") else { throw CLIError("\(path): no input_features tensor") }
         let features = try st.float32("input_features")
         let frames = try st.tensor("input_features").shape.last ?? 0
         let valid = st.contains("feature_attention_mask") ? Int(try st.float32("feature_attention_mask").reduce(0, +)) : frames
@@ -355,7 +361,7 @@ extension Parity {
         } else if st.contains("input_ids") {
             ids = try st.float32("input_ids").map { Int($0) }
         } else {
-            throw ValidationError("give --prompt, --input-ids, or input_ids in \(path)")
+            throw CLIError("give --prompt, --input-ids, or input_ids in \(path)")
         }
         let source = try CheckpointWeights(directory: checkpoint)
         func stages(_ w: WeightProvider, audio: JSON, decoder: JSON) throws -> IntermediateRecorder {
@@ -370,7 +376,7 @@ extension Parity {
             var emb = try dec.embed(ids)
             let at = ids.indices.filter { ids[$0] == audioToken }
             guard at.count * H == feats.count else {
-                throw ValidationError("\(at.count) <|AUDIO|> tokens in the prompt but \(feats.count / H) audio feature rows")
+                throw CLIError("\(at.count) <|AUDIO|> tokens in the prompt but \(feats.count / H) audio feature rows")
             }
             for (r, p) in at.enumerated() { emb.replaceSubrange((p * H)..<((p + 1) * H), with: feats[(r * H)..<((r + 1) * H)]) }
             _ = try dec.prefill(embeddings: emb, logits: .all)

@@ -133,7 +133,12 @@ struct Verify: ParsableCommand {
     var json = false
 
     func run() throws {
-        let f = try ReelFile(path: file)
+        let f: ReelFile
+        do { f = try ReelFile(path: file) } catch {
+            // A file that does not open (missing, truncated, a bad header) is a failed check too, for scripts.
+            if json { print(JSON.object(JSONObject([("file", .string(file)), ("ok", .bool(false)), ("error", .string("\(error)"))])).serialized(pretty: true)) }
+            throw error
+        }
         let bar = ProgressBar(label: "verify", total: f.tensors.count + f.blobs.count, totalBytes: f.dataLength, quiet: quiet)
         let report: VerifyReport
         do {

@@ -5,6 +5,13 @@ import Darwin
 #endif
 import ReelCore
 
+/// A failure that depends on the files or the model, not on how the flags were spelled: ArgumentParser prints it as
+/// "Error: …" and exits 1, with no usage text after it (a `ValidationError` prints the usage and exits 64).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
 /// Writes a line to stderr (warnings, summaries that must not mix with streamed output).
 func printErr(_ s: String) {
     fputs(s + "\n", stderr)

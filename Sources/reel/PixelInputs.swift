@@ -31,7 +31,7 @@ struct PixelInputs {
             guard f.contains(name) else { return nil }
             let s = try f.tensor(name).shape
             guard (s.count == 5 && s[0] == 1) || s.count == 4 else {
-                throw ValidationError("\(path): \(name) has shape \(s); expected [1, n, 3, H, W] or [n, 3, H, W] (one video or image)")
+                throw CLIError("\(path): \(name) has shape \(s); expected [1, n, 3, H, W] or [n, 3, H, W] (one video or image)")
             }
             return (try f.float32(name), s.count == 5 ? s[1] : s[0])
         }
@@ -40,9 +40,9 @@ struct PixelInputs {
             videos = 1
         }
         if let p = try images5("pixel_values") {
-            guard f.contains("image_sizes") else { throw ValidationError("\(path): pixel_values needs image_sizes (the image's original H, W)") }
+            guard f.contains("image_sizes") else { throw CLIError("\(path): pixel_values needs image_sizes (the image's original H, W)") }
             let hw = try f.float32("image_sizes").map { Int($0) }
-            guard hw.count == 2 else { throw ValidationError("\(path): image_sizes must hold one (H, W) pair") }
+            guard hw.count == 2 else { throw CLIError("\(path): image_sizes must hold one (H, W) pair") }
             media.append(.image(pixels: p.values, tiles: p.count, size: ImageSize(height: hw[0], width: hw[1])))
             images = 1
         }
@@ -64,11 +64,11 @@ struct VideoInputs {
         let sampling: FrameSampling = fps.map { .fps($0, max: count ?? 32) } ?? .frames(count ?? 8)
         let pre = file.metadata["preprocessors"]
         guard let config = pre?["video_preprocessor_config.json"] ?? pre?["preprocessor_config.json"] else {
-            throw ValidationError("\(file.path) carries no video_preprocessor_config.json or preprocessor_config.json: reconvert from a checkpoint directory that has the processor configs")
+            throw CLIError("\(file.path) carries no video_preprocessor_config.json or preprocessor_config.json: reconvert from a checkpoint directory that has the processor configs")
         }
         let processor = try ImageProcessor(json: config)
         guard let side = file.component("vision")?.config["image_size"]?.int else {
-            throw ValidationError("\(file.path) (\(file.architecture)) has no vision tower")
+            throw CLIError("\(file.path) (\(file.architecture)) has no vision tower")
         }
         let start = ProgressBar.now()
         let tty = !quiet && isatty(2) != 0
@@ -80,14 +80,14 @@ struct VideoInputs {
             try reader.forEach { frame in
                 let p = try processor.process(frame)
                 guard p.height == side, p.width == side else {
-                    throw ValidationError("the processor makes \(p.width)×\(p.height) frames; the vision tower takes \(side)×\(side)")
+                    throw CLIError("the processor makes \(p.width)×\(p.height) frames; the vision tower takes \(side)×\(side)")
                 }
                 pixels += p.pixels
                 n += 1
                 if tty { fputs("\r\u{1B}[2Kdecoding \(path): frame \(n)/\(reader.indices.count)", stderr) }
             }
             if tty { fputs("\r\u{1B}[2K", stderr) }
-            guard n > 0 else { throw ValidationError("\(path): no frames decoded") }
+            guard n > 0 else { throw CLIError("\(path): no frames decoded") }
             media.append(.video(pixels: pixels, frames: n))
             frames += n
         }
@@ -107,17 +107,17 @@ struct ImageInputs {
     init(paths: [String], model: LlavaModel, file: ReelFile) throws {
         guard !paths.isEmpty else { return }
         guard model.config.variant == .onevision else {
-            throw ValidationError("--image: only LLaVA-OneVision's image processor is implemented; for \(file.architecture) pass the processor's outputs with --pixels")
+            throw CLIError("--image: only LLaVA-OneVision's image processor is implemented; for \(file.architecture) pass the processor's outputs with --pixels")
         }
         guard let config = file.metadata["preprocessors"]?["preprocessor_config.json"] else {
-            throw ValidationError("\(file.path) carries no preprocessor_config.json: reconvert from a checkpoint directory that has it")
+            throw CLIError("\(file.path) carries no preprocessor_config.json: reconvert from a checkpoint directory that has it")
         }
         let processor = try ImageProcessor(json: config)
         let side = model.vision.config.imageSize
         func process(_ f: RGBFrame) throws -> [Float] {
             let p = try processor.process(f)
             guard p.height == side, p.width == side else {
-                throw ValidationError("the image processor makes \(p.width)×\(p.height) tiles; the vision tower takes \(side)×\(side)")
+                throw CLIError("the image processor makes \(p.width)×\(p.height) tiles; the vision tower takes \(side)×\(side)")
             }
             return p.pixels
         }

@@ -104,7 +104,7 @@ struct Run: ParsableCommand {
     @Option(help: "A system message before the prompt.")
     var system: String?
 
-    @Option(help: "Comma-separated token ids to run as the prompt (with --raw: exactly these ids).")
+    @Option(help: "Comma-separated token ids to run exactly as they are, as the prompt (needs --raw).")
     var inputIds: String?
 
     @Flag(help: "No chat template: the prompt's tokens (with the tokenizer's own BOS) or --input-ids as they are.")
@@ -128,7 +128,7 @@ struct Run: ParsableCommand {
     @Option(help: "Write the processed pixel values (transformers' names) to this safetensors file, to compare with a Python processor.")
     var savePixels: String?
 
-    @Option(help: "Frames sampled uniformly from each video (transformers' index rule).")
+    @Option(help: "Frames sampled uniformly from each video (transformers' index rule; default 8).")
     var frames: Int?
 
     @Option(help: "Sample this many frames per second of video instead, at most --frames (default 32).")
@@ -162,7 +162,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         if !video.isEmpty, pixels == nil, image.isEmpty, try isReelAV(model) { return try runReelAV() }
-        if noAudio { throw ValidationError("--no-audio is for Reel AV models (\(model) is not one)") }
+        if noAudio { throw CLIError("--no-audio is for Reel AV models (\(model) is not one)") }
         if pixels != nil || !video.isEmpty || !image.isEmpty { return try runWithMedia() }
         let stream: (String) -> Void = { piece in
             if !json {

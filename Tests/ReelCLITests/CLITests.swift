@@ -116,6 +116,35 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(badIds.stderr.contains("--input-ids"), badIds.stderr)
     }
 
+    /// Flags that cannot go together are usage errors (exit 64, with the usage line); a failure that depends on the
+    /// files or the model exits 1 with the error alone. `verify --json` reports a file that does not open as JSON too.
+    func testUsageErrorsAndFileErrorsExitCodes() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quiet"]).status, 0)
+
+        let missing = try reel(["verify", d + "/missing.reel", "--json"])
+        XCTAssertEqual(missing.status, 1, missing.stderr)
+        let j = try JSON.parse(missing.stdout, source: "verify --json (missing file)")
+        XCTAssertEqual(j["ok"], .bool(false))
+        XCTAssertEqual(j["file"]?.string, d + "/missing.reel")
+        XCTAssertTrue(j["error"]?.string?.contains("missing.reel") ?? false, missing.stdout)
+
+        // The text model is not a Reel AV model: a fact about the file, not the flags' spelling.
+        let noAudio = try reel(["run", d + "/m.reel", "--video", d + "/none.mp4", "--prompt", "Hi", "--no-audio"])
+        XCTAssertEqual(noAudio.status, 1, noAudio.stderr)
+        XCTAssertTrue(noAudio.stderr.contains("--no-audio is for Reel AV models"), noAudio.stderr)
+        XCTAssertFalse(noAudio.stderr.contains("Usage:"), noAudio.stderr)
+
+        for (args, says) in [(["bench", d + "/m.reel", "--profile", "--json"], "--profile"),
+                             (["bench", d + "/m.reel", "--profile", "--dispatch"], "--dispatch"),
+                             (["parity", example, d + "/m.reel", "--pixels", "p.safetensors", "--audio-inputs", "a.safetensors"], "--audio-inputs"),
+                             (["parity", example, d + "/m.reel", "--prompt", "Hi", "--raw", "--pixels", "p.safetensors"], "--raw")] {
+            let r = try reel(args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(says) && r.stderr.contains("Usage:"), "\(args): \(r.stderr)")
+        }
+    }
+
     func testRunJSONContract() throws {
         let d = try scratch()
         XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quiet"]).status, 0)
