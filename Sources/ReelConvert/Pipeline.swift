@@ -64,7 +64,16 @@ func writeModel(to output: String, force: Bool, metadata: JSONObject, blobs: [Bl
                     }
                     try encoded.withUnsafeMutableBytes { e in
                         let out = UnsafeMutableRawBufferPointer(rebasing: e[0..<(n * rowBytes)])
-                        _ = try Codec.encode(UnsafeBufferPointer(chunk), rows: n, k: k, as: p.encoding, into: out)
+                        do {
+                            _ = try Codec.encode(UnsafeBufferPointer(chunk), rows: n, k: k, as: p.encoding, into: out)
+                        } catch QuantError.unrepresentable(let enc, let row) {
+                            // Non-finite values were zeroed above, so this is a block whose scale overflows f16.
+                            throw ConvertError.notConvertible(
+                                tensor: p.spec.name,
+                                message: "row \(r + row) cannot be stored as \(enc.rawValue): a block's scale would exceed the "
+                                    + "f16 range (|w| above about \(enc == .q8 ? "8.3e6" : "5.2e5")); keep this tensor in f32 with "
+                                    + "--keep '\(p.spec.name)=f32'")
+                        }
                         try writer.append(UnsafeRawBufferPointer(out))
                     }
                 }

@@ -25,8 +25,10 @@ public final class AtomicOutputFile {
     ///   - force: replace an existing destination; otherwise an existing file is an error.
     ///   - byteLimit: fail with ENOSPC after this many bytes (simulated full disk).
     public init(path: String, force: Bool, byteLimit: Int? = nil) throws {
-        if !force && fileExists(path) { throw IOError.exists(path: path) }
-        if isDirectory(path) { throw IOError.notARegularFile(path: path) }
+        // lstat: a dangling symbolic link is something at `path` too, and only --force replaces it.
+        if !force && pathEntryExists(path) { throw IOError.exists(path: path) }
+        // Never rename over a directory, a device (/dev/full), a FIFO or a socket, even with --force.
+        if isSpecialFile(path) { throw IOError.notARegularFile(path: path) }
         self.path = path
         let dir: String
         let name: String
@@ -39,6 +41,7 @@ public final class AtomicOutputFile {
         guard fd >= 0 else { throw IOError.open(path: dir, errno: errno) }
         self.fd = fd
         self.temporaryPath = String(cString: template)
+        TemporaryFiles.register(temporaryPath)
         fchmod(fd, 0o644)
         if let byteLimit { self.byteLimit = byteLimit }
         else if let env = getenv("REEL_TEST_DISK_LIMIT"), let n = Int(String(cString: env)) { self.byteLimit = n }
@@ -49,6 +52,7 @@ public final class AtomicOutputFile {
     deinit {
         if fd >= 0 { close(fd) }
         if !committed { unlink(temporaryPath) }
+        TemporaryFiles.unregister(temporaryPath)
     }
 
     /// Appends bytes.
@@ -91,6 +95,7 @@ public final class AtomicOutputFile {
         fd = -1
         guard rename(temporaryPath, path) == 0 else { throw IOError.rename(from: temporaryPath, to: path, errno: errno) }
         committed = true
+        TemporaryFiles.unregister(temporaryPath)
     }
 
     private var flushed = 0
@@ -117,6 +122,68 @@ public final class AtomicOutputFile {
             flushed += n
         }
     }
+}
+
+/// The temporary files of the `AtomicOutputFile`s still open, so that SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`,
+/// a closed terminal) during a conversion removes them before the process dies, instead of leaving a hidden
+/// `.NAME.tmp-XXXXXX` beside the destination. The handler is installed with the first registration, only for
+/// signals whose disposition is the default (an ignored SIGINT, as under `nohup`, stays ignored); it unlinks the
+/// registered paths (`unlink` is async-signal-safe), restores the default disposition and re-raises the signal, so
+/// the process ends exactly as it would have.
+enum TemporaryFiles {
+    static let slots = 16
+    /// C strings owned here (strdup/free), read by the signal handler without locking: a slot is published by a
+    /// single pointer store and cleared before it is freed.
+    nonisolated(unsafe) static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: slots)
+        p.initialize(repeating: nil, count: slots)
+        return p
+    }()
+    static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+    nonisolated(unsafe) static var installed = false
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
+    static func register(_ path: String) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        // `paths` is initialised (a swift_once) before any handler can run: a handler that found it mid-initialisation
+        // on the thread it interrupted would wait for itself forever.
+        for i in 0..<slots where paths[i] == nil {
+            paths[i] = strdup(path)
+            break
+        }  // more than 16 at once: that file is still removed by deinit on the normal paths
+        if !installed {
+            installed = true
+            for sig in signals {
+                // SIG_DFL comes back as nil; anything else (SIG_IGN, another handler) is put back as it was.
+                let previous = signal(sig, removeTemporaryFilesAndReraise)
+                if let previous, unsafeBitCast(previous, to: Int.self) != -1 { signal(sig, previous) }  // -1: SIG_ERR
+            }
+        }
+    }
+
+    static func unregister(_ path: String) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        for i in 0..<slots {
+            if let p = paths[i], String(cString: p) == path {
+                paths[i] = nil
+                free(p)
+            }
+        }
+    }
+}
+
+private func removeTemporaryFilesAndReraise(_ sig: Int32) {
+    for i in 0..<TemporaryFiles.slots {
+        if let p = TemporaryFiles.paths[i] { unlink(p) }
+    }
+    signal(sig, SIG_DFL)
+    raise(sig)
 }
 
 #if canImport(Glibc)

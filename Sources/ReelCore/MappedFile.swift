@@ -20,7 +20,9 @@ public final class MappedFile: @unchecked Sendable {
     ///   folios (a file just written) stay small; `AtomicOutputFile` drops a written file from the cache for this.
     public init(path: String, hugePages: Bool = false) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the file type is
+        // checked right after, and a regular file's reads and mapping do not depend on the flag.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw IOError.open(path: path, errno: errno) }
         defer { close(fd) }
         var st = stat()
@@ -152,6 +154,19 @@ public func readWholeFile(_ path: String) throws -> [UInt8] {
 public func fileExists(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0
+}
+
+/// True when anything stands at `path`, a dangling symbolic link included (`lstat`).
+public func pathEntryExists(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0
+}
+
+/// True when `path` names something other than a regular file (following symbolic links): a directory, a device,
+/// a FIFO or a socket. False when nothing is there or the link dangles.
+public func isSpecialFile(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
 }
 
 /// True when `path` names a directory.

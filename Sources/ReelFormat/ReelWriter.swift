@@ -270,7 +270,7 @@ public final class ReelWriter {
         switch io {
         case .exists: return ReelFormatError.outputExists(path: path)
         case let .open(dir, e): return ReelFormatError.unwritableDirectory(path: dir, reason: IOError.message(e))
-        case .notARegularFile: return ReelFormatError.writeFailed(path: path, reason: "the destination is a directory")
+        case .notARegularFile: return ReelFormatError.writeFailed(path: path, reason: "the destination is not a regular file (a directory, device, FIFO or socket)")
         case let .write(_, e): return ReelFormatError.writeFailed(path: path, reason: IOError.message(e))
         case let .rename(_, _, e): return ReelFormatError.writeFailed(path: path, reason: "rename: \(IOError.message(e))")
         default: return ReelFormatError.writeFailed(path: path, reason: "\(io)")

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Everything that can go wrong in ReelMedia. Each case names the file (or tool, or config key) and what went wrong.
 public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     /// `ffmpeg` or `ffprobe` is not on PATH (or `REEL_FFMPEG`/`REEL_FFPROBE` points at nothing executable).
@@ -8,6 +14,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case fileNotFound(path: String)
     /// The input file exists but cannot be opened for reading (or is a directory).
     case unreadable(path: String, errno: Int32)
+    /// The input is a FIFO, a device or a socket, not a file.
+    case notARegularFile(path: String)
     /// The tool exited non-zero (or was killed); `stderrTail` holds the last lines it printed.
     case toolFailed(tool: String, path: String, status: Int32, stderrTail: String)
     /// The file has no (decodable, non-cover-art) video stream.
@@ -35,7 +43,9 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .fileNotFound(path):
             return "\(path): no such file"
         case let .unreadable(path, e):
-            return "\(path): cannot be read (errno \(e))"
+            return "\(path): cannot be read: \(String(cString: strerror(e))) (errno \(e))"
+        case let .notARegularFile(path):
+            return "\(path): not a regular file (a FIFO, device or socket)"
         case let .toolFailed(tool, path, status, tail):
             return "\(path): \(tool) failed with status \(status)" + (tail.isEmpty ? "" : ":\n\(tail)")
         case let .noVideoStream(path):

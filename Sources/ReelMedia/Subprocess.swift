@@ -81,7 +81,10 @@ func checkReadableFile(_ path: String) throws {
         if errno == ENOENT || errno == ENOTDIR { throw MediaError.fileNotFound(path: path) }
         throw MediaError.unreadable(path: path, errno: errno)
     }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw MediaError.unreadable(path: path, errno: EISDIR) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw MediaError.unreadable(path: path, errno: EISDIR) }
+        throw MediaError.notARegularFile(path: path)  // a FIFO, device or socket: ffmpeg could block on it
+    }
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw MediaError.unreadable(path: path, errno: errno) }
     close(fd)
