@@ -24,7 +24,8 @@ public enum FrameSampling: Sendable, Equatable {
     /// Asking for more frames than the clip has gives every frame.
     case frames(Int)
     /// `fps` frames per second of video, at most `max`: `n = max(1, Int(total / videoFPS · fps))`, capped at `max`,
-    /// then the same index rule as `.frames(n)` (transformers' rule when `fps` is given).
+    /// then the same index rule as `.frames(n)` (transformers' rule when `fps` is given). An fps above the video's
+    /// own rate takes every frame (still at most `max`).
     case fps(Double, max: Int)
     /// Exactly these frame indices (a model's own rule, e.g. Reel AV's per-segment sampling); sorted, repeats
     /// removed, and clamped to the last frame.
@@ -50,10 +51,17 @@ public enum FrameSampling: Sendable, Equatable {
             guard f > 0, f.isFinite, cap > 0 else {
                 throw MediaError.badArgument(detail: "fps sampling needs fps > 0 and max > 0, got \(f), \(cap)")
             }
-            let rate = frameRate ?? f   // unknown rate: treat as one frame per requested sample
-            n = min(cap, total, max(1, Int(Double(total) / rate * f)))
+            // Unknown (or unusable: 0, NaN, ∞ from a probe) rate: treat as one frame per requested sample.
+            let rate = frameRate.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? f
+            // In Double until it is known to be below `total`: a huge fps (1e30) just means every frame, up to `cap`.
+            let want = Double(total) / rate * f
+            n = min(cap, total, want < Double(total) ? max(1, Int(want)) : total)
         }
-        return (0..<n).map { $0 * total / n }
+        // i·total/n in double width: `total` comes from the probe and may be near Int.max; the quotient is < total.
+        return (0..<n).map { i in
+            let p = i.multipliedFullWidth(by: total)
+            return n.dividingFullWidth((p.high, p.low)).quotient
+        }
     }
 }
 

@@ -12,7 +12,7 @@ struct Forward: ParsableCommand {
         discussion: """
         For diffing Reel against PyTorch without writing Swift (docs/cli.md, "forward"). Inputs use Hugging Face names:
           input_ids             int64 or int32, [1, S] or [S]
-          attention_mask        optional; must be all ones (no padding)
+          attention_mask        optional; input_ids' shape, all ones (no padding)
           pixel_values_videos   LLaVA models: one video, or
           pixel_values + image_sizes   one image (the processor's outputs);
                                 input_ids must hold the placeholders already
@@ -62,6 +62,7 @@ struct Forward: ParsableCommand {
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
         let decoder = try Decoder(weights: file, config: .object(c.config), options: opts)
+        try checkVocabulary(ids, vocabSize: decoder.config.vocabSize, path: inputs)
         let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
         decoder.capture = recorder.hook
         _ = try decoder.prefill(tokens: ids, logits: .all)
@@ -84,11 +85,11 @@ extension Forward {
         guard shape.count >= 2, shape.dropLast(2).allSatisfy({ $0 == 1 }) else {
             throw CLIError("\(inputs): input_features has shape \(shape); expected [mels, frames] or [1, mels, frames]")
         }
-        let frames = shape[shape.count - 1]
-        let valid = st.contains("feature_attention_mask") ? Int(try st.float32("feature_attention_mask").reduce(0, +)) : frames
+        let valid = try validFrames(st, frames: shape[shape.count - 1], path: inputs)
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
         let m = try AudioLanguageModel(path: model, options: opts)
+        try checkVocabulary(ids, vocabSize: m.text.decoder.config.vocabSize, path: inputs)
         let stages = IntermediateRecorder { allStages || $0 == "audio_features" }
         m.capture = stages.hook
         let input = try m.prompt(ids: ids, audio: [[AudioWindow(features: try st.float32("input_features"), validFrames: valid)]])
@@ -113,6 +114,7 @@ extension Forward {
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
         let m = try LlavaModel(file: file, options: opts)
+        try checkVocabulary(ids, vocabSize: m.decoder.config.vocabSize, path: inputs)
         let stages = IntermediateRecorder { allStages || $0 == "video_features" || $0 == "image_features" }
         m.capture = stages.hook
         m.vision.capture = allStages ? stages.hook : nil
@@ -140,6 +142,7 @@ extension Forward {
 }
 
 /// `input_ids` from a safetensors file (int64 or int32, [1, S] or [S]); an `attention_mask` must be all ones.
+/// Inputs with names Reel does not take are refused by name.
 func readInputIds(_ path: String) throws -> [Int] {
     let f = try SafetensorsFile(path: path)
     let supported = ["input_ids", "attention_mask", "input_features", "feature_attention_mask"] + PixelInputs.names
@@ -147,17 +150,100 @@ func readInputIds(_ path: String) throws -> [Int] {
         throw CLIError("\(path): input \(name) is not supported by this model; supported inputs: \(supported.joined(separator: ", "))")
     }
     guard f.contains("input_ids") else { throw CLIError("\(path): no input_ids tensor") }
+    return try tokenIds(f, path: path)
+}
+
+/// `input_ids` of `f`, read exactly: an integer dtype (I64 or I32 as transformers writes them; the other integer
+/// widths too), one sequence, no negative id; float and bool ids are refused by dtype (through f32 they would lose
+/// precision above 2^24 and NaN or ±inf have no id). An `attention_mask`, if present, has input_ids' shape and
+/// holds only ones (one unpadded sequence).
+func tokenIds(_ f: SafetensorsFile, path: String) throws -> [Int] {
     let t = try f.tensor("input_ids")
     guard t.shape.count == 1 || (t.shape.count == 2 && t.shape[0] == 1) else {
         throw CLIError("\(path): input_ids has shape \(t.shape); expected [S] or [1, S] (one sequence)")
     }
-    let ids = try f.float32("input_ids").map { Int($0) }
+    guard let ids = try integerValues(f, "input_ids", path: path) else {
+        throw CLIError("\(path): input_ids has dtype \(t.dtype); expected I64 or I32 (token ids are integers)")
+    }
+    guard !ids.isEmpty else { throw CLIError("\(path): input_ids is empty (shape \(t.shape)); give at least one token") }
+    if let i = ids.firstIndex(where: { $0 < 0 }) {
+        throw CLIError("\(path): input_ids holds \(ids[i]) at index \(i); token ids are non-negative")
+    }
     if f.contains("attention_mask") {
-        guard try f.float32("attention_mask").allSatisfy({ $0 == 1 }) else {
+        let m = try f.tensor("attention_mask")
+        guard m.shape == t.shape else {
+            throw CLIError("\(path): attention_mask has shape \(m.shape); expected input_ids' shape \(t.shape)")
+        }
+        let mask = try maskValues(f, "attention_mask", path: path)
+        guard !mask.contains(false) else {
             throw CLIError("\(path): attention_mask has zeros; padded batches are not supported (pass one unpadded sequence)")
         }
     }
     return ids
+}
+
+/// Refuses an id outside the model's vocabulary naming the inputs file (the decoder's own error names only the id).
+func checkVocabulary(_ ids: [Int], vocabSize: Int, path: String) throws {
+    if let i = ids.firstIndex(where: { $0 < 0 || $0 >= vocabSize }) {
+        throw CLIError("\(path): input_ids holds \(ids[i]) at index \(i), outside the model's vocabulary [0, \(vocabSize))")
+    }
+}
+
+/// The elements of an integer tensor, exactly, as Int (I64, I32, I16, I8, U64, U32, U16, U8); nil for the float
+/// and bool dtypes.
+/// - Throws: `CLIError` naming the file, tensor and index of a U64 value above Int.max.
+func integerValues(_ f: SafetensorsFile, _ name: String, path: String) throws -> [Int]? {
+    let t = try f.tensor(name)
+    let bytes = try f.rawBytes(of: t)
+    func read<T: FixedWidthInteger>(_: T.Type) throws -> [Int] {
+        let size = MemoryLayout<T>.size
+        guard bytes.count == t.elementCount * size else {   // the header check makes this hold; never read past it
+            throw CLIError("\(path): \(name) has \(bytes.count) bytes for \(t.elementCount) \(t.dtype) elements")
+        }
+        return try (0..<t.elementCount).map { i in
+            let v = T(littleEndian: bytes.loadUnaligned(fromByteOffset: i * size, as: T.self))
+            guard let x = Int(exactly: v) else { throw CLIError("\(path): \(name) holds \(v) at index \(i), beyond the Int range") }
+            return x
+        }
+    }
+    switch t.dtype {
+    case .i64: return try read(Int64.self)
+    case .i32: return try read(Int32.self)
+    case .i16: return try read(Int16.self)
+    case .i8: return try read(Int8.self)
+    case .u64: return try read(UInt64.self)
+    case .u32: return try read(UInt32.self)
+    case .u16: return try read(UInt16.self)
+    case .u8: return try read(UInt8.self)
+    default: return nil
+    }
+}
+
+/// A 0/1 mask (`attention_mask`, `feature_attention_mask`; any dtype Reel reads: int, bool or float) as Bools.
+/// - Throws: `CLIError` naming the file, tensor and index of a value other than 0 or 1 (NaN included).
+func maskValues(_ f: SafetensorsFile, _ name: String, path: String) throws -> [Bool] {
+    if let v = try integerValues(f, name, path: path) {
+        if let i = v.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+            throw CLIError("\(path): \(name) holds \(v[i]) at index \(i); a mask holds only 0 and 1")
+        }
+        return v.map { $0 == 1 }
+    }
+    let v = try f.float32(name)   // bool and float masks
+    if let i = v.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+        throw CLIError("\(path): \(name) holds \(v[i]) at index \(i); a mask holds only 0 and 1")
+    }
+    return v.map { $0 == 1 }
+}
+
+/// Qwen2-Audio's valid frame count: the ones of `feature_attention_mask` (one per frame, `[1, frames]` or
+/// `[frames]`), or every frame without one.
+func validFrames(_ f: SafetensorsFile, frames: Int, path: String) throws -> Int {
+    guard f.contains("feature_attention_mask") else { return frames }
+    let t = try f.tensor("feature_attention_mask")
+    guard t.elementCount == frames, t.shape.dropLast().allSatisfy({ $0 == 1 }) else {
+        throw CLIError("\(path): feature_attention_mask has shape \(t.shape); expected [1, \(frames)] (one per input_features frame)")
+    }
+    return try maskValues(f, "feature_attention_mask", path: path).filter { $0 }.count
 }
 
 struct Parity: ParsableCommand {
@@ -344,8 +430,7 @@ extension Parity {
         let st = try SafetensorsFile(path: path)
         guard st.contains("input_features") else { throw CLIError("\(path): no input_features tensor") }
         let features = try st.float32("input_features")
-        let frames = try st.tensor("input_features").shape.last ?? 0
-        let valid = st.contains("feature_attention_mask") ? Int(try st.float32("feature_attention_mask").reduce(0, +)) : frames
+        let valid = try validFrames(st, frames: try st.tensor("input_features").shape.last ?? 0, path: path)
         let file = try ReelFile(path: model)
         guard let audio = file.component("audio"), let projector = file.component("projector"), let decoder = file.component("decoder"),
               let audioToken = projector.config["audio_token_index"]?.int else {
@@ -359,7 +444,7 @@ extension Parity {
             guard case let .embeddings(_, tokens) = try m.prompt(text: prompt, audio: [AudioWindow(features: features, validFrames: valid)]) else { return }
             ids = tokens
         } else if st.contains("input_ids") {
-            ids = try st.float32("input_ids").map { Int($0) }
+            ids = try tokenIds(st, path: path)
         } else {
             throw CLIError("give --prompt, --input-ids, or input_ids in \(path)")
         }

@@ -41,11 +41,37 @@ struct PixelInputs {
         }
         if let p = try images5("pixel_values") {
             guard f.contains("image_sizes") else { throw CLIError("\(path): pixel_values needs image_sizes (the image's original H, W)") }
-            let hw = try f.float32("image_sizes").map { Int($0) }
-            guard hw.count == 2 else { throw CLIError("\(path): image_sizes must hold one (H, W) pair") }
-            media.append(.image(pixels: p.values, tiles: p.count, size: ImageSize(height: hw[0], width: hw[1])))
+            let hw = try Self.imageSize(f, path: path)
+            media.append(.image(pixels: p.values, tiles: p.count, size: hw))
             images = 1
         }
+    }
+
+    /// Largest original image side `image_sizes` may give, in pixels: larger is no photo and would only overflow
+    /// the anyres arithmetic downstream.
+    static let maxImageSide = 1 << 16
+
+    /// `image_sizes`: one (H, W) pair of whole pixel counts in 1…`maxImageSide`, read exactly from an integer dtype
+    /// (what processors write); a float dtype is taken when it holds whole numbers.
+    static func imageSize(_ f: SafetensorsFile, path: String) throws -> ImageSize {
+        let t = try f.tensor("image_sizes")
+        guard t.elementCount == 2, t.shape.dropLast().allSatisfy({ $0 == 1 }) else {
+            throw CLIError("\(path): image_sizes has shape \(t.shape); expected [1, 2] or [2] (one image's H, W)")
+        }
+        let hw: [Double]
+        if let ints = try integerValues(f, "image_sizes", path: path) {
+            hw = ints.map(Double.init)
+        } else if t.dtype.isFloatingPoint {
+            hw = try f.float32("image_sizes").map(Double.init)
+        } else {
+            throw CLIError("\(path): image_sizes has dtype \(t.dtype); expected I64 (the image's H, W in pixels)")
+        }
+        // NaN fails the range test; only whole numbers in range reach Int().
+        for (i, x) in hw.enumerated() where !(x >= 1 && x <= Double(maxImageSide) && x == x.rounded()) {
+            let shown = x == x.rounded() && abs(x) < 1e18 ? "\(Int(x))" : "\(x)"
+            throw CLIError("\(path): image_sizes holds \(shown) at index \(i); expected whole pixel counts in 1…\(maxImageSide) (the image's original H, W)")
+        }
+        return ImageSize(height: Int(hw[0]), width: Int(hw[1]))
     }
 }
 
@@ -164,7 +190,9 @@ struct ImageInputs {
         let (w, h) = (image.width, image.height)
         let d = max(w, h), left = (d - w) / 2, top = (d - h) / 2
         let mean = processor.config.imageMean
-        let fill = (0..<3).map { mean.count == 3 ? UInt8(clamping: Int(mean[$0] * 255)) : 0 }
+        // int(mean·255), clamped to a byte in Double first: the config's mean is finite but not bounded.
+        func byte(_ x: Double) -> UInt8 { x >= 255 ? 255 : x > 0 ? UInt8(x.rounded(.towardZero)) : 0 }   // NaN → 0
+        let fill = (0..<3).map { mean.count == 3 ? byte(mean[$0] * 255) : 0 }
         var square = [UInt8](repeating: 0, count: d * d * 3)
         for i in 0..<(d * d) { for c in 0..<3 { square[i * 3 + c] = fill[c] } }
         for y in 0..<h {

@@ -91,14 +91,19 @@ public struct AnyresLayout: Equatable, Sendable {
     public var outWidth: Int
 
     /// Mirrors `select_best_resolution`: the pinpoint maximising the effective resolution, ties broken by least waste.
+    /// Computed in Double (exact for sides below 2^26, as Python's integers are), so no size can overflow it.
+    /// - Returns: nil when `size` is not positive or no pinpoint is.
     public static func bestResolution(_ size: ImageSize, pinpoints: [ImageSize]) -> ImageSize? {
+        guard size.width > 0, size.height > 0 else { return nil }
+        let (ow, oh) = (Double(size.width), Double(size.height))
         var best: ImageSize?
-        var maxEffective = 0, minWasted = Int.max
-        for p in pinpoints {
-            let scale = min(Double(p.width) / Double(size.width), Double(p.height) / Double(size.height))
-            let w = Int(Double(size.width) * scale), h = Int(Double(size.height) * scale)
-            let effective = min(w * h, size.width * size.height)
-            let wasted = p.width * p.height - effective
+        var maxEffective = 0.0, minWasted = Double.infinity
+        for p in pinpoints where p.width > 0 && p.height > 0 {
+            let (pw, ph) = (Double(p.width), Double(p.height))
+            let scale = min(pw / ow, ph / oh)
+            let w = (ow * scale).rounded(.towardZero), h = (oh * scale).rounded(.towardZero)   // int(original · scale)
+            let effective = min(w * h, ow * oh)
+            let wasted = pw * ph - effective
             if effective > maxEffective || (effective == maxEffective && wasted < minWasted) {
                 maxEffective = effective
                 minWasted = wasted
@@ -115,8 +120,11 @@ public struct AnyresLayout: Equatable, Sendable {
     ///   - maxPatches: N of `anyres_max_N` (LLaVA-OneVision); nil for no size cap (LLaVA-NeXT).
     public init(size: ImageSize, pinpoints: [ImageSize], grid g: Int, tileSize: Int, maxPatches: Int?) throws {
         guard size.height > 0, size.width > 0 else { throw VisionError.badInput("image size \(size.height)×\(size.width)") }
+        guard g > 0, tileSize > 0 else {
+            throw VisionError.config(key: "vision.image_size", message: "tile size \(tileSize) and feature grid \(g) must be positive")
+        }
         guard let best = Self.bestResolution(size, pinpoints: pinpoints) else {
-            throw VisionError.config(key: "projector.image_grid_pinpoints", message: "empty: the anyres image path needs pinpoints")
+            throw VisionError.config(key: "projector.image_grid_pinpoints", message: "empty (or none positive): the anyres image path needs pinpoints")
         }
         tilesHigh = best.height / tileSize
         tilesWide = best.width / tileSize
@@ -124,7 +132,11 @@ public struct AnyresLayout: Equatable, Sendable {
             throw VisionError.config(key: "projector.image_grid_pinpoints", message: "pinpoint \(best.height)×\(best.width) is smaller than a \(tileSize) tile")
         }
         // unpad_image: crop the centred padding back off, at feature-grid resolution
-        let ch = tilesHigh * g, cw = tilesWide * g
+        let (ch, overH) = tilesHigh.multipliedReportingOverflow(by: g), (cw, overW) = tilesWide.multipliedReportingOverflow(by: g)
+        guard !overH, !overW, !ch.multipliedReportingOverflow(by: cw).overflow,
+              !tilesHigh.multipliedReportingOverflow(by: tilesWide).overflow else {
+            throw VisionError.config(key: "projector.image_grid_pinpoints", message: "pinpoint \(best.height)×\(best.width) makes a feature grid too large")
+        }
         top = 0; left = 0; height = ch; width = cw
         func round7(_ x: Double) -> Double { (x * 1e7).rounded() / 1e7 }
         if Double(size.width) / Double(size.height) > Double(cw) / Double(ch) {
@@ -138,7 +150,7 @@ public struct AnyresLayout: Equatable, Sendable {
         }
         // anyres_max_N: shrink grids larger than N tiles' worth (ratio > 1.1) by bilinear interpolation
         let (h, w) = (height, width)
-        let ratio = maxPatches.map { (Double(h * w) / Double($0 * g * g)).squareRoot() } ?? 0
+        let ratio = maxPatches.map { (Double(h) * Double(w) / (Double($0) * Double(g) * Double(g))).squareRoot() } ?? 0
         if ratio > 1.1 {
             outHeight = Int((Double(height) / ratio).rounded(.down))
             outWidth = Int((Double(width) / ratio).rounded(.down))
@@ -154,7 +166,9 @@ public struct AnyresLayout: Equatable, Sendable {
     /// its aspect kept (`get_patch_output_size`: the limiting side fills the pinpoint, the other is `ceil`ed), and the
     /// centred zero padding (left, top) that brings it to the pinpoint (`_get_padding_size`; the odd pixel goes
     /// right/bottom).
+    /// A non-positive `size` gives `best` unpadded (there is no aspect to keep).
     public static func patchResize(_ size: ImageSize, to best: ImageSize) -> (resized: ImageSize, left: Int, top: Int) {
+        guard size.width > 0, size.height > 0 else { return (best, 0, 0) }
         let sw = Double(best.width) / Double(size.width), sh = Double(best.height) / Double(size.height)
         var r = best
         if sw < sh {
