@@ -72,7 +72,7 @@ public enum MediaProbe {
                 info.video = try videoInfo(stream, index: index, path: path, tools: tools, container: info.duration)
             } else if type == "audio", info.audio == nil {
                 info.audio = AudioStreamInfo(index: index, codec: stream["codec_name"]?.string ?? "?",
-                                             sampleRate: Int(number(stream["sample_rate"]) ?? 0),
+                                             sampleRate: wholeNumber(stream["sample_rate"]) ?? 0,
                                              channels: stream["channels"]?.int ?? 0,
                                              duration: number(stream["duration"]))
             }
@@ -88,13 +88,13 @@ public enum MediaProbe {
         // Display matrix (side data) or, from older muxers, a `rotate` tag.
         var rotation = 0
         for side in s["side_data_list"]?.array ?? [] {
-            if let r = number(side["rotation"]) { rotation = Int(r) }
+            if let r = number(side["rotation"]) { rotation = Int(r.truncatingRemainder(dividingBy: 360)) }
         }
-        if rotation == 0, let r = number(s["tags"]?["rotate"]) { rotation = Int(r) }
+        if rotation == 0, let r = number(s["tags"]?["rotate"]) { rotation = Int(r.truncatingRemainder(dividingBy: 360)) }
         if abs(rotation) % 180 == 90 { swap(&w, &h) }
         let rate = rational(s["avg_frame_rate"]) ?? rational(s["r_frame_rate"])
         let duration = number(s["duration"]) ?? container
-        var count = number(s["nb_frames"]).map { Int($0) } ?? 0
+        var count = wholeNumber(s["nb_frames"]) ?? 0
         var estimate = false
         if count <= 0 {
             // No frame count in the container (mkv, webm, images): count packets (demux only, no decoding).
@@ -102,16 +102,23 @@ public enum MediaProbe {
                                                   "-show_entries", "stream=nb_read_packets", "-print_format", "json",
                                                   "--", path], tool: "ffprobe", inputPath: path)
             if let j = try? out.withUnsafeBytes({ try JSON.parse($0, source: "ffprobe packets for \(path)") }) {
-                count = number(j["streams"]?[0]?["nb_read_packets"]).map { Int($0) } ?? 0
+                count = wholeNumber(j["streams"]?[0]?["nb_read_packets"]) ?? 0
             }
         }
-        if count <= 0, let rate, let duration {
-            count = Int((rate * duration).rounded())
+        if count <= 0, let rate, let duration, let n = wholeNumber(.double((rate * duration).rounded())) {
+            count = n
             estimate = true
         }
         return VideoStreamInfo(index: index, codec: s["codec_name"]?.string ?? "?", width: w, height: h,
                                rotation: rotation, frameRate: rate, frameCount: max(count, 0), frameCountIsEstimate: estimate,
                                duration: duration)
+    }
+
+    /// A count or rate from ffprobe as an Int, nil when absent or beyond 2^40 (a crafted file's huge value, which
+    /// `Int(_:)` would trap on, is treated as unknown).
+    static func wholeNumber(_ j: JSON?) -> Int? {
+        guard let d = number(j), abs(d) <= Double(1 << 40) else { return nil }
+        return Int(d.rounded(.towardZero))
     }
 
     /// ffprobe writes most numbers as strings ("2.000000", "24", "N/A").
