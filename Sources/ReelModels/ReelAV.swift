@@ -24,7 +24,8 @@ public enum ReelAVFamily {
             throw ModelsError.badValue(source: source, key: "vision_pooling", message: "\(pooling); known: bilinear_2x2, none")
         }
         let pooled = pooling == "none" ? grid : (grid + 1) / 2
-        let tokensPerFrame = pooled * pooled
+        let (square, overflow) = pooled.multipliedReportingOverflow(by: pooled)
+        let tokensPerFrame = overflow ? Int.max : square  // refused below with the key
         let positions = try audio.config["max_source_positions"]!.int.unwrap()
         let tokensPerSegment = positions / 2
         // The derived counts are written for checking: a mismatch means the file and this reader disagree.
@@ -34,6 +35,22 @@ public enum ReelAVFamily {
         if r.has("audio_tokens_per_segment"), try r.int("audio_tokens_per_segment") != tokensPerSegment {
             throw ModelsError.badValue(source: source, key: "audio_tokens_per_segment", message: "config says \(try r.int("audio_tokens_per_segment")), max_source_positions implies \(tokensPerSegment)")
         }
+        // The time layout's counts, within ReelAVLayout.Limits (formats/REEL-AV.md §1), refused here as at load.
+        let segmentSeconds = try ReelAVLayout.segmentSeconds(r, default: 2)
+        let (framesPerSegment, maxSegments) = try ReelAVLayout.segmentCounts(r, defaults: (2, 8))
+        for (key, n) in [("vision_tokens_per_frame", tokensPerFrame), ("audio_tokens_per_segment", tokensPerSegment)]
+            where n < 1 || n > ReelAVLayout.Limits.tokens {
+            throw ModelsError.badValue(source: source, key: key, message: "the towers' configs imply \(n); must be 1…\(ReelAVLayout.Limits.tokens)")
+        }
+        let (videoToken, frameToken, audioToken) = (try r.int("video_token_index", default: 3),
+                                                    try r.int("frame_token_index", default: 4),
+                                                    try r.int("audio_token_index", default: 5))
+        try ReelAVLayout.checkTokens(r, video: videoToken, frame: frameToken, audio: audioToken)
+        let vocab = try decoder.config["vocab_size"]!.int.unwrap()
+        for (key, id) in [("video_token_index", videoToken), ("frame_token_index", frameToken), ("audio_token_index", audioToken)]
+            where id >= vocab {
+            throw ModelsError.badValue(source: source, key: key, message: "\(id) is outside text_config's vocabulary [0, \(vocab))")
+        }
         let bias = try r.bool("multimodal_projector_bias", default: true)
         let projector = JSONObject([
             ("family", .string("reel_av_projector")),
@@ -42,12 +59,12 @@ public enum ReelAVFamily {
             ("vision_feature_layer", .int(Int64(try r.int("vision_feature_layer", default: -1)))),
             ("vision_feature_select_strategy", .string(try r.string("vision_feature_select_strategy", default: "full"))),
             ("vision_pooling", .string(pooling)),
-            ("video_token_index", .int(Int64(try r.int("video_token_index", default: 3)))),
-            ("frame_token_index", .int(Int64(try r.int("frame_token_index", default: 4)))),
-            ("audio_token_index", .int(Int64(try r.int("audio_token_index", default: 5)))),
-            ("segment_seconds", .double(try r.double("segment_seconds", default: 2))),
-            ("frames_per_segment", .int(Int64(try r.positiveInt("frames_per_segment", default: 2)))),
-            ("max_segments", .int(Int64(try r.positiveInt("max_segments", default: 8)))),
+            ("video_token_index", .int(Int64(videoToken))),
+            ("frame_token_index", .int(Int64(frameToken))),
+            ("audio_token_index", .int(Int64(audioToken))),
+            ("segment_seconds", .double(segmentSeconds)),
+            ("frames_per_segment", .int(Int64(framesPerSegment))),
+            ("max_segments", .int(Int64(maxSegments))),
             ("vision_tokens_per_frame", .int(Int64(tokensPerFrame))),
             ("audio_tokens_per_segment", .int(Int64(tokensPerSegment))),
         ])

@@ -1,11 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How the KV cache stores keys and values.
 public enum KVCacheStorage: String, Sendable {
     case f32, f16
+
+    /// Bytes per stored element.
+    public var elementBytes: Int { self == .f32 ? 4 : 2 }
 }
 
-/// Keys and values of every layer for up to `capacity` positions, allocated once.
+/// Keys and values of every layer for up to `capacity` positions.
 /// Layout per layer: keys f32|f16 [kvHeads, capacity, headDim], values likewise — head-major, so the attention of one
 /// KV head (one thread's work in decode) reads its keys and values as two contiguous streams.
+///
+/// The whole cache is one anonymous private mapping reserved up front but filled lazily: the kernel gives a zero page
+/// on first touch, so positions never written cost address space, not memory. A context of a model's full
+/// `max_position_embeddings` (128k–1M positions) therefore costs only the pages of the positions used: in each
+/// (layer, keys|values, KV head) run, `count · headDim` elements from its start.
 public final class KVCache: @unchecked Sendable {
     public let layers: Int
     public let kvHeads: Int
@@ -16,11 +30,21 @@ public final class KVCache: @unchecked Sendable {
     public private(set) var count: Int = 0
     private let rowElements: Int
     private let perLayer: Int
+    private let memory: AnonymousMemory  // owns the mapping
     private let base: UnsafeMutableRawPointer
 
+    /// Reserves (without touching) the cache of `capacity` positions.
+    /// - Throws: `RuntimeError.invalidArgument` naming the context, layers, KV heads and head dim when a count is not
+    ///   positive, when the byte count overflows an `Int`, or when the address space cannot be reserved (the message
+    ///   gives the byte count).
     public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, storage: KVCacheStorage = .f32) throws {
         guard layers > 0, kvHeads > 0, headDim > 0, capacity > 0 else {
             throw RuntimeError.invalidArgument("kv cache: layers \(layers), kv heads \(kvHeads), head dim \(headDim), capacity \(capacity)")
+        }
+        let shape = "a context of \(capacity) positions × \(layers) layers × \(kvHeads) KV heads × head dim \(headDim) × 2 (keys, values) × \(storage.elementBytes) bytes (\(storage))"
+        guard let bytes = Self.byteCount(layers: layers, kvHeads: kvHeads, headDim: headDim, capacity: capacity,
+                                         storage: storage) else {
+            throw RuntimeError.invalidArgument("kv cache: \(shape) overflows a 64-bit byte count; use a smaller context length")
         }
         self.layers = layers
         self.kvHeads = kvHeads
@@ -29,24 +53,53 @@ public final class KVCache: @unchecked Sendable {
         self.storage = storage
         rowElements = kvHeads * headDim
         perLayer = capacity * rowElements
-        let bytes = layers * 2 * perLayer * (storage == .f32 ? 4 : 2)
-        base = .allocate(byteCount: bytes, alignment: 64)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        do {
+            memory = try AnonymousMemory(bytes: bytes)
+            base = memory.base
+        } catch let AnonymousMemory.Failure.map(code) {
+            throw RuntimeError.invalidArgument("kv cache: \(shape) = \(bytes) bytes: the address space could not be reserved (\(String(cString: strerror(code)))); use a smaller context length")
+        }
     }
 
-    deinit { base.deallocate() }
+    /// The bytes a cache of this shape reserves (`layers · 2 · capacity · kvHeads · headDim · element bytes`), nil
+    /// when that overflows an `Int`.
+    public static func byteCount(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, storage: KVCacheStorage) -> Int? {
+        var n = 2 * storage.elementBytes
+        for f in [layers, kvHeads, headDim, capacity] {
+            guard f >= 0 else { return nil }
+            let (m, o) = n.multipliedReportingOverflow(by: f)
+            if o { return nil }
+            n = m
+        }
+        return n
+    }
 
-    /// Bytes held.
-    public var byteCount: Int { layers * 2 * perLayer * (storage == .f32 ? 4 : 2) }
+    /// Bytes reserved (address space; memory is taken only by the pages of positions written).
+    public var byteCount: Int { memory.count }
 
     /// Forgets every position.
     public func reset() { count = 0 }
 
     /// Throws `contextExceeded` unless `n` more positions fit.
     public func reserve(_ n: Int) throws {
-        guard n >= 0, count + n <= capacity else {
+        guard n >= 0, n <= capacity - count else {
             throw RuntimeError.contextExceeded(used: count, requested: n, capacity: capacity)
         }
+        // The prefill attention scratch of these rows (`scratchFloats`) is then a count that fits an Int.
+        guard Self.scratchFloats(rows: n, span: count + n, headDim: headDim, f16: storage == .f16) != nil else {
+            throw RuntimeError.invalidArgument("kv cache: attention scratch of \(n) rows over \(count + n) positions overflows a 64-bit byte count")
+        }
+    }
+
+    /// Floats of per-thread scratch that `attention` asks for over `rows` query rows and `span` cached positions:
+    /// scores [rows, span], plus an f16 cache's widened keys and values (2 · span · headDim). It grows with the
+    /// positions in use, never with the capacity. nil when the byte count overflows an `Int`.
+    static func scratchFloats(rows: Int, span: Int, headDim: Int, f16: Bool) -> Int? {
+        let (scores, o1) = rows.multipliedReportingOverflow(by: span)
+        let (widened, o2) = f16 ? (2 * span).multipliedReportingOverflow(by: headDim) : (0, false)
+        let (total, o3) = scores.addingReportingOverflow(widened)
+        guard !o1, !o2, !o3, total <= Int.max / 4 else { return nil }
+        return total
     }
 
     /// Marks `n` positions (already stored in every layer) as cached.
@@ -59,7 +112,7 @@ public final class KVCache: @unchecked Sendable {
     public func truncate(to n: Int) { count = max(0, min(count, n)) }
 
     @inline(__always) private func slot(_ layer: Int, _ which: Int) -> UnsafeMutableRawPointer {
-        base + (layer * 2 + which) * perLayer * (storage == .f32 ? 4 : 2)
+        base + (layer * 2 + which) * perLayer * storage.elementBytes
     }
 
     /// Stores k and v of `n` rows at sequence indices `start..<start+n` of `layer`.
@@ -168,4 +221,29 @@ public final class KVCache: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Zero-filled memory from an anonymous private mapping: pages are taken on first touch (MAP_NORESERVE: no swap or
+/// commit charge is reserved for the untouched rest where the kernel's overcommit policy allows it), and the whole
+/// range is unmapped on deinit. The KV cache's only use of mmap; file mappings are ReelCore's `MappedFile`.
+final class AnonymousMemory {
+    enum Failure: Error { case map(errno: Int32) }
+
+    let base: UnsafeMutableRawPointer
+    let count: Int
+
+    /// - Throws: `Failure.map` with mmap's errno (e.g. ENOMEM when the address space or the commit limit is short).
+    init(bytes: Int) throws {
+        #if canImport(Glibc)
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+        #else
+        let flags = MAP_PRIVATE | MAP_ANON | MAP_NORESERVE
+        #endif
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, flags, -1, 0)
+        guard let p, p != MAP_FAILED else { throw Failure.map(errno: errno) }
+        base = p
+        count = bytes
+    }
+
+    deinit { munmap(base, count) }
 }

@@ -11,14 +11,24 @@ import ReelRuntime
 
 /// Options that shape how a model is loaded.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Threads (default: all cores).")
+    /// `--threads` at most this: more threads than any machine's cores only costs memory and thread creation.
+    static let maxThreads = 1024
+
+    @Option(help: "Threads, 1…\(ModelOptions.maxThreads) (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Context length in tokens: the KV cache's size (default: the model's max_position_embeddings).")
+    @Option(help: "Context length in tokens, at least 1: the KV cache's size (default: the model's max_position_embeddings; memory is taken only for the positions used).")
     var context: Int?
 
     @Option(help: "KV cache storage: f32 (as transformers keeps it for an f32 model) or f16 (half the memory, as llama.cpp keeps it).")
     var kvCache: KVCacheStorage = .f32
+
+    func validate() throws {
+        if let threads, !(1...Self.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be 1…\(Self.maxThreads), got \(threads)")
+        }
+        if let context, context < 1 { throw ValidationError("--context must be at least 1, got \(context)") }
+    }
 
     var decoderOptions: DecoderOptions {
         DecoderOptions(contextLength: context, kvCache: kvCache, threads: threads)
@@ -29,22 +39,22 @@ extension KVCacheStorage: ExpressibleByArgument {}
 
 /// Sampling and stopping options, shared by run and chat.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Stop after this many new tokens.")
+    @Option(help: "Stop after this many new tokens (0: prefill only).")
     var maxTokens = 256
 
-    @Option(help: "Temperature; 0 is greedy. Default: the model's generation_config.json when it samples, else greedy.")
+    @Option(help: "Temperature, ≥ 0; 0 is greedy. Default: the model's generation_config.json when it samples, else greedy.")
     var temperature: Float?
 
-    @Option(help: "Keep the k most likely tokens (0: off).")
+    @Option(help: "Keep the k most likely tokens, ≥ 0 (0: off).")
     var topK: Int?
 
-    @Option(help: "Keep the smallest set of tokens whose probability reaches p (1: off).")
+    @Option(help: "Keep the smallest set of tokens whose probability reaches p, in (0, 1] (1: off).")
     var topP: Float?
 
-    @Option(help: "Drop tokens less likely than min-p × the most likely (0: off).")
+    @Option(help: "Drop tokens less likely than min-p × the most likely, in [0, 1] (0: off).")
     var minP: Float?
 
-    @Option(help: "Penalise tokens already in the sequence (1: off; transformers' repetition_penalty).")
+    @Option(help: "Penalise tokens already in the sequence, > 0 (1: off; transformers' repetition_penalty).")
     var repeatPenalty: Float?
 
     @Option(help: "Random seed (sampling is reproducible for a seed).")
@@ -55,6 +65,20 @@ struct SamplingOptions: ParsableArguments {
 
     @Flag(help: "Keep generating past end-of-sequence tokens.")
     var ignoreEos = false
+
+    /// Each flag in its range (docs/cli.md), refused as a usage error naming it.
+    func validate() throws {
+        if maxTokens < 0 { throw ValidationError("--max-tokens must be at least 0, got \(maxTokens)") }
+        if let temperature, !(temperature.isFinite && temperature >= 0) {
+            throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)")
+        }
+        if let topK, topK < 0 { throw ValidationError("--top-k must be at least 0, got \(topK)") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        if let minP, !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1], got \(minP)") }
+        if let repeatPenalty, !(repeatPenalty.isFinite && repeatPenalty > 0) {
+            throw ValidationError("--repeat-penalty must be a finite number > 0, got \(repeatPenalty)")
+        }
+    }
 
     /// Flags over the model's own generation_config.json defaults.
     func options(for model: TextModel) -> GenerationOptions {

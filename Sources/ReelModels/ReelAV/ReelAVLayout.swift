@@ -12,26 +12,87 @@ public struct ReelAVLayout: Sendable, Equatable {
     public let frameToken: Int
     public let audioToken: Int
 
+    /// Upper bounds on the time layout's counts (formats/REEL-AV.md §1), so a file cannot ask for more frames, segments
+    /// or placeholders than any real clip needs: everything sized by them (frame lists, pixels, audio windows, prompt
+    /// placeholders) stays small and its arithmetic cannot overflow.
+    public enum Limits {
+        /// `frames_per_segment`, `max_segments`, and their product (frames per clip), at most this.
+        public static let framesPerClip = 1024
+        /// `segment_seconds` at most this (an hour).
+        public static let segmentSeconds = 3600.0
+        /// `vision_tokens_per_frame` and `audio_tokens_per_segment` at most this.
+        public static let tokens = 65536
+    }
+
     /// From the `projector` component's normalised config (`ReelAVFamily`).
+    /// - Throws: `ModelsError` naming the key when a count is missing, not positive, or over its `Limits`, or when the
+    ///   placeholder ids are negative or not distinct.
     public init(projectorConfig c: JSONObject, source: String = "reel_av") throws {
         let r = ConfigReader(.object(c), source: source, path: "projector.")
-        segmentSeconds = try r.double("segment_seconds")
-        guard segmentSeconds > 0 else {
-            throw ModelsError.badValue(source: source, key: "projector.segment_seconds", message: "must be positive")
-        }
-        framesPerSegment = try r.positiveInt("frames_per_segment")
-        maxSegments = try r.positiveInt("max_segments")
-        visionTokensPerFrame = try r.positiveInt("vision_tokens_per_frame")
-        audioTokensPerSegment = try r.positiveInt("audio_tokens_per_segment")
+        segmentSeconds = try Self.segmentSeconds(r)
+        (framesPerSegment, maxSegments) = try Self.segmentCounts(r)
+        visionTokensPerFrame = try Self.bounded(r, "vision_tokens_per_frame", max: Limits.tokens)
+        audioTokensPerSegment = try Self.bounded(r, "audio_tokens_per_segment", max: Limits.tokens)
         videoToken = try r.int("video_token_index")
         frameToken = try r.int("frame_token_index")
         audioToken = try r.int("audio_token_index")
+        try Self.checkTokens(r, video: videoToken, frame: frameToken, audio: audioToken)
+    }
+
+    /// The three placeholder ids: not negative, and distinct (the splice tells modalities apart by id).
+    static func checkTokens(_ r: ConfigReader, video: Int, frame: Int, audio: Int) throws {
+        let ids = [("video_token_index", video), ("frame_token_index", frame), ("audio_token_index", audio)]
+        for (key, id) in ids where id < 0 {
+            throw ModelsError.badValue(source: r.source, key: r.path + key, message: "\(id) is negative")
+        }
+        for (i, a) in ids.enumerated() {
+            for b in ids[(i + 1)...] where a.1 == b.1 {
+                throw ModelsError.badValue(source: r.source, key: r.path + b.0, message: "\(b.1) is also \(a.0)")
+            }
+        }
+    }
+
+    /// A positive integer `key` of at most `max` (with `default` when absent).
+    static func bounded(_ r: ConfigReader, _ key: String, default d: Int? = nil, max: Int) throws -> Int {
+        let i = try r.positiveInt(key, default: d)
+        guard i <= max else {
+            throw ModelsError.badValue(source: r.source, key: r.path + key, message: "\(i) is more than \(max)")
+        }
+        return i
+    }
+
+    /// `segment_seconds`: finite, positive, at most `Limits.segmentSeconds`.
+    static func segmentSeconds(_ r: ConfigReader, default d: Double? = nil) throws -> Double {
+        let t = try r.double("segment_seconds", default: d)
+        guard t > 0, t <= Limits.segmentSeconds else {
+            throw ModelsError.badValue(source: r.source, key: r.path + "segment_seconds",
+                                       message: "\(t); must be positive and at most \(Limits.segmentSeconds)")
+        }
+        return t
+    }
+
+    /// `frames_per_segment` and `max_segments`, each and their product (frames per clip) at most `Limits.framesPerClip`.
+    static func segmentCounts(_ r: ConfigReader, defaults: (Int, Int)? = nil) throws -> (Int, Int) {
+        let f = try bounded(r, "frames_per_segment", default: defaults?.0, max: Limits.framesPerClip)
+        let n = try bounded(r, "max_segments", default: defaults?.1, max: Limits.framesPerClip)
+        guard f * n <= Limits.framesPerClip else {
+            throw ModelsError.badValue(source: r.source, key: r.path + "frames_per_segment",
+                                       message: "\(f) frames × max_segments \(n) = \(f * n) frames per clip, more than \(Limits.framesPerClip)")
+        }
+        return (f, n)
+    }
+
+    /// Prompt placeholders of a clip cut into `segments` segments: `segments · (F·Tv + Ta)` (Ta only with audio).
+    public func placeholderCount(segments: Int, audio: Bool) -> Int {
+        segments * (framesPerSegment * visionTokensPerFrame + (audio ? audioTokensPerSegment : 0))
     }
 
     /// Segment starts in seconds (§4.2): `n = max(1, min(max_segments, ceil(D/T)))`, `stride = max(T, D/n)`.
+    /// The count is taken in double precision, so a clip of any length (or a frame rate of 0) gives 1…max_segments.
     public func segmentStarts(frameCount: Int, fps: Double) -> [Double] {
         let duration = Double(frameCount) / fps
-        let n = max(1, min(maxSegments, Int((duration / segmentSeconds).rounded(.up))))
+        let want = (duration / segmentSeconds).rounded(.up)
+        let n = want >= Double(maxSegments) ? maxSegments : (want >= 1 ? Int(want) : 1)
         let stride = max(segmentSeconds, duration / Double(n))
         return (0..<n).map { Double($0) * stride }
     }
@@ -40,7 +101,9 @@ public struct ReelAVLayout: Sendable, Equatable {
     public func frameIndices(frameCount: Int, fps: Double) -> [Int] {
         segmentStarts(frameCount: frameCount, fps: fps).flatMap { start in
             (0..<framesPerSegment).map { j in
-                min(frameCount - 1, Int(((start + (Double(j) + 0.5) * segmentSeconds / Double(framesPerSegment)) * fps).rounded(.down)))
+                // min(N − 1, ·) taken before the conversion to Int, which traps on values out of its range
+                let x = ((start + (Double(j) + 0.5) * segmentSeconds / Double(framesPerSegment)) * fps).rounded(.down)
+                return x < Double(frameCount - 1) ? Int(max(x, 0)) : frameCount - 1
             }
         }
     }
@@ -48,9 +111,9 @@ public struct ReelAVLayout: Sendable, Equatable {
     /// Segment k's audio window (§4.4): `windowSamples` samples from `round(start·rate)`, zero-padded past the end.
     public func audioWindow(_ samples: [Float], start: Double, sampleRate: Int, windowSamples: Int) -> [Float] {
         var out = [Float](repeating: 0, count: windowSamples)
-        let from = Int((start * Double(sampleRate)).rounded())
-        if from < samples.count {
-            let n = min(windowSamples, samples.count - from)
+        let at = (start * Double(sampleRate)).rounded()
+        if at >= 0, at < Double(samples.count) {  // compared as Double: a start past the audio is all zeros
+            let from = Int(at), n = min(windowSamples, samples.count - from)
             out.replaceSubrange(0..<n, with: samples[from..<(from + n)])
         }
         return out

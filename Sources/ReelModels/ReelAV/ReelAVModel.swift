@@ -73,6 +73,11 @@ public final class ReelAVModel {
         }
         self.text = text
         layout = try ReelAVLayout(projectorConfig: p.config, source: path)
+        let vocab = text.decoder.config.vocabSize
+        for (key, id) in [("video_token_index", layout.videoToken), ("frame_token_index", layout.frameToken),
+                          ("audio_token_index", layout.audioToken)] where id >= vocab {
+            throw ReelAVError.config(path: path, key: "projector." + key, message: "\(id) is outside the vocabulary [0, \(vocab))")
+        }
         let pool = text.decoder.pool
         vision = try VisionTower(weights: file, config: .object(v.config), prefix: "vision", maxImages: maxImages, pool: pool)
         featureLayer = p.config["vision_feature_layer"]?.int ?? -1
@@ -168,12 +173,20 @@ public final class ReelAVModel {
         guard let fps = v.frameRate, v.frameCount > 0 else {
             throw ReelAVError.media(path: videoPath, message: "the video stream has no frame rate or no frames")
         }
+        guard fps.isFinite, fps > 0, (Double(v.frameCount) / fps).isFinite else {
+            throw ReelAVError.media(path: videoPath, message: "frame rate \(fps) with \(v.frameCount) frames gives no finite duration")
+        }
         let starts = layout.segmentStarts(frameCount: v.frameCount, fps: fps)
+        // The prompt holds every placeholder of the clip: refuse a clip that cannot fit before decoding it.
+        let placeholders = layout.placeholderCount(segments: starts.count, audio: wantAudio && audio != nil && info.hasAudio)
+        guard placeholders <= text.decoder.cache.capacity else {
+            throw ReelAVError.media(path: videoPath, message: "\(starts.count) segment(s) need \(placeholders) prompt placeholders, more than the context of \(text.decoder.cache.capacity) positions")
+        }
         let indices = layout.frameIndices(frameCount: v.frameCount, fps: fps)
         let wanted = Set(indices)
         // A short clip is cheaper to stream whole than to probe again; a long one decodes only the sampled frames
-        // (ffmpeg's select filter). Both give the same bytes.
-        if v.frameCount * v.width * v.height * 3 > Self.decodeWholeClipBytes {
+        // (ffmpeg's select filter). Both give the same bytes. (In Double: the header's sizes may be anything.)
+        if Double(v.frameCount) * Double(v.width) * Double(v.height) * 3 > Double(Self.decodeWholeClipBytes) {
             reader.close()
             reader = try VideoReader(path: videoPath, sampling: .explicit(indices), conversion: .ffmpegDefault)
         }
