@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A read-only memory mapping of a whole file: the only Swift file that calls mmap.
+/// A read-only memory mapping of a whole file: the only Swift file that maps files (KVCache maps anonymous memory).
 /// Pages are read by the kernel on first touch, so mapping a file costs O(1), not O(size).
 public final class MappedFile: @unchecked Sendable {
     public let path: String

@@ -25,7 +25,7 @@ public final class TextModel {
         guard let component = file.component("decoder") else {
             throw GenerationError.notATextModel(path: path, architecture: file.architecture)
         }
-        decoder = try Decoder(weights: file, config: .object(component.config), options: options)
+        decoder = try inFile(path) { try Decoder(weights: file, config: .object(component.config), options: options) }
         guard file.metadata["tokenizer"] != nil else { throw GenerationError.noTokenizer(path: path) }
         let tokenizerName = file.metadata["tokenizer"]?["blob"]?.string ?? "tokenizer.json"
         let configName = file.metadata["tokenizer"]?["config_blob"]?.string
@@ -39,7 +39,7 @@ public final class TextModel {
         } else if let configBytes {
             source = try ChatTemplate.source(inConfig: try JSON.parse(configBytes, source: "\(path): tokenizer_config.json"))
         }
-        chatTemplate = try source.map { try ChatTemplate($0) }
+        chatTemplate = try inFile(path, "chat template: ") { try source.map { try ChatTemplate($0) } }
 
         var stops = Set(decoder.config.eosTokenIds)
         if let e = tokenizer.eosTokenId { stops.insert(e) }
@@ -77,13 +77,25 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case notATextModel(path: String, architecture: String)
     case noTokenizer(path: String)
     case emptyPrompt
+    /// What the decoder or template builder found wrong inside a model file (they do not know its path).
+    case inModel(path: String, detail: String)
 
     public var description: String {
         switch self {
         case let .notATextModel(p, a): return "\(p): architecture \(a) has no decoder to generate text with"
         case let .noTokenizer(p): return "\(p): the file carries no tokenizer.json (convert a checkpoint that has one, or pass --input-ids with --raw)"
         case .emptyPrompt: return "the prompt is empty"
+        case let .inModel(p, d): return "\(p): \(d)"
         }
+    }
+}
+
+/// Runs `body`; an error from it comes back naming the model file (and what was being read), unless it already does.
+func inFile<T>(_ path: String, _ what: String = "", _ body: () throws -> T) throws -> T {
+    do { return try body() } catch {
+        let d = "\(error)"
+        if d.hasPrefix(path) { throw error }
+        throw GenerationError.inModel(path: path, detail: what + d)
     }
 }
 
