@@ -29,6 +29,7 @@ func writeModel(to output: String, force: Bool, metadata: JSONObject, blobs: [Bl
     for p in plan {
         let k = p.spec.shape[p.spec.shape.count - 1]
         let rows = p.spec.shape.dropLast().reduce(1, *)
+        try source.checkIntegrity(p.sourceName)
         try writer.beginTensor(p.spec.name)
         if try source.storedEncoding(p.sourceName) == p.encoding {
             // Already in the target encoding: copy the bytes as they are.

@@ -79,6 +79,14 @@ struct ReelSource: TensorSource {
     let file: ReelFile
     func storedEncoding(_ name: String) throws -> Encoding? { try file.tensor(name).info.encoding }
     func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer { try file.tensor(name).bytes }
+    /// The tensor's XXH64 against the metadata (one pass over bytes the conversion reads next anyway).
+    func checkIntegrity(_ name: String) throws {
+        let view = try file.tensor(name)
+        let sum = Checksum.xxh64(view.bytes)
+        guard sum == view.info.xxh64 else {
+            throw ReelFormatError.tensorChecksumMismatch(path: file.path, tensor: name, expected: view.info.xxh64, actual: sum)
+        }
+    }
     func readRows(_ name: String, rows: Range<Int>, k: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         let view = try file.tensor(name)
         let enc = view.info.encoding

@@ -10,4 +10,11 @@ protocol TensorSource {
     func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer
     /// Rows `rows` of a tensor viewed as rows of `k` elements, as f32.
     func readRows(_ name: String, rows: Range<Int>, k: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// Throws when the stored bytes are known to be damaged (a .reel tensor whose checksum does not match), so that
+    /// a re-encoding never writes damaged weights under fresh, valid checksums.
+    func checkIntegrity(_ name: String) throws
+}
+
+extension TensorSource {
+    func checkIntegrity(_ name: String) throws {}
 }
