@@ -13,6 +13,8 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
     case unsupportedDType(checkpoint: String, tensor: String, dtype: String)
     case requantize(tensor: String, from: Encoding, to: Encoding)
     case notConvertible(tensor: String, message: String)
+    /// A file the model carries as a blob (tokenizer.json, the chat template) that Reel could not use at run time.
+    case badSupportFile(path: String, message: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
         case let .unsupportedDType(c, t, d): return "\(c): tensor \(t) has dtype \(d), which Reel cannot convert"
         case let .requantize(t, f, to): return "tensor \(t) is already \(f.rawValue); re-quantising it to \(to.rawValue) compounds the error (pass --allow-requantize to do it anyway)"
         case let .notConvertible(t, m): return "tensor \(t): \(m)"
+        case let .badSupportFile(p, m): return "\(p): \(m)"
         }
     }
 }

@@ -3,6 +3,7 @@ import ReelFormat
 import ReelModels
 import ReelQuant
 import ReelSafetensors
+import ReelTokenizer
 
 /// What `reel convert` was asked to do.
 public struct ConvertOptions: Sendable {
@@ -103,6 +104,7 @@ public enum Converter {
             blobs.append(BlobPlan(name: name, bytes: bytes, compression: .zstd))
             provenanceFiles.append((name, p))
         }
+        try checkTokenizerAndTemplate(directory: directory, blobs: blobs)
         if let tj = blobs.first(where: { $0.name == "tokenizer.json" }) {
             var tok = JSONObject([("blob", .string("tokenizer.json"))])
             if blobs.contains(where: { $0.name == "tokenizer_config.json" }) { tok["config_blob"] = .string("tokenizer_config.json") }
@@ -274,4 +276,28 @@ struct SafetensorsSource: TensorSource {
     }
 
     func nonFinite(_ name: String) throws -> NonFiniteCount { try checkpoint.nonFiniteCount(name) }
+}
+
+/// Builds the tokenizer and parses the chat template the file will carry, as `reel run` will, so a tokenizer.json
+/// or template Reel cannot use (a bad pre-tokenizer regex, merges, model type, a template syntax error) stops the
+/// conversion naming the file, instead of surfacing at the first run.
+func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws {
+    let config = blobs.first { $0.name == "tokenizer_config.json" }
+    if let tj = blobs.first(where: { $0.name == "tokenizer.json" }) {
+        let p = joinPath(directory, "tokenizer.json")
+        do { _ = try Tokenizer(tokenizerJSON: tj.bytes, configJSON: config?.bytes, name: p) } catch {
+            if "\(error)".hasPrefix(p) { throw error }  // it names the file already
+            throw ConvertError.badSupportFile(path: p, message: "\(error)")
+        }
+    }
+    let source: (String, String)?
+    if let j = blobs.first(where: { $0.name == "chat_template.jinja" }) {
+        source = (joinPath(directory, "chat_template.jinja"), String(decoding: j.bytes, as: UTF8.self))
+    } else if let config {
+        let p = joinPath(directory, "tokenizer_config.json")
+        source = try ChatTemplate.source(inConfig: try JSON.parse(config.bytes, source: p)).map { (p, $0) }
+    } else { source = nil }
+    if let (p, text) = source {
+        do { _ = try ChatTemplate(text) } catch { throw ConvertError.badSupportFile(path: p, message: "\(error)") }
+    }
 }
