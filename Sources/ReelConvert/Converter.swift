@@ -104,7 +104,7 @@ public enum Converter {
             blobs.append(BlobPlan(name: name, bytes: bytes, compression: .zstd))
             provenanceFiles.append((name, p))
         }
-        try checkTokenizerAndTemplate(directory: directory, blobs: blobs)
+        let templateWarning = try checkTokenizerAndTemplate(directory: directory, blobs: blobs)
         if let tj = blobs.first(where: { $0.name == "tokenizer.json" }) {
             var tok = JSONObject([("blob", .string("tokenizer.json"))])
             if blobs.contains(where: { $0.name == "tokenizer_config.json" }) { tok["config_blob"] = .string("tokenizer_config.json") }
@@ -126,6 +126,10 @@ public enum Converter {
         // 4. Stream every tensor into the writer.
         let reader = SafetensorsSource(checkpoint: checkpoint)
         var warnings: [String] = []
+        if let templateWarning {
+            warnings.append(templateWarning)
+            log(templateWarning)
+        }
         let nonFinite = try writeModel(to: options.output, force: options.force, metadata: meta, blobs: blobs, plan: plan,
                                        source: reader, label: "convert", quiet: options.quiet)
         for (name, count) in nonFinite {
@@ -278,10 +282,11 @@ struct SafetensorsSource: TensorSource {
     func nonFinite(_ name: String) throws -> NonFiniteCount { try checkpoint.nonFiniteCount(name) }
 }
 
-/// Builds the tokenizer and parses the chat template the file will carry, as `reel run` will, so a tokenizer.json
-/// or template Reel cannot use (a bad pre-tokenizer regex, merges, model type, a template syntax error) stops the
-/// conversion naming the file, instead of surfacing at the first run.
-func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws {
+/// Builds the tokenizer and parses the chat template the file will carry, as `reel run` will. A tokenizer.json Reel
+/// cannot load (a bad pre-tokenizer regex, merges, model type) stops the conversion naming the file, instead of
+/// surfacing at the first run. A chat template Reel cannot parse is a warning (returned): the file still works with
+/// `--raw` and `--input-ids`, and the template may use a Jinja feature Reel lacks rather than be broken.
+func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws -> String? {
     let config = blobs.first { $0.name == "tokenizer_config.json" }
     if let tj = blobs.first(where: { $0.name == "tokenizer.json" }) {
         let p = joinPath(directory, "tokenizer.json")
@@ -298,6 +303,9 @@ func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws {
         source = try ChatTemplate.source(inConfig: try JSON.parse(config.bytes, source: p)).map { (p, $0) }
     } else { source = nil }
     if let (p, text) = source {
-        do { _ = try ChatTemplate(text) } catch { throw ConvertError.badSupportFile(path: p, message: "\(error)") }
+        do { _ = try ChatTemplate(text) } catch {
+            return "warning: \(p): \(error); `reel run` on this file needs --raw or --input-ids"
+        }
     }
+    return nil
 }

@@ -12,6 +12,8 @@ public final class TextModel {
     public let tokenizer: Tokenizer
     /// The checkpoint's own chat template, when it has one.
     public let chatTemplate: ChatTemplate?
+    /// Why the file's chat template could not be parsed, if it could not (thrown by `promptIds`).
+    let templateError: Error?
     /// Token ids that end generation: the config's and generation_config's `eos_token_id`s and the tokenizer's EOS.
     public let stopTokenIds: Set<Int>
     /// `bos_token` / `eos_token` strings for the template.
@@ -39,7 +41,14 @@ public final class TextModel {
         } else if let configBytes {
             source = try ChatTemplate.source(inConfig: try JSON.parse(configBytes, source: "\(path): tokenizer_config.json"))
         }
-        chatTemplate = try inFile(path, "chat template: ") { try source.map { try ChatTemplate($0) } }
+        // A template that does not parse fails only what needs it (promptIds), so --raw and --input-ids still run.
+        do {
+            chatTemplate = try inFile(path, "chat template: ") { try source.map { try ChatTemplate($0) } }
+            templateError = nil
+        } catch {
+            chatTemplate = nil
+            templateError = error
+        }
 
         var stops = Set(decoder.config.eosTokenIds)
         if let e = tokenizer.eosTokenId { stops.insert(e) }
@@ -54,6 +63,7 @@ public final class TextModel {
     /// Mirrors transformers' `apply_chat_template(messages, add_generation_prompt=True, tokenize=True)`, which encodes
     /// the rendered text without adding special tokens (the template writes them).
     public func promptIds(messages: [JSON], addGenerationPrompt: Bool = true) throws -> [Int] {
+        if let templateError { throw templateError }
         guard let template = chatTemplate else {
             // No template: the user text as is, with the tokenizer's own special tokens (BOS).
             let text = messages.compactMap { $0["content"]?.string }.joined(separator: "\n")
