@@ -78,13 +78,13 @@ public final class AtomicOutputFile {
         try flush()
         precondition(offset + bytes.count <= position, "overwrite past the end")
         let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw IOError.write(path: temporaryPath, errno: n < 0 ? errno : EIO) }
+        guard n == bytes.count else { throw IOError.write(path: path, errno: n < 0 ? errno : EIO) }
     }
 
     /// Flushes, syncs and renames the temporary file onto `path`.
     public func commit() throws {
         try flush()
-        guard fsync(fd) == 0 else { throw IOError.write(path: temporaryPath, errno: errno) }
+        guard fsync(fd) == 0 else { throw IOError.write(path: path, errno: errno) }
         #if os(Linux)
         // The written pages sit in the page cache in small folios, and a mapping of them keeps 4 KiB pages for as
         // long as they stay cached (decode 6–15% slower, docs/runtime.md "2 MiB pages"). They are clean after the
@@ -110,13 +110,13 @@ public final class AtomicOutputFile {
         while done < bytes.count {
             var want = bytes.count - done
             if let limit = byteLimit {
-                if flushed >= limit { throw IOError.write(path: temporaryPath, errno: ENOSPC) }
+                if flushed >= limit { throw IOError.write(path: path, errno: ENOSPC) }
                 want = min(want, limit - flushed)
             }
             let n = sysWrite(fd, bytes.baseAddress! + done, want)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw IOError.write(path: temporaryPath, errno: errno)
+                throw IOError.write(path: path, errno: errno)
             }
             done += n
             flushed += n

@@ -48,7 +48,7 @@ public final class ReelFile: @unchecked Sendable {
             throw ReelFormatError.metadataChecksumMismatch(path: path, expected: h.metadataXXH64, actual: sum)
         }
         let json: JSON
-        do { json = try JSON.parse(meta, source: "\(path) metadata") } catch {
+        do { json = try JSON.parse(meta, source: "metadata") } catch {
             throw ReelFormatError.badMetadata(path: path, key: "(root)", reason: "\(error)")
         }
         let v = try MetadataValidator(path: path).validate(json, headerVersion: h.formatVersion, dataLength: dataLength)

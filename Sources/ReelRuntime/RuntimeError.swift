@@ -24,7 +24,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
         case let .byteCountMismatch(name, e, a): return "weight \(name): expected \(e) bytes, found \(a)"
         case let .tokenOutOfRange(t, v): return "token id \(t) is outside the vocabulary [0, \(v))"
         case let .contextExceeded(used, req, cap):
-            return "context exceeded: \(used) positions cached + \(req) new > capacity \(cap) (raise the context size)"
+            return "context exceeded: \(used) positions cached + \(req) new > capacity \(cap) (raise the context length: --context N in the CLI, DecoderOptions.contextLength in the API)"
         case let .bufferTooSmall(what, n, c): return "\(what): needs \(n) elements, capacity \(c)"
         case let .invalidArgument(m): return "invalid argument: \(m)"
         case let .unsupported(m): return "not supported: \(m)"
