@@ -125,7 +125,8 @@ public enum Converter {
 
         // 4. Stream every tensor into the writer.
         let reader = SafetensorsSource(checkpoint: checkpoint)
-        var warnings: [String] = []
+        var warnings = policy.unmatchedOverrideWarnings(plan.map(\.spec.name))
+        warnings.forEach(log)
         if let templateWarning {
             warnings.append(templateWarning)
             log(templateWarning)

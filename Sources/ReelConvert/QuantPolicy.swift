@@ -51,6 +51,15 @@ public struct QuantPolicy: Sendable, Equatable {
         }
     }
 
+    /// Warnings for `--keep` patterns that match none of `names` (a typo, or a pattern for another model): such an
+    /// override changes nothing, which the user would not otherwise see.
+    public func unmatchedOverrideWarnings(_ names: [String]) -> [String] {
+        overrides.filter { o in !names.contains { QuantPolicy.matches(pattern: o.pattern, name: $0) } }.map {
+            "warning: --keep '\($0)' matches no tensor of this model, so it changes nothing (patterns match Reel's names, "
+                + "e.g. decoder.layers.0.mlp.down_proj.weight; `reel inspect --tensors FILE` lists them)"
+        }
+    }
+
     /// Glob match (`*` any run, `?` one character) against the whole name or any dot-separated tail of it, so
     /// `lm_head*` matches `decoder.lm_head.weight` and `*.mlp.*` matches every MLP weight.
     public static func matches(pattern: String, name: String) -> Bool {

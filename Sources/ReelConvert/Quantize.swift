@@ -31,7 +31,8 @@ public enum Quantizer {
         let file = try ReelFile(path: input)
         let roles = try rolesByName(file)
         let policy = QuantPolicy(body: options.quant, overrides: options.overrides)
-        var warnings: [String] = []
+        var warnings = policy.unmatchedOverrideWarnings(file.tensors.map(\.name))
+        warnings.forEach(log)
         var plan: [PlannedTensor] = []
         for info in file.tensors {
             let spec = TensorSpec(info.name, info.shape, roles[info.name] ?? (info.shape.count == 1 ? .vector : .linear))
