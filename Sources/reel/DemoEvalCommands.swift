@@ -127,7 +127,7 @@ struct Eval: ParsableCommand {
         let questions = try QuestionSet(path: set)
         let items = Array(questions.items.prefix(limit ?? questions.items.count))
         let m = try ReelAVModel(path: model, options: load.decoderOptions)
-        let outcome = try evaluate(m, items: items, audio: !noAudio, maxTokens: maxTokens, log: log, quiet: json)
+        let outcome = try evaluate(m, items: items, setPath: set, audio: !noAudio, maxTokens: maxTokens, log: log, quiet: json)
         if json {
             var o = JSONObject([("model", .string(model)), ("set", .string(set))])
             for (k, v) in outcome.report.json.object ?? JSONObject() { o[k] = v }
@@ -171,7 +171,7 @@ struct EvalTimings {
 }
 
 /// Runs every item greedily (clips decoded once each), with a progress bar and an optional per-item log.
-func evaluate(_ m: ReelAVModel, items: [QuestionItem], audio: Bool, maxTokens: Int, log: Bool, quiet: Bool)
+func evaluate(_ m: ReelAVModel, items: [QuestionItem], setPath: String? = nil, audio: Bool, maxTokens: Int, log: Bool, quiet: Bool)
     throws -> (report: EvalReport, timings: EvalTimings) {
     var report = EvalReport()
     var t = EvalTimings()
@@ -182,8 +182,13 @@ func evaluate(_ m: ReelAVModel, items: [QuestionItem], audio: Bool, maxTokens: I
     let options = GenerationOptions(maxTokens: maxTokens, sampler: .greedy)
     for (i, item) in items.enumerated() {
         let cached = clips[item.videoPath]
-        let a = try ReelAVAnswer.ask(m, video: item.videoPath, question: item.prompt, audio: audio, options: options,
+        let a: ReelAVAnswer
+        do {
+            a = try ReelAVAnswer.ask(m, video: item.videoPath, question: item.prompt, audio: audio, options: options,
                                      clip: cached) { _ in }
+        } catch {
+            throw CLIError("\(setPath.map { "\($0):\(item.line): " } ?? "")\(error)")  // which item of the set
+        }
         clips[item.videoPath] = a.clip
         if let note = a.clip.audioNote, audio, !noted.contains(item.videoPath) {
             noted.insert(item.videoPath)

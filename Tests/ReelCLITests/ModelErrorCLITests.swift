@@ -34,4 +34,15 @@ extension CLITests {
         XCTAssertTrue(k.stderr.contains(tj) && k.stderr.contains("Nonesuch"), k.stderr)
         XCTAssertFalse(fileExists(d + "/m.reel"))
     }
+
+    /// A clip of a question set that cannot be read names the set's line as well as the clip.
+    func testEvalNamesTheQuestionSetLine() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", Self.root + "/examples/reel-av-demo", "-o", d + "/m.reel", "--quiet"]).status, 0)
+        try Data("\n{\"video\": \"missing.mp4\", \"question\": \"q?\", \"answer\": \"a\"}\n".utf8)
+            .write(to: URL(fileURLWithPath: d + "/q.jsonl"))
+        let r = try reel(["eval", d + "/m.reel", "--set", d + "/q.jsonl"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains(d + "/q.jsonl:2: " + d + "/missing.mp4"), r.stderr)
+    }
 }
