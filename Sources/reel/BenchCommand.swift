@@ -101,7 +101,11 @@ struct Bench: ParsableCommand {
         guard promptTokens > 0, genTokens > 0 else { throw ValidationError("--prompt-tokens and --gen-tokens must be positive") }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be positive") }
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
+        if let threads, threads < 1 || threads > ModelOptions.maxThreads { throw ValidationError("--threads must be in 1…\(ModelOptions.maxThreads)") }
+        guard promptTokens <= 1 << 20, genTokens <= 1 << 20 else {
+            throw ValidationError("--prompt-tokens and --gen-tokens must be at most 1048576 each")
+        }
+        guard frames <= 4096 else { throw ValidationError("--frames must be at most 4096") }
         if let bandwidth, !(bandwidth > 0) { throw ValidationError("--bandwidth must be a positive GB/s figure") }
         if profile && json { throw ValidationError("--profile prints tables only; drop --json (or --profile for the medians as JSON)") }
         if profile && dispatch { throw ValidationError("--profile and --dispatch are separate runs: give one") }

@@ -273,6 +273,9 @@ struct Demo: ParsableCommand {
     var saveClips: String?
 
     func validate() throws {
+        if let threads, !(1...ModelOptions.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be in 1…\(ModelOptions.maxThreads), got \(threads)")
+        }
         if clips < 1 || clips > 64 { throw ValidationError("--clips must be in 1...64") }
     }
 

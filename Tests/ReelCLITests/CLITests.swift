@@ -137,6 +137,8 @@ final class CLITests: XCTestCase {
 
         for (args, says) in [(["bench", d + "/m.reel", "--profile", "--json"], "--profile"),
                              (["bench", d + "/m.reel", "--profile", "--dispatch"], "--dispatch"),
+                             (["bench", d + "/m.reel", "--threads", "100000"], "--threads"),
+                             (["bench", d + "/m.reel", "--prompt-tokens", "2000000"], "--prompt-tokens"),
                              (["parity", example, d + "/m.reel", "--pixels", "p.safetensors", "--audio-inputs", "a.safetensors"], "--audio-inputs"),
                              (["parity", example, d + "/m.reel", "--prompt", "Hi", "--raw", "--pixels", "p.safetensors"], "--raw")] {
             let r = try reel(args)
