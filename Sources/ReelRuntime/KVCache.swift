@@ -44,7 +44,7 @@ public final class KVCache: @unchecked Sendable {
         let shape = "a context of \(capacity) positions × \(layers) layers × \(kvHeads) KV heads × head dim \(headDim) × 2 (keys, values) × \(storage.elementBytes) bytes (\(storage))"
         guard let bytes = Self.byteCount(layers: layers, kvHeads: kvHeads, headDim: headDim, capacity: capacity,
                                          storage: storage) else {
-            throw RuntimeError.invalidArgument("kv cache: \(shape) overflows a 64-bit byte count; use a smaller context length")
+            throw RuntimeError.invalidArgument("kv cache: \(shape) overflows a 64-bit byte count; use a smaller context length (--context N in the CLI; by default it is the model's max_position_embeddings)")
         }
         self.layers = layers
         self.kvHeads = kvHeads
@@ -57,7 +57,7 @@ public final class KVCache: @unchecked Sendable {
             memory = try AnonymousMemory(bytes: bytes)
             base = memory.base
         } catch let AnonymousMemory.Failure.map(code) {
-            throw RuntimeError.invalidArgument("kv cache: \(shape) = \(bytes) bytes: the address space could not be reserved (\(String(cString: strerror(code)))); use a smaller context length")
+            throw RuntimeError.invalidArgument("kv cache: \(shape) = \(bytes) bytes: the address space could not be reserved (\(String(cString: strerror(code)))); use a smaller context length (--context N in the CLI; by default it is the model's max_position_embeddings)")
         }
     }
 
