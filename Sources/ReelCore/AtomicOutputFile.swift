@@ -130,7 +130,7 @@ public final class AtomicOutputFile {
 /// signals whose disposition is the default (an ignored SIGINT, as under `nohup`, stays ignored); it unlinks the
 /// registered paths (`unlink` is async-signal-safe), restores the default disposition and re-raises the signal, so
 /// the process ends exactly as it would have.
-enum TemporaryFiles {
+public enum TemporaryFiles {
     static let slots = 16
     /// C strings owned here (strdup/free), read by the signal handler without locking: a slot is published by a
     /// single pointer store and cleared before it is freed.
@@ -164,6 +164,13 @@ enum TemporaryFiles {
                 if let previous, unsafeBitCast(previous, to: Int.self) != -1 { signal(sig, previous) }  // -1: SIG_ERR
             }
         }
+    }
+
+    /// The temporary paths registered now (tests, diagnostics).
+    public static var registered: [String] {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return (0..<slots).compactMap { paths[$0].map { String(cString: $0) } }
     }
 
     static func unregister(_ path: String) {

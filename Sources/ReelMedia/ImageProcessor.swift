@@ -84,9 +84,9 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         }
         if doCenterCrop {
             guard let c = json["crop_size"], !c.isNull else { throw MediaError.badConfig(key: "crop_size", detail: "missing") }
-            if let n = c.int, n > 0 { cropSize = (n, n) }
-            else if let h = c["height"]?.int, let w = c["width"]?.int, h > 0, w > 0 { cropSize = (h, w) }
-            else { throw MediaError.badConfig(key: "crop_size", detail: "expected {height, width}, got \(c.serialized())") }
+            if let n = c.int, Self.sides.contains(n) { cropSize = (n, n) }
+            else if let h = c["height"]?.int, let w = c["width"]?.int, Self.sides.contains(h), Self.sides.contains(w) { cropSize = (h, w) }
+            else { throw MediaError.badConfig(key: "crop_size", detail: "expected {height, width} of 1…\(Self.sides.upperBound) pixels, got \(c.serialized())") }
         }
         if doRescale, let r = json["rescale_factor"], !r.isNull {
             guard let v = r.double, v > 0, v.isFinite else { throw MediaError.badConfig(key: "rescale_factor", detail: "expected a positive number") }
@@ -98,14 +98,18 @@ public struct ImageProcessorConfig: Sendable, Equatable {
         }
     }
 
+    /// Pixel sides a processor config may ask for: a larger one would only allocate frames no tower takes (an
+    /// edited config of 10^10 asked for 30 GB and aborted).
+    static let sides = 1...16384
+
     private static func parseSize(_ s: JSON) throws -> ProcessorSize {
-        if let n = s.int, n > 0 { return .shortestEdge(n) }
-        if let h = s["height"]?.int, let w = s["width"]?.int, h > 0, w > 0 { return .exact(height: h, width: w) }
-        if let se = s["shortest_edge"]?.int, se > 0 {
-            if let le = s["longest_edge"]?.int, le > 0 { return .shortestLongest(shortest: se, longest: le) }
-            return .shortestEdge(se)
+        if let n = s.int, sides.contains(n) { return .shortestEdge(n) }
+        if let h = s["height"]?.int, let w = s["width"]?.int, sides.contains(h), sides.contains(w) { return .exact(height: h, width: w) }
+        if let se = s["shortest_edge"]?.int, sides.contains(se) {
+            if let le = s["longest_edge"]?.int, sides.contains(le) { return .shortestLongest(shortest: se, longest: le) }
+            if s["longest_edge"]?.int == nil { return .shortestEdge(se) }
         }
-        throw MediaError.badConfig(key: "size", detail: "expected {height, width} or {shortest_edge[, longest_edge]}, got \(s.serialized())")
+        throw MediaError.badConfig(key: "size", detail: "expected {height, width} or {shortest_edge[, longest_edge]} of 1…\(sides.upperBound) pixels, got \(s.serialized())")
     }
 
     private static func triple(_ json: JSON, _ key: String, positive: Bool) throws -> [Double] {

@@ -116,7 +116,7 @@ public enum MediaProbe {
 
     /// A count or rate from ffprobe as an Int, nil when absent or beyond 2^40 (a crafted file's huge value, which
     /// `Int(_:)` would trap on, is treated as unknown).
-    static func wholeNumber(_ j: JSON?) -> Int? {
+    public static func wholeNumber(_ j: JSON?) -> Int? {
         guard let d = number(j), abs(d) <= Double(1 << 40) else { return nil }
         return Int(d.rounded(.towardZero))
     }

@@ -154,6 +154,9 @@ public struct ConfigReader {
     public func positiveInt(_ key: String, default d: Int? = nil) throws -> Int {
         let i = try int(key, default: d)
         guard i > 0 else { throw ModelsError.badValue(source: source, key: path + key, message: "must be positive, found \(i)") }
+        if let m = ConfigLimits.maximum(key), i > m {
+            throw ModelsError.badValue(source: source, key: path + key, message: "\(i) is more than \(m), the most Reel accepts")
+        }
         return i
     }
 
@@ -202,4 +205,25 @@ public struct ConfigReader {
     }
 
     public func has(_ key: String) -> Bool { present(key) != nil }
+}
+
+/// Upper bounds on a config's counts and sizes, far above any released model and far below what would exhaust memory
+/// or overflow when a tensor table, a layer list or an image is sized from them (an edited config's
+/// `num_hidden_layers` of 10^9 made `reel convert` build a billion-layer tensor table; an `image_size` of 2^40
+/// overflowed). Keys without an entry are unbounded (context lengths: the KV cache is reserved lazily).
+public enum ConfigLimits {
+    public static func maximum(_ key: String) -> Int? {
+        switch key {
+        case "num_hidden_layers", "encoder_layers", "decoder_layers", "num_layers": return 4096
+        case "num_attention_heads", "num_key_value_heads", "encoder_attention_heads": return 4096
+        case "hidden_size", "intermediate_size", "d_model", "encoder_ffn_dim", "head_dim", "projection_dim": return 1 << 20
+        case "vocab_size": return 1 << 24
+        case "image_size", "patch_size": return 16384
+        case "num_channels": return 64
+        case "num_mel_bins": return 4096
+        case "spatial_pool_stride": return 1024
+        case "max_source_positions": return 1 << 20
+        default: return nil
+        }
+    }
 }

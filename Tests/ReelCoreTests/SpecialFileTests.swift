@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import ReelCore
+import ReelCore
 
 /// Inputs and outputs that are not regular files: a FIFO is refused at once (opening one for reading would wait for
 /// a writer forever), a dangling symbolic link counts as an existing destination, and no --force renames over a
@@ -55,9 +55,7 @@ final class SpecialFileTests: XCTestCase {
 
     func testTemporaryFileIsRegisteredForTheSignalHandlerUntilCommitOrDrop() throws {
         let dir = try tempDir()
-        func registered(_ p: String) -> Bool {
-            (0..<TemporaryFiles.slots).contains { TemporaryFiles.paths[$0].map { String(cString: $0) == p } ?? false }
-        }
+        func registered(_ p: String) -> Bool { TemporaryFiles.registered.contains(p) }
         var tmp = ""
         do {
             let f = try AtomicOutputFile(path: dir + "/a.bin", force: false)

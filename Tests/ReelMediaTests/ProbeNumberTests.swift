@@ -1,6 +1,6 @@
 import XCTest
 import ReelCore
-@testable import ReelMedia
+import ReelMedia
 
 /// ffprobe's numbers come from the file: a crafted container's huge frame count, sample rate or rotation is treated
 /// as unknown (or reduced), never converted with a trapping `Int(_:)`.

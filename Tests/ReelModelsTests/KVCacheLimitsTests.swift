@@ -130,16 +130,22 @@ final class KVCacheLimitsTests: XCTestCase {
 
 /// Counts read from a file's metadata are bounded before anything is sized by them.
 final class ModelLimitsTests: XCTestCase {
-    /// num_hidden_layers 2^40 over a file with two layers: an error naming the key and the missing tensor, not an
-    /// array of 2^40 layers.
+    /// num_hidden_layers 4000 over a file with two layers: an error naming the key and the missing tensor, not an
+    /// array of 4000 layers; 2^40 is refused by the config bound (ConfigLimits) before that.
     func testDecoderLayerCountMustMatchTheTensors() throws {
         let (weights, config) = try FixtureModel.load("qwen2")
         var c = try XCTUnwrap(config.object)
+        c["num_hidden_layers"] = 4000
+        XCTAssertThrowsError(try Decoder(weights: weights, config: .object(c), options: DecoderOptions(contextLength: 8, threads: 1))) { e in
+            guard case let DecoderError.config(key, message) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(key, "num_hidden_layers")
+            XCTAssertTrue(message.contains("decoder.layers.3999.input_layernorm.weight"), message)
+        }
         c["num_hidden_layers"] = .int(1 << 40)
         XCTAssertThrowsError(try Decoder(weights: weights, config: .object(c), options: DecoderOptions(contextLength: 8, threads: 1))) { e in
             guard case let DecoderError.config(key, message) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(key, "num_hidden_layers")
-            XCTAssertTrue(message.contains("decoder.layers.\((1 << 40) - 1).input_layernorm.weight"), message)
+            XCTAssertTrue(message.contains("is more than 4096"), message)
         }
     }
 

@@ -53,14 +53,18 @@ public struct LlavaConfig: Equatable, Sendable {
         }
         imageTokenId = try r.int("image_token_index")
         videoTokenId = try r.int("video_token_index")
-        gridPinpoints = try (json["image_grid_pinpoints"]?.array ?? []).map { p in
-            guard let hw = p.array?.compactMap(\.int), hw.count == 2, hw[0] > 0, hw[1] > 0 else {
-                throw VisionError.config(key: "projector.image_grid_pinpoints", message: "expected [height, width] pairs")
+        let pinpoints = json["image_grid_pinpoints"]?.array ?? []
+        guard pinpoints.count <= 1024 else {
+            throw VisionError.config(key: "projector.image_grid_pinpoints", message: "\(pinpoints.count) pinpoints; at most 1024")
+        }
+        gridPinpoints = try pinpoints.map { p in
+            guard let hw = p.array?.compactMap(\.int), hw.count == 2, (1...16384).contains(hw[0]), (1...16384).contains(hw[1]) else {
+                throw VisionError.config(key: "projector.image_grid_pinpoints", message: "expected [height, width] pairs of 1…16384 pixels, found \(p.serialized())")
             }
             return ImageSize(height: hw[0], width: hw[1])
         }
         let ratio = json["vision_aspect_ratio"]?.string ?? "anyres_max_9"
-        guard ratio.hasPrefix("anyres_max_"), let n = Int(ratio.dropFirst("anyres_max_".count)), n > 0 else {
+        guard ratio.hasPrefix("anyres_max_"), let n = Int(ratio.dropFirst("anyres_max_".count)), (1...1024).contains(n) else {
             throw VisionError.config(key: "projector.vision_aspect_ratio", message: "\(ratio) (expected anyres_max_N)")
         }
         maxPatches = n
@@ -70,7 +74,9 @@ public struct LlavaConfig: Equatable, Sendable {
             guard poolMode == "average" || poolMode == "max" else {
                 throw RuntimeError.unsupported("spatial_pool_mode \"\(poolMode)\" (average and max are implemented)")
             }
-            guard poolStride > 0 else { throw VisionError.config(key: "projector.spatial_pool_stride", message: "must be positive") }
+            guard (1...1024).contains(poolStride) else {
+                throw VisionError.config(key: "projector.spatial_pool_stride", message: "must be in 1…1024, found \(poolStride)")
+            }
         }
     }
 }

@@ -40,6 +40,9 @@ struct ComponentConfigReader {
     func positive(_ key: String) throws -> Int {
         let i = try int(key)
         guard i > 0 else { throw VisionError.config(key: "\(component).\(key)", message: "must be positive, found \(i)") }
+        if let m = ConfigLimits.maximum(key), i > m {
+            throw VisionError.config(key: "\(component).\(key)", message: "\(i) is more than \(m), the most Reel accepts")
+        }
         return i
     }
     func double(_ key: String) throws -> Double {
