@@ -96,6 +96,13 @@ extension CLITests {
         XCTAssertEqual(ja["timings"]?["prompt_tokens"]?.int, try ref.float32("input_ids").count + 100)
         XCTAssertTrue(all.stderr.contains("encoded in 2 windows of 30 s"), all.stderr)
 
+        // A context too small for the two windows' tokens is refused before any window is encoded (no "audio: …
+        // encoded" line): a long file must not take minutes of encoding to learn it does not fit.
+        let small = try reel(["run", d + "/qa.reel", "--audio", qwen2Audio30s + "/clip.mp3", "--prompt", "Describe the sound.",
+                              "--context", "64", "--threads", "1"])
+        XCTAssertEqual(small.status, 1, small.stderr)
+        XCTAssertTrue(small.stderr.contains("context exceeded") && !small.stderr.contains("· encoded"), small.stderr)
+
         let bad = try reel(["run", d + "/qa.reel", "--prompt", "Hi", "--first-window"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--first-window goes with --audio"), bad.stderr)

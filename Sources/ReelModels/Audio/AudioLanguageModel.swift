@@ -100,6 +100,14 @@ public final class AudioLanguageModel {
         guard runs.count == clips.count else {
             throw AudioError.placeholders(found: runs.count, clips: clips.count, detail: "each audio needs one <|AUDIO|> placeholder in the prompt")
         }
+        // The expanded prompt's length is known before any window is encoded: refuse a prompt the context cannot
+        // hold now, not after minutes of encoding (a 2-hour file is 240 windows).
+        let planned = ids.count - runs.reduce(0) { $0 + $1.count }
+            + clips.reduce(0) { $0 + $1.reduce(0) { $0 + Self.tokenCount(validFrames: $1.validFrames) } }
+        let cached = text.decoder.nextPosition, capacity = text.decoder.cache.capacity
+        guard planned <= capacity - cached else {
+            throw RuntimeError.contextExceeded(used: cached, requested: planned, capacity: capacity)
+        }
         var features: [[Float]] = []
         for (k, clip) in clips.enumerated() {
             guard !clip.isEmpty else { throw AudioError.emptyClip(index: k) }
