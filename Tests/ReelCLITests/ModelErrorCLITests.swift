@@ -45,4 +45,14 @@ extension CLITests {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains(d + "/q.jsonl:2: " + d + "/missing.mp4"), r.stderr)
     }
+
+    /// Parity against a checkpoint of another architecture is refused naming both.
+    func testParityRefusesACheckpointOfAnotherArchitecture() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quiet"]).status, 0)
+        let other = Self.root + "/Tests/ReelModelsTests/Fixtures/qwen2_audio"
+        let r = try reel(["parity", other, d + "/m.reel", "--prompt", "Hi"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("qwen2_audio checkpoint") && r.stderr.contains(d + "/m.reel holds qwen2"), r.stderr)
+    }
 }

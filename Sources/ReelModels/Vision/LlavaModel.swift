@@ -66,6 +66,11 @@ public final class LlavaModel {
         let unused = weights.weightNames.filter { $0.hasPrefix("projector.") && !used.contains($0) }
         guard unused.isEmpty else { throw VisionError.unusedWeights(unused.sorted()) }
         for l in config.featureLayers { _ = try vision.config.hiddenStateIndex(l) }
+        // The placeholders must be tokens the decoder has (else no prompt can hold them: "0 placeholders" later).
+        for (key, id) in [("image_token_index", config.imageTokenId), ("video_token_index", config.videoTokenId)]
+        where !(0..<dec.config.vocabSize).contains(id) {
+            throw VisionError.config(key: "projector.\(key)", message: "\(id) is outside the decoder's vocabulary [0, \(dec.config.vocabSize))")
+        }
         if config.selectStrategy == "full" && vision.config.classToken && config.variant == .onevision {
             throw VisionError.config(key: "projector.vision_feature_select_strategy", message: "\"full\" keeps CLIP's class token, which the 2-D pooling cannot place")
         }
