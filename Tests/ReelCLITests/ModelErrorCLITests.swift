@@ -55,4 +55,28 @@ extension CLITests {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("qwen2_audio checkpoint") && r.stderr.contains(d + "/m.reel holds qwen2"), r.stderr)
     }
+
+    /// A LLaVA file whose image placeholder id is outside the decoder's vocabulary is refused when it loads, naming
+    /// the key (no prompt could hold the placeholder; it failed later as "0 placeholders").
+    func testLlavaPlaceholderOutsideTheVocabularyIsNamed() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") || ProcessInfo.processInfo.environment["REEL_FFMPEG"] != nil else {
+            throw XCTSkip("ffmpeg not installed")
+        }
+        let d = try scratch()
+        let fixtures = Self.root + "/Tests/ReelModelsTests/Fixtures"
+        let ckpt = d + "/ckpt", img = fixtures + "/llava_ov_image"
+        try FileManager.default.copyItem(atPath: fixtures + "/llava_ov", toPath: ckpt)
+        for f in ["preprocessor_config.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json", "tokenizer/chat_template.jinja"] {
+            try FileManager.default.copyItem(atPath: img + "/" + f, toPath: ckpt + "/" + (f.split(separator: "/").last.map(String.init) ?? f))
+        }
+        let cfg = URL(fileURLWithPath: ckpt + "/config.json")
+        var c = try JSONSerialization.jsonObject(with: Data(contentsOf: cfg)) as! [String: Any]
+        c["image_token_index"] = 100_000
+        try JSONSerialization.data(withJSONObject: c).write(to: cfg)
+        let conv = try reel(["convert", ckpt, "-o", d + "/ov.reel", "--quiet"])
+        XCTAssertEqual(conv.status, 0, conv.stderr)
+        let r = try reel(["run", d + "/ov.reel", "--image", img + "/image.png", "--prompt", "What is it?", "--max-tokens", "1"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("image_token_index") && r.stderr.contains("100000"), r.stderr)
+    }
 }
