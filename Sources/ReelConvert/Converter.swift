@@ -296,17 +296,9 @@ func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws -> S
             throw ConvertError.badSupportFile(path: p, message: "\(error)")
         }
     }
-    let source: (String, String)?
-    if let j = blobs.first(where: { $0.name == "chat_template.jinja" }) {
-        source = (joinPath(directory, "chat_template.jinja"), String(decoding: j.bytes, as: UTF8.self))
-    } else if let config {
-        let p = joinPath(directory, "tokenizer_config.json")
-        source = try ChatTemplate.source(inConfig: try JSON.parse(config.bytes, source: p)).map { (p, $0) }
-    } else { source = nil }
-    if let (p, text) = source {
-        do { _ = try ChatTemplate(text) } catch {
-            return "warning: \(p): \(error); `reel run` on this file needs --raw or --input-ids"
-        }
+    guard let (text, p) = try ChatTemplate.source(inCheckpoint: directory) else { return nil }
+    do { _ = try ChatTemplate(text) } catch {
+        return "warning: \(p): \(error); `reel run` on this file needs --raw or --input-ids"
     }
     return nil
 }

@@ -72,8 +72,7 @@ func writeModel(to output: String, force: Bool, metadata: JSONObject, blobs: [Bl
                             throw ConvertError.notConvertible(
                                 tensor: p.spec.name,
                                 message: "row \(r + row) cannot be stored as \(enc.rawValue): a block's scale would exceed the "
-                                    + "f16 range (|w| above about \(enc == .q8 ? "8.3e6" : "5.2e5")); keep this tensor in f32 with "
-                                    + "--keep '\(p.spec.name)=f32'")
+                                    + "largest f16 (65504); keep this tensor in f32 with --keep '\(p.spec.name)=f32'")
                         }
                         try writer.append(UnsafeRawBufferPointer(out))
                     }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import ReelCore
 
 /// Everything that can go wrong in ReelMedia. Each case names the file (or tool, or config key) and what went wrong.
 public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -43,7 +39,7 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .fileNotFound(path):
             return "\(path): no such file"
         case let .unreadable(path, e):
-            return "\(path): cannot be read: \(String(cString: strerror(e))) (errno \(e))"
+            return "\(path): cannot be read: \(IOError.message(e)) (errno \(e))"
         case let .notARegularFile(path):
             return "\(path): not a regular file (a FIFO, device or socket)"
         case let .toolFailed(tool, path, status, tail):

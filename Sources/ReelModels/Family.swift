@@ -154,9 +154,7 @@ public struct ConfigReader {
     public func positiveInt(_ key: String, default d: Int? = nil) throws -> Int {
         let i = try int(key, default: d)
         guard i > 0 else { throw ModelsError.badValue(source: source, key: path + key, message: "must be positive, found \(i)") }
-        if let m = ConfigLimits.maximum(key), i > m {
-            throw ModelsError.badValue(source: source, key: path + key, message: "\(i) is more than \(m), the most Reel accepts")
-        }
+        if let m = ConfigLimits.excess(key, i) { throw ModelsError.badValue(source: source, key: path + key, message: m) }
         return i
     }
 
@@ -223,7 +221,15 @@ public enum ConfigLimits {
         case "num_mel_bins": return 4096
         case "spatial_pool_stride": return 1024
         case "max_source_positions": return 1 << 20
+        case "frames_per_segment", "max_segments": return ReelAVLayout.Limits.framesPerClip
+        case "vision_tokens_per_frame", "audio_tokens_per_segment": return ReelAVLayout.Limits.tokens
         default: return nil
         }
+    }
+
+    /// Why `value` of `key` is refused (the message every config reader throws with its own error type), or nil.
+    public static func excess(_ key: String, _ value: Int) -> String? {
+        guard let m = maximum(key), value > m else { return nil }
+        return "\(value) is more than \(m), the most Reel accepts"
     }
 }

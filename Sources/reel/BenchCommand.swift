@@ -101,7 +101,7 @@ struct Bench: ParsableCommand {
         guard promptTokens > 0, genTokens > 0 else { throw ValidationError("--prompt-tokens and --gen-tokens must be positive") }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be positive") }
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
-        if let threads, threads < 1 || threads > ModelOptions.maxThreads { throw ValidationError("--threads must be in 1…\(ModelOptions.maxThreads)") }
+        try ModelOptions.validate(threads: threads)
         guard promptTokens <= 1 << 20, genTokens <= 1 << 20 else {
             throw ValidationError("--prompt-tokens and --gen-tokens must be at most 1048576 each")
         }

@@ -273,9 +273,7 @@ struct Demo: ParsableCommand {
     var saveClips: String?
 
     func validate() throws {
-        if let threads, !(1...ModelOptions.maxThreads).contains(threads) {
-            throw ValidationError("--threads must be in 1…\(ModelOptions.maxThreads), got \(threads)")
-        }
+        try ModelOptions.validate(threads: threads)
         if clips < 1 || clips > 64 { throw ValidationError("--clips must be in 1...64") }
     }
 

@@ -286,9 +286,7 @@ struct Parity: ParsableCommand {
     var pixels: String?
 
     func validate() throws {
-        if let threads, !(1...ModelOptions.maxThreads).contains(threads) {
-            throw ValidationError("--threads must be in 1…\(ModelOptions.maxThreads), got \(threads)")
-        }
+        try ModelOptions.validate(threads: threads)
         if pixels != nil && audioInputs != nil {
             throw ValidationError("give one of --pixels (a LLaVA model's processor outputs) and --audio-inputs (a Qwen2-Audio model's features)")
         }

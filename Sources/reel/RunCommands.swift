@@ -24,10 +24,15 @@ struct ModelOptions: ParsableArguments {
     var kvCache: KVCacheStorage = .f32
 
     func validate() throws {
-        if let threads, !(1...Self.maxThreads).contains(threads) {
-            throw ValidationError("--threads must be 1…\(Self.maxThreads), got \(threads)")
-        }
+        try Self.validate(threads: threads)
         if let context, context < 1 { throw ValidationError("--context must be at least 1, got \(context)") }
+    }
+
+    /// `--threads` in 1…`maxThreads`, refused as a usage error naming it: every command that takes the flag.
+    static func validate(threads: Int?) throws {
+        if let threads, !(1...maxThreads).contains(threads) {
+            throw ValidationError("--threads must be in 1…\(maxThreads), got \(threads)")
+        }
     }
 
     var decoderOptions: DecoderOptions {

@@ -63,12 +63,7 @@ extension CLITests {
             throw XCTSkip("ffmpeg not installed")
         }
         let d = try scratch()
-        let fixtures = Self.root + "/Tests/ReelModelsTests/Fixtures"
-        let ckpt = d + "/ckpt", img = fixtures + "/llava_ov_image"
-        try FileManager.default.copyItem(atPath: fixtures + "/llava_ov", toPath: ckpt)
-        for f in ["preprocessor_config.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json", "tokenizer/chat_template.jinja"] {
-            try FileManager.default.copyItem(atPath: img + "/" + f, toPath: ckpt + "/" + (f.split(separator: "/").last.map(String.init) ?? f))
-        }
+        let (ckpt, img) = try llavaOVImageCheckpoint(in: d)
         let cfg = URL(fileURLWithPath: ckpt + "/config.json")
         var c = try JSONSerialization.jsonObject(with: Data(contentsOf: cfg)) as! [String: Any]
         c["image_token_index"] = 100_000

@@ -72,6 +72,18 @@ extension CLITests {
         XCTAssertNotEqual(noPrompt.status, 0)
     }
 
+    /// The image fixture's directory, and a copy of the LLaVA-OneVision fixture checkpoint under `d` with the image
+    /// fixture's processor config, tokenizer and chat template (what `reel run --image` needs).
+    func llavaOVImageCheckpoint(in d: String) throws -> (checkpoint: String, image: String) {
+        let fixtures = Self.root + "/Tests/ReelModelsTests/Fixtures"
+        let ckpt = d + "/ckpt", img = fixtures + "/llava_ov_image"
+        try FileManager.default.copyItem(atPath: fixtures + "/llava_ov", toPath: ckpt)
+        for f in ["preprocessor_config.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json", "tokenizer/chat_template.jinja"] {
+            try FileManager.default.copyItem(atPath: img + "/" + f, toPath: ckpt + "/" + (f.split(separator: "/").last.map(String.init) ?? f))
+        }
+        return (ckpt, img)
+    }
+
     /// An image file through ffmpeg and LLaVA-OneVision's anyres processing (the fixture's preprocessor_config.json):
     /// the pixel values equal the processor's (replayed in torch by tools/make_vision_fixtures.py) and greedy tokens
     /// equal transformers' `generate` on the chat template's prompt.
@@ -80,12 +92,7 @@ extension CLITests {
             throw XCTSkip("ffmpeg not installed")
         }
         let d = try scratch()
-        let fixtures = Self.root + "/Tests/ReelModelsTests/Fixtures"
-        let ckpt = d + "/ckpt", img = fixtures + "/llava_ov_image"
-        try FileManager.default.copyItem(atPath: fixtures + "/llava_ov", toPath: ckpt)
-        for f in ["preprocessor_config.json", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json", "tokenizer/chat_template.jinja"] {
-            try FileManager.default.copyItem(atPath: img + "/" + f, toPath: ckpt + "/" + (f.split(separator: "/").last.map(String.init) ?? f))
-        }
+        let (ckpt, img) = try llavaOVImageCheckpoint(in: d)
         XCTAssertEqual(try reel(["convert", ckpt, "-o", d + "/ov.reel", "--quiet"]).status, 0)
         let ref = try SafetensorsFile(path: img + "/ref.safetensors")
         let r = try reel(["run", d + "/ov.reel", "--image", img + "/image.png", "--prompt", "What is it?", "--max-tokens", "8",

@@ -65,7 +65,7 @@ public struct WhisperEncoderConfig: Sendable, Equatable {
         func int(_ key: String) throws -> Int {
             guard let v = json[key]?.int else { throw AudioError.config(key: key, message: "missing or not an integer") }
             guard v > 0 else { throw AudioError.config(key: key, message: "must be positive, found \(v)") }
-            if let m = ConfigLimits.maximum(key), v > m { throw AudioError.config(key: key, message: "\(v) is more than \(m), the most Reel accepts") }
+            if let m = ConfigLimits.excess(key, v) { throw AudioError.config(key: key, message: m) }
             return v
         }
         dModel = try int("d_model")

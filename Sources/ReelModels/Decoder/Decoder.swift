@@ -129,17 +129,16 @@ public final class Decoder {
         try embed.expect(shape: [c.vocabSize, H])
         used.insert(embed.name)
         embedTokens = try Embedding(weight: embed)
-        // num_hidden_layers comes from the file's metadata: refuse a count its tensors do not back before anything
-        // is sized by it, and build the layers one by one (`map` would reserve all of them first).
+        // num_hidden_layers comes from the file's metadata (≤ 4096, ConfigLimits): a count its tensors do not back is
+        // refused naming the key, not as a missing tensor of some layer.
         let lastLayer = "\(p).layers.\(c.numHiddenLayers - 1).input_layernorm.weight"
         guard weights.contains(lastLayer) else {
             throw DecoderError.config(key: "num_hidden_layers",
                                       message: "\(c.numHiddenLayers), but the file has no tensor \(lastLayer)")
         }
-        var built: [DecoderLayerWeights] = []
-        for i in 0..<c.numHiddenLayers {
+        layers = try (0..<c.numHiddenLayers).map { i in
             let l = "\(p).layers.\(i)"
-            built.append(DecoderLayerWeights(
+            return DecoderLayerWeights(
                 inputLayernorm: try vector("\(l).input_layernorm.weight", H),
                 qProj: try linear("\(l).self_attn.q_proj", out: qDim, in: H, bias: c.qkvBias),
                 kProj: try linear("\(l).self_attn.k_proj", out: kvDim, in: H, bias: c.qkvBias),
@@ -150,9 +149,8 @@ public final class Decoder {
                 postAttentionLayernorm: try vector("\(l).post_attention_layernorm.weight", H),
                 gateProj: try linear("\(l).mlp.gate_proj", out: I, in: H, bias: c.mlpBias),
                 upProj: try linear("\(l).mlp.up_proj", out: I, in: H, bias: c.mlpBias),
-                downProj: try linear("\(l).mlp.down_proj", out: H, in: I, bias: c.mlpBias)))
+                downProj: try linear("\(l).mlp.down_proj", out: H, in: I, bias: c.mlpBias))
         }
-        layers = built
         norm = try vector("\(p).norm.weight", H)
         if weights.contains("\(p).lm_head.weight") || !c.tieWordEmbeddings {
             lmHead = try linear("\(p).lm_head", out: c.vocabSize, in: H, bias: false)

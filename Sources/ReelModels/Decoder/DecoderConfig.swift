@@ -72,7 +72,7 @@ public struct DecoderConfig: Equatable, Sendable {
         func positive(_ key: String) throws -> Int {
             let v = try int(key)
             guard v > 0 else { throw DecoderError.config(key: key, message: "must be positive, found \(v)") }
-            if let m = ConfigLimits.maximum(key), v > m { throw DecoderError.config(key: key, message: "\(v) is more than \(m), the most Reel accepts") }
+            if let m = ConfigLimits.excess(key, v) { throw DecoderError.config(key: key, message: m) }
             return v
         }
         func double(_ key: String, in obj: JSON = json, default d: Double? = nil) throws -> Double {

@@ -31,8 +31,8 @@ public struct ReelAVLayout: Sendable, Equatable {
         let r = ConfigReader(.object(c), source: source, path: "projector.")
         segmentSeconds = try Self.segmentSeconds(r)
         (framesPerSegment, maxSegments) = try Self.segmentCounts(r)
-        visionTokensPerFrame = try Self.bounded(r, "vision_tokens_per_frame", max: Limits.tokens)
-        audioTokensPerSegment = try Self.bounded(r, "audio_tokens_per_segment", max: Limits.tokens)
+        visionTokensPerFrame = try r.positiveInt("vision_tokens_per_frame")  // ≤ Limits.tokens (ConfigLimits)
+        audioTokensPerSegment = try r.positiveInt("audio_tokens_per_segment")
         videoToken = try r.int("video_token_index")
         frameToken = try r.int("frame_token_index")
         audioToken = try r.int("audio_token_index")
@@ -52,15 +52,6 @@ public struct ReelAVLayout: Sendable, Equatable {
         }
     }
 
-    /// A positive integer `key` of at most `max` (with `default` when absent).
-    static func bounded(_ r: ConfigReader, _ key: String, default d: Int? = nil, max: Int) throws -> Int {
-        let i = try r.positiveInt(key, default: d)
-        guard i <= max else {
-            throw ModelsError.badValue(source: r.source, key: r.path + key, message: "\(i) is more than \(max)")
-        }
-        return i
-    }
-
     /// `segment_seconds`: finite, positive, at most `Limits.segmentSeconds`.
     static func segmentSeconds(_ r: ConfigReader, default d: Double? = nil) throws -> Double {
         let t = try r.double("segment_seconds", default: d)
@@ -73,8 +64,8 @@ public struct ReelAVLayout: Sendable, Equatable {
 
     /// `frames_per_segment` and `max_segments`, each and their product (frames per clip) at most `Limits.framesPerClip`.
     static func segmentCounts(_ r: ConfigReader, defaults: (Int, Int)? = nil) throws -> (Int, Int) {
-        let f = try bounded(r, "frames_per_segment", default: defaults?.0, max: Limits.framesPerClip)
-        let n = try bounded(r, "max_segments", default: defaults?.1, max: Limits.framesPerClip)
+        let f = try r.positiveInt("frames_per_segment", default: defaults?.0)  // each ≤ Limits.framesPerClip (ConfigLimits)
+        let n = try r.positiveInt("max_segments", default: defaults?.1)
         guard f * n <= Limits.framesPerClip else {
             throw ModelsError.badValue(source: r.source, key: r.path + "frames_per_segment",
                                        message: "\(f) frames × max_segments \(n) = \(f * n) frames per clip, more than \(Limits.framesPerClip)")

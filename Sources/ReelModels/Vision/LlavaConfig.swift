@@ -74,8 +74,9 @@ public struct LlavaConfig: Equatable, Sendable {
             guard poolMode == "average" || poolMode == "max" else {
                 throw RuntimeError.unsupported("spatial_pool_mode \"\(poolMode)\" (average and max are implemented)")
             }
-            guard (1...1024).contains(poolStride) else {
-                throw VisionError.config(key: "projector.spatial_pool_stride", message: "must be in 1…1024, found \(poolStride)")
+            guard poolStride > 0 else { throw VisionError.config(key: "projector.spatial_pool_stride", message: "must be positive") }
+            if let m = ConfigLimits.excess("spatial_pool_stride", poolStride) {
+                throw VisionError.config(key: "projector.spatial_pool_stride", message: m)
             }
         }
     }

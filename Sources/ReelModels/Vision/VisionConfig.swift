@@ -40,9 +40,7 @@ struct ComponentConfigReader {
     func positive(_ key: String) throws -> Int {
         let i = try int(key)
         guard i > 0 else { throw VisionError.config(key: "\(component).\(key)", message: "must be positive, found \(i)") }
-        if let m = ConfigLimits.maximum(key), i > m {
-            throw VisionError.config(key: "\(component).\(key)", message: "\(i) is more than \(m), the most Reel accepts")
-        }
+        if let m = ConfigLimits.excess(key, i) { throw VisionError.config(key: "\(component).\(key)", message: m) }
         return i
     }
     func double(_ key: String) throws -> Double {
