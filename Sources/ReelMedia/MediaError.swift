@@ -24,6 +24,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case badProbe(path: String, detail: String)
     /// ffmpeg's raw output ended in the middle of a frame or sample.
     case truncatedOutput(path: String, detail: String)
+    /// The video's frames have more pixels than `VideoReader.maxFramePixels`.
+    case frameTooLarge(path: String, width: Int, height: Int, limit: Int)
     /// A processor config key is missing, of the wrong type or out of range.
     case badConfig(key: String, detail: String)
     /// A caller-supplied value is out of range (frame count, image size, sample count …).
@@ -54,6 +56,9 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): unexpected ffprobe output: \(detail)"
         case let .truncatedOutput(path, detail):
             return "\(path): truncated decoder output: \(detail)"
+        case let .frameTooLarge(path, w, h, limit):
+            return "\(path): frames of \(w)×\(h) pixels are larger than Reel decodes (at most \(limit) pixels, e.g. "
+                + "8192×8192); scale it down first, e.g. `ffmpeg -i \(path) -vf scale=3840:-2 OUT` (OUT of the same type)"
         case let .badConfig(key, detail):
             return "processor config key '\(key)': \(detail)"
         case let .badArgument(detail):

@@ -94,6 +94,15 @@ public final class VideoReader {
     private let explicitSampling: FrameSampling?
     private let conversion: ColorConversion
 
+    /// The largest frame Reel decodes, in pixels: 2^26 (8192 × 8192; 8K video is 7680 × 4320). Beyond it one
+    /// rgb24 frame is over 192 MiB in Reel, and ffmpeg's frame threads hold several (a 16000 × 16000 clip took
+    /// 6 GB in the ffmpeg child).
+    public static let maxFramePixels = 1 << 26
+
+    /// Sampled frames decoded so far. Below `indices.count` after the last `next()` when the stream ended early
+    /// (a truncated file, or a header that promised more frames than the stream holds).
+    public var framesDecoded: Int { produced }
+
     /// Probes `path` and plans the sampling; decoding starts on the first `next()`.
     /// - Throws: `MediaError.noVideoStream`, `.emptyMedia` (no frames), and the probe's errors.
     ///   - conversion: the YUV → RGB conversion (`.pinned` unless a model's media path says otherwise).
@@ -107,6 +116,11 @@ public final class VideoReader {
             throw MediaError.noVideoStream(path: path)
         }
         guard video.frameCount > 0 else { throw MediaError.emptyMedia(path: path, detail: "the video stream has no frames") }
+        // Sides first: their product may overflow (the probe reports whatever the header says).
+        guard video.width <= Self.maxFramePixels, video.height <= Self.maxFramePixels,
+              video.width * video.height <= Self.maxFramePixels else {
+            throw MediaError.frameTooLarge(path: path, width: video.width, height: video.height, limit: Self.maxFramePixels)
+        }
         self.info = info
         self.tools = tools
         self.path = path
@@ -145,7 +159,7 @@ public final class VideoReader {
         return args
     }
 
-    /// The next sampled frame, or nil at the end.
+    /// The next sampled frame, or nil at the end (see `framesDecoded` for a stream that ended early).
     /// - Throws: `MediaError.toolFailed` (with ffmpeg's stderr) if decoding fails, `.truncatedOutput` for a partial
     ///   frame, `.emptyMedia` if the stream decodes to no frames at all.
     public func next() throws -> RGBFrame? {

@@ -86,7 +86,10 @@ struct VideoInputs {
     ///   - file: the .reel, for `metadata.preprocessors` (video_preprocessor_config.json, else preprocessor_config.json)
     ///     and the tower's image_size.
     ///   - frames, fps: `.frames(frames ?? 8)`, or `.fps(fps, max: frames ?? 32)` when fps is given.
-    init(paths: [String], file: ReelFile, frames count: Int?, fps: Double?, quiet: Bool) throws {
+    ///   - plan: called with each video's sampled frame count before any frame is decoded (the caller refuses a
+    ///     count the context cannot hold).
+    init(paths: [String], file: ReelFile, frames count: Int?, fps: Double?, quiet: Bool,
+         plan: (Int) throws -> Void = { _ in }) throws {
         let sampling: FrameSampling = fps.map { .fps($0, max: count ?? 32) } ?? .frames(count ?? 8)
         let pre = file.metadata["preprocessors"]
         guard let config = pre?["video_preprocessor_config.json"] ?? pre?["preprocessor_config.json"] else {
@@ -101,6 +104,7 @@ struct VideoInputs {
         for path in paths {
             let reader = try VideoReader(path: path, sampling: sampling)
             defer { reader.close() }
+            try plan(reader.indices.count)
             var pixels: [Float] = []
             var n = 0
             try reader.forEach { frame in
@@ -114,6 +118,10 @@ struct VideoInputs {
             }
             if tty { fputs("\r\u{1B}[2K", stderr) }
             guard n > 0 else { throw CLIError("\(path): no frames decoded") }
+            if n < reader.indices.count {
+                let total = reader.info.video?.frameCount ?? 0
+                printErr("note: \(path): the stream ended after \(n) of the \(reader.indices.count) frames sampled from the \(total) its header gives (a truncated file?); using the \(n) decoded")
+            }
             media.append(.video(pixels: pixels, frames: n))
             frames += n
         }

@@ -256,7 +256,9 @@ extension Run {
     /// spliced in.
     func runWithMedia() throws {
         let m = try VisionLanguageModel(path: model, options: load.decoderOptions)
-        let videos = try VideoInputs(paths: video, file: m.text.file, frames: frames, fps: fps, quiet: json)
+        let videos = try VideoInputs(paths: video, file: m.text.file, frames: frames, fps: fps, quiet: json) {
+            try m.text.decoder.cache.reserve(m.llava.tokens(videoFrames: $0))
+        }
         let images = try ImageInputs(paths: image, model: m.llava, file: m.text.file)
         let tensors = try pixels.map { try PixelInputs(path: $0) }
         let media = videos.media + images.media + (tensors?.media ?? [])

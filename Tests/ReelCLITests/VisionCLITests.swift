@@ -52,11 +52,7 @@ extension CLITests {
         }
         let d = try scratch()
         let clip = Self.root + "/Tests/ReelMediaTests/Fixtures/clip.mp4"
-        let ckpt = d + "/ckpt"
-        try FileManager.default.copyItem(atPath: nextVideo, toPath: ckpt)
-        let pre = #"{"size": {"shortest_edge": 28}, "do_center_crop": true, "crop_size": {"height": 28, "width": 28}, "resample": 3, "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}"#
-        try Data(pre.utf8).write(to: URL(fileURLWithPath: ckpt + "/video_preprocessor_config.json"))
-        XCTAssertEqual(try reel(["convert", ckpt, "-o", d + "/nv.reel", "--quiet"]).status, 0)
+        try nextVideoClipModel(d + "/nv.reel")
         let r = try reel(["run", d + "/nv.reel", "--video", clip, "--frames", "4", "--prompt", "What happens?", "--max-tokens", "5",
                           "--ignore-eos", "--json", "--threads", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -70,6 +66,16 @@ extension CLITests {
         XCTAssertTrue(bad.stderr.contains("missing.mp4"), bad.stderr)
         let noPrompt = try reel(["run", d + "/nv.reel", "--video", clip, "--input-ids", "1,2", "--raw"])
         XCTAssertNotEqual(noPrompt.status, 0)
+    }
+
+    /// The LLaVA-NeXT-Video fixture converted to `out` with a video_preprocessor_config.json added (shortest edge
+    /// 28, centre crop 28, CLIP mean/std), so that `reel run --video` can process real clips for it.
+    func nextVideoClipModel(_ out: String) throws {
+        let ckpt = out + ".ckpt"
+        try FileManager.default.copyItem(atPath: nextVideo, toPath: ckpt)
+        let pre = #"{"size": {"shortest_edge": 28}, "do_center_crop": true, "crop_size": {"height": 28, "width": 28}, "resample": 3, "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}"#
+        try Data(pre.utf8).write(to: URL(fileURLWithPath: ckpt + "/video_preprocessor_config.json"))
+        XCTAssertEqual(try reel(["convert", ckpt, "-o", out, "--quiet"]).status, 0)
     }
 
     /// The image fixture's directory, and a copy of the LLaVA-OneVision fixture checkpoint under `d` with the image

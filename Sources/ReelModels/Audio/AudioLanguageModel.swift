@@ -104,10 +104,7 @@ public final class AudioLanguageModel {
         // hold now, not after minutes of encoding (a 2-hour file is 240 windows).
         let planned = ids.count - runs.reduce(0) { $0 + $1.count }
             + clips.reduce(0) { $0 + $1.reduce(0) { $0 + Self.tokenCount(validFrames: $1.validFrames) } }
-        let cached = text.decoder.nextPosition, capacity = text.decoder.cache.capacity
-        guard planned <= capacity - cached else {
-            throw RuntimeError.contextExceeded(used: cached, requested: planned, capacity: capacity)
-        }
+        try text.decoder.cache.reserve(planned)
         var features: [[Float]] = []
         for (k, clip) in clips.enumerated() {
             guard !clip.isEmpty else { throw AudioError.emptyClip(index: k) }

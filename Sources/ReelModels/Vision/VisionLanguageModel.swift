@@ -55,6 +55,9 @@ public final class VisionLanguageModel {
             }
         }
         let expanded = try llava.expandPlaceholders(ids, videoTokens: videoTokens, imageTokens: imageTokens)
+        // The expanded length is known before anything is encoded: refuse a prompt the context cannot hold now, not
+        // after encoding every frame.
+        try text.decoder.cache.reserve(expanded.count)
         var videos: [Tensor] = [], images: [Tensor] = []
         let start = ProgressBar.now()
         var count = 0
