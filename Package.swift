@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "ReelRuntime", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelTokenizer", "CBLAS", "CKernels"]),
         .target(name: "ReelModels", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelRuntime", "ReelMedia"]),
         .target(name: "ReelMedia", dependencies: ["ReelCore", "CBLAS"]),
-        .target(name: "ReelConvert", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelSafetensors", "ReelTokenizer", "ReelModels"]),
+        .target(name: "ReelConvert", dependencies: ["ReelCore", "ReelQuant", "ReelFormat", "ReelSafetensors", "ReelTokenizer", "ReelModels", "ReelMedia"]),
         .executableTarget(name: "reel", dependencies: [
             "ReelCore", "ReelQuant", "ReelFormat", "ReelSafetensors", "ReelTokenizer", "ReelRuntime", "ReelModels", "ReelConvert",
             "ReelMedia",

@@ -1,5 +1,6 @@
 import ReelCore
 import ReelFormat
+import ReelMedia
 import ReelModels
 import ReelQuant
 import ReelSafetensors
@@ -119,6 +120,7 @@ public enum Converter {
             provenanceFiles.append((name, p))
         }
         if !pre.isEmpty { meta["preprocessors"] = .object(pre) }
+        let processorWarnings = processorProblems(pre, spec: spec, directory: directory)
         for f in checkpoint.files { provenanceFiles.append((String(f.path.split(separator: "/").last ?? ""), f.path)) }
         if let idx = checkpoint.indexPath { provenanceFiles.append(("model.safetensors.index.json", idx)) }
         meta["provenance"] = .object(try provenance(directory: directory, files: provenanceFiles, policy: policy, plan: plan))
@@ -127,9 +129,9 @@ public enum Converter {
         let reader = SafetensorsSource(checkpoint: checkpoint)
         var warnings = policy.unmatchedOverrideWarnings(plan.map(\.spec.name))
         warnings.forEach(log)
-        if let templateWarning {
-            warnings.append(templateWarning)
-            log(templateWarning)
+        for w in [templateWarning].compactMap({ $0 }) + processorWarnings {
+            warnings.append(w)
+            log(w)
         }
         let nonFinite = try writeModel(to: options.output, force: options.force, metadata: meta, blobs: blobs, plan: plan,
                                        source: reader, label: "convert", quiet: options.quiet)
@@ -287,6 +289,27 @@ struct SafetensorsSource: TensorSource {
 /// cannot load (a bad pre-tokenizer regex, merges, model type) stops the conversion naming the file, instead of
 /// surfacing at the first run. A chat template Reel cannot parse is a warning (returned): the file still works with
 /// `--raw` and `--input-ids`, and the template may use a Jinja feature Reel lacks rather than be broken.
+/// Warnings for processor configs the runtime's media paths would refuse, read as they read them: a model with an
+/// audio tower takes `preprocessor_config.json` as Whisper feature settings; one with a vision tower alone (LLaVA)
+/// takes `video_preprocessor_config.json` and `preprocessor_config.json` as image processors. (Reel AV's frame
+/// settings are checked when the model loads.) Only the media paths need them, so this warns instead of failing.
+func processorProblems(_ pre: JSONObject, spec: ModelSpec, directory: String) -> [String] {
+    let has = Set(spec.components.map(\.name))
+    var checks: [(String, (JSON) throws -> Void)] = []
+    if has.contains("audio") {
+        checks = [("preprocessor_config.json", { _ = try WhisperFeatureExtractor(json: $0) })]
+    } else if has.contains("vision") {
+        checks = ["video_preprocessor_config.json", "preprocessor_config.json"].map { ($0, { _ = try ImageProcessor(json: $0) }) }
+    }
+    return checks.compactMap { name, check in
+        guard let json = pre[name] else { return nil }
+        do { try check(json) } catch {
+            return "warning: \(joinPath(directory, name)): \(error); `reel run` with media will refuse this file"
+        }
+        return nil
+    }
+}
+
 func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws -> String? {
     let config = blobs.first { $0.name == "tokenizer_config.json" }
     if let tj = blobs.first(where: { $0.name == "tokenizer.json" }) {

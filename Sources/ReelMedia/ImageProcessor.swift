@@ -89,7 +89,10 @@ public struct ImageProcessorConfig: Sendable, Equatable {
             else { throw MediaError.badConfig(key: "crop_size", detail: "expected {height, width} of 1…\(Self.sides.upperBound) pixels, got \(c.serialized())") }
         }
         if doRescale, let r = json["rescale_factor"], !r.isNull {
-            guard let v = r.double, v > 0, v.isFinite else { throw MediaError.badConfig(key: "rescale_factor", detail: "expected a positive number") }
+            // Used in f32, as are its reciprocal and mean/std over it: both must be normal f32 numbers (1e-300 is 0 in f32).
+            guard let v = r.double, v > 0, Float(v).isNormal, Float(1 / v).isNormal else {
+                throw MediaError.badConfig(key: "rescale_factor", detail: "expected a positive number f32 holds, as does its reciprocal (about 1e-38…1e38), got \(r.serialized())")
+            }
             rescaleFactor = v
         }
         if doNormalize {

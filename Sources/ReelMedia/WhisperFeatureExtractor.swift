@@ -65,9 +65,9 @@ public struct WhisperFeatureExtractor: Sendable {
     ///   - chunkLength: seconds per window (`chunk_length`; 30 for Whisper and Qwen2-Audio, 2 for Reel AV).
     ///   - method: FFT (default, faster) or GEMM.
     public init(melBins: Int = 80, chunkLength: Int = 30, method: SpectrumMethod = .fft) throws {
-        guard melBins > 0, melBins <= 512 else { throw MediaError.badArgument(detail: "melBins must be in 1...512, got \(melBins)") }
-        guard chunkLength > 0, chunkLength <= 3600 else {
-            throw MediaError.badArgument(detail: "chunkLength must be in 1...3600 seconds, got \(chunkLength)")
+        guard Self.melBinRange.contains(melBins) else { throw MediaError.badArgument(detail: "melBins must be in \(Self.melBinRange), got \(melBins)") }
+        guard Self.chunkSeconds.contains(chunkLength) else {
+            throw MediaError.badArgument(detail: "chunkLength must be in \(Self.chunkSeconds) seconds, got \(chunkLength)")
         }
         self.melBins = melBins
         self.chunkLength = chunkLength
@@ -85,6 +85,9 @@ public struct WhisperFeatureExtractor: Sendable {
         self.fft = try FFT(n: Self.nFFT)
     }
 
+    /// Mel bins (`feature_size`) and window seconds (`chunk_length`) Reel accepts.
+    public static let melBinRange = 1...512, chunkSeconds = 1...3600
+
     /// Reads a `preprocessor_config.json` object (`feature_size`, `chunk_length`, and when present `n_samples` /
     /// `nb_max_frames`, which must agree with it; the other keys must have Whisper's values).
     public init(json: JSON, method: SpectrumMethod = .fft) throws {
@@ -96,12 +99,16 @@ public struct WhisperFeatureExtractor: Sendable {
         }
         var bins = 80                                    // feature_size (class default 80)
         if let v = json["feature_size"], !v.isNull {
-            guard let n = v.int else { throw MediaError.badConfig(key: "feature_size", detail: "expected an integer") }
+            guard let n = v.int, Self.melBinRange.contains(n) else {
+                throw MediaError.badConfig(key: "feature_size", detail: "expected an integer in \(Self.melBinRange), got \(v.serialized())")
+            }
             bins = n
         }
         var chunk = 30                                   // chunk_length (class default 30)
         if let v = json["chunk_length"], !v.isNull {
-            guard let n = v.int, n > 0 else { throw MediaError.badConfig(key: "chunk_length", detail: "expected a positive integer, got \(v.serialized())") }
+            guard let n = v.int, Self.chunkSeconds.contains(n) else {
+                throw MediaError.badConfig(key: "chunk_length", detail: "expected whole seconds in \(Self.chunkSeconds), got \(v.serialized())")
+            }
             chunk = n
         }
         for (key, value) in [("n_samples", chunk * Self.sampleRate), ("nb_max_frames", chunk * Self.sampleRate / Self.hop)] {

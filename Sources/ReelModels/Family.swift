@@ -1,4 +1,5 @@
 import ReelCore
+import ReelRuntime
 
 /// What a tensor is for; the quantisation policy keys on it (docs/quantization.md).
 public enum TensorRole: String, Sendable {
@@ -167,6 +168,22 @@ public struct ConfigReader {
         return x
     }
 
+    /// A normalisation epsilon (`rms_norm_eps`, `layer_norm_eps`): a number `ConfigLimits.epsilonProblem` accepts.
+    public func epsilon(_ key: String, default d: Double? = nil) throws -> Double {
+        let x = try double(key, default: d)
+        if let m = ConfigLimits.epsilonProblem(x) { throw ModelsError.badValue(source: source, key: path + key, message: m) }
+        return x
+    }
+
+    /// An activation's Hugging Face name (`hidden_act`, `projector_hidden_act`) that Reel implements.
+    public func activation(_ key: String, default d: String? = nil) throws -> String {
+        let name = try string(key, default: d)
+        do { _ = try Activation(hfName: name) } catch {
+            throw ModelsError.badValue(source: source, key: path + key, message: "\(error)")
+        }
+        return name
+    }
+
     public func bool(_ key: String, default d: Bool) throws -> Bool {
         guard let v = present(key) else { return d }
         guard let b = v.bool else { throw ModelsError.badValue(source: source, key: path + key, message: "expected true or false, found \(v.serialized())") }
@@ -179,6 +196,15 @@ public struct ConfigReader {
             throw ModelsError.missingKey(source: source, key: path + key)
         }
         guard let s = v.string else { throw ModelsError.badValue(source: source, key: path + key, message: "expected a string, found \(v.serialized())") }
+        return s
+    }
+
+    /// A string that must be one of `allowed`.
+    public func string(_ key: String, default d: String? = nil, oneOf allowed: [String]) throws -> String {
+        let s = try string(key, default: d)
+        guard allowed.contains(s) else {
+            throw ModelsError.badValue(source: source, key: path + key, message: "\(s) is not supported (expected \(allowed.joined(separator: " or ")))")
+        }
         return s
     }
 
@@ -231,5 +257,12 @@ public enum ConfigLimits {
     public static func excess(_ key: String, _ value: Int) -> String? {
         guard let m = maximum(key), value > m else { return nil }
         return "\(value) is more than \(m), the most Reel accepts"
+    }
+
+    /// Why a normalisation epsilon is refused, or nil: it must be finite, ≥ 0 and within f32's range (the norms add
+    /// it in f32; a negative one makes a square root of a negative variance).
+    public static func epsilonProblem(_ eps: Double) -> String? {
+        eps.isFinite && eps >= 0 && eps <= Double(Float.greatestFiniteMagnitude)
+            ? nil : "\(eps) is not a usable epsilon (a finite number ≥ 0 that f32 holds)"
     }
 }

@@ -62,7 +62,7 @@ public enum DecoderFamily: String, Sendable, CaseIterable {
             ("vocab_size", .int(Int64(vocab))), ("hidden_size", .int(Int64(hidden))),
             ("intermediate_size", .int(Int64(inter))), ("num_hidden_layers", .int(Int64(layers))),
             ("num_attention_heads", .int(Int64(heads))), ("num_key_value_heads", .int(Int64(kvHeads))),
-            ("head_dim", .int(Int64(headDim))), ("rms_norm_eps", .double(try r.double("rms_norm_eps", default: d.rmsEps))),
+            ("head_dim", .int(Int64(headDim))), ("rms_norm_eps", .double(try r.epsilon("rms_norm_eps", default: d.rmsEps))),
             ("max_position_embeddings", .int(Int64(maxPos))), ("tie_word_embeddings", .bool(tied)),
             ("qkv_bias", .bool(qkvBias)), ("o_bias", .bool(oBias)), ("mlp_bias", .bool(mlpBias)),
             ("qk_norm", .bool(self == .qwen3)), ("hidden_act", .string(act)), ("rope", .object(rope)),

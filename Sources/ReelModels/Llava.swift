@@ -31,10 +31,10 @@ public enum LlavaFamily: String, Sendable, CaseIterable {
         let bias = try r.bool("multimodal_projector_bias", default: true)
         var projector = JSONObject([
             ("family", .string("llava_projector")),
-            ("projector_hidden_act", .string(try r.string("projector_hidden_act", default: "gelu"))),
+            ("projector_hidden_act", .string(try r.activation("projector_hidden_act", default: "gelu"))),
             ("multimodal_projector_bias", .bool(bias)),
             ("vision_feature_layer", .array(featureLayers.map { .int(Int64($0)) })),
-            ("vision_feature_select_strategy", .string(try r.string("vision_feature_select_strategy", default: self == .onevision ? "full" : "default"))),
+            ("vision_feature_select_strategy", .string(try r.string("vision_feature_select_strategy", default: self == .onevision ? "full" : "default", oneOf: ["default", "full"]))),
             ("image_token_index", .int(Int64(try r.int("image_token_index", default: self == .onevision ? 151646 : 32001)))),
             ("video_token_index", .int(Int64(try r.int("video_token_index", default: self == .onevision ? 151647 : 32000)))),
         ])

@@ -54,10 +54,10 @@ public enum ReelAVFamily {
         let bias = try r.bool("multimodal_projector_bias", default: true)
         let projector = JSONObject([
             ("family", .string("reel_av_projector")),
-            ("projector_hidden_act", .string(try r.string("projector_hidden_act", default: "gelu"))),
+            ("projector_hidden_act", .string(try r.activation("projector_hidden_act", default: "gelu"))),
             ("multimodal_projector_bias", .bool(bias)),
             ("vision_feature_layer", .int(Int64(try r.int("vision_feature_layer", default: -1)))),
-            ("vision_feature_select_strategy", .string(try r.string("vision_feature_select_strategy", default: "full"))),
+            ("vision_feature_select_strategy", .string(try r.string("vision_feature_select_strategy", default: "full", oneOf: ["full"]))),
             ("vision_pooling", .string(pooling)),
             ("video_token_index", .int(Int64(videoToken))),
             ("frame_token_index", .int(Int64(frameToken))),

@@ -31,8 +31,8 @@ public enum VisionFamily: String, Sendable, CaseIterable {
             ("hidden_size", .int(Int64(hidden))), ("intermediate_size", .int(Int64(inter))),
             ("num_hidden_layers", .int(Int64(layers))), ("num_attention_heads", .int(Int64(heads))),
             ("num_channels", .int(Int64(channels))), ("image_size", .int(Int64(image))), ("patch_size", .int(Int64(patch))),
-            ("hidden_act", .string(try r.string("hidden_act", default: isClip ? "quick_gelu" : "gelu_pytorch_tanh"))),
-            ("layer_norm_eps", .double(try r.double("layer_norm_eps", default: isClip ? 1e-5 : 1e-6))),
+            ("hidden_act", .string(try r.activation("hidden_act", default: isClip ? "quick_gelu" : "gelu_pytorch_tanh"))),
+            ("layer_norm_eps", .double(try r.epsilon("layer_norm_eps", default: isClip ? 1e-5 : 1e-6))),
             ("class_token", .bool(isClip)), ("pre_layernorm", .bool(isClip)), ("vision_use_head", .bool(useHead)),
         ])
         let p = "vision."

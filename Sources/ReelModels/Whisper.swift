@@ -16,11 +16,15 @@ public enum WhisperEncoderFamily {
         guard d % heads == 0 else {
             throw ModelsError.badValue(source: r.source, key: r.path + "encoder_attention_heads", message: "\(heads) does not divide d_model \(d)")
         }
+        let act = try r.string("activation_function", default: "gelu")
+        guard act == "gelu" else {
+            throw ModelsError.badValue(source: r.source, key: r.path + "activation_function", message: "only gelu (the erf form) is supported, found \(act)")
+        }
         let config = JSONObject([
             ("family", .string(name)), ("d_model", .int(Int64(d))), ("encoder_layers", .int(Int64(layers))),
             ("encoder_attention_heads", .int(Int64(heads))), ("encoder_ffn_dim", .int(Int64(ffn))),
             ("num_mel_bins", .int(Int64(mels))), ("max_source_positions", .int(Int64(positions))),
-            ("activation_function", .string(try r.string("activation_function", default: "gelu"))),
+            ("activation_function", .string(act)),
             ("scale_embedding", .bool(try r.bool("scale_embedding", default: false))),
             ("layer_norm_eps", .double(1e-5)),
         ])

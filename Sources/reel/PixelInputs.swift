@@ -92,10 +92,11 @@ struct VideoInputs {
          plan: (Int) throws -> Void = { _ in }) throws {
         let sampling: FrameSampling = fps.map { .fps($0, max: count ?? 32) } ?? .frames(count ?? 8)
         let pre = file.metadata["preprocessors"]
-        guard let config = pre?["video_preprocessor_config.json"] ?? pre?["preprocessor_config.json"] else {
+        let name = pre?["video_preprocessor_config.json"] != nil ? "video_preprocessor_config.json" : "preprocessor_config.json"
+        guard let config = pre?[name] else {
             throw CLIError("\(file.path) carries no video_preprocessor_config.json or preprocessor_config.json: reconvert from a checkpoint directory that has the processor configs")
         }
-        let processor = try ImageProcessor(json: config)
+        let processor = try inFile(file.path, name + ": ") { try ImageProcessor(json: config) }
         guard let side = file.component("vision")?.config["image_size"]?.int else {
             throw CLIError("\(file.path) (\(file.architecture)) has no vision tower")
         }
@@ -146,7 +147,7 @@ struct ImageInputs {
         guard let config = file.metadata["preprocessors"]?["preprocessor_config.json"] else {
             throw CLIError("\(file.path) carries no preprocessor_config.json: reconvert from a checkpoint directory that has it")
         }
-        let processor = try ImageProcessor(json: config)
+        let processor = try inFile(file.path, "preprocessor_config.json: ") { try ImageProcessor(json: config) }
         let side = model.vision.config.imageSize
         func process(_ f: RGBFrame) throws -> [Float] {
             let p = try processor.process(f)

@@ -235,7 +235,8 @@ extension Run {
         let t0 = ProgressBar.now()
         let samples = try AudioReader.read(path)
         let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
-        let fx = try pre.map { try WhisperFeatureExtractor(json: $0) } ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
+        let fx = try pre.map { p in try inFile(model, "preprocessor_config.json: ") { try WhisperFeatureExtractor(json: p) } }
+            ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
         let used = firstWindow ? [fx.features(samples)] : fx.windows(samples)   // features(): the first window
         let windows = used.map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
         if samples.count > fx.chunkSamples {
@@ -244,7 +245,13 @@ extension Run {
                 : "note: the audio is \(fixed(Double(samples.count) / 16000, 1)) s: encoded in \(windows.count) windows of \(fx.chunkLength) s, their tokens in order (--first-window keeps only the first, as transformers' Qwen2AudioProcessor does)")
         }
         let t1 = ProgressBar.now()
-        let input = try m.prompt(text: prompt!, system: system, audio: windows)
+        let input: PromptInput
+        do {
+            input = try m.prompt(text: prompt!, system: system, audio: windows)
+        } catch let e as AudioError {
+            if case .noAudioTokens = e { throw CLIError("\(path): \(e)") }  // the file is too short: name it
+            throw e
+        }
         let t2 = ProgressBar.now()
         if !json {
             printErr("audio: \(fixed(Double(samples.count) / 16000, 1)) s in \(windows.count) window(s) · decoded + log-mel \(fixed(t1 - t0, 2)) s · encoded \(fixed(t2 - t1, 2)) s")

@@ -46,4 +46,55 @@ final class ConfigBoundsTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("spatial_pool_stride"), "\(e)")
         }
     }
+
+    /// A normalisation epsilon that is negative, not finite or beyond f32 is refused, at convert (ConfigReader) and
+    /// in a .reel's component config; 0 and the usual values pass.
+    func testEpsilonsMustBeUsable() throws {
+        for bad in [-1e-6, Double.nan, Double.infinity, 1e300] {
+            XCTAssertNotNil(ConfigLimits.epsilonProblem(bad), "\(bad)")
+            let r = ConfigReader(["rms_norm_eps": .double(bad)], source: "c/config.json", path: "text_config.")
+            XCTAssertThrowsError(try r.epsilon("rms_norm_eps")) { e in
+                XCTAssertTrue("\(e)".hasPrefix("c/config.json") && "\(e)".contains("text_config.rms_norm_eps"), "\(e)")
+            }
+        }
+        for good in [0, 1e-6, 1e-5, 1e-12] { XCTAssertNil(ConfigLimits.epsilonProblem(good), "\(good)") }
+        let vision: JSON = ["family": "siglip_vision", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                            "num_attention_heads": 4, "num_channels": 3, "image_size": 28, "patch_size": 14,
+                            "hidden_act": "gelu_pytorch_tanh", "layer_norm_eps": -1e-6]
+        XCTAssertThrowsError(try VisionTowerConfig(json: vision)) { e in XCTAssertTrue("\(e)".contains("layer_norm_eps"), "\(e)") }
+        let whisper: JSON = ["d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 4, "encoder_ffn_dim": 64,
+                             "num_mel_bins": 16, "max_source_positions": 50, "layer_norm_eps": .double(-.infinity)]
+        XCTAssertThrowsError(try WhisperEncoderConfig(json: whisper)) { e in XCTAssertTrue("\(e)".contains("layer_norm_eps"), "\(e)") }
+    }
+
+    /// Activations and the feature-select strategy are checked when the checkpoint is read, so convert refuses what
+    /// `reel run` could not load.
+    func testActivationsAndSelectStrategyAreCheckedAtConvert() throws {
+        let r = ConfigReader(["projector_hidden_act": "bogus", "hidden_act": "silu", "vision_feature_select_strategy": "cls"],
+                             source: "c/config.json", path: "")
+        XCTAssertThrowsError(try r.activation("projector_hidden_act")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("c/config.json") && "\(e)".contains("projector_hidden_act") && "\(e)".contains("bogus"), "\(e)")
+        }
+        XCTAssertEqual(try r.activation("hidden_act"), "silu")
+        XCTAssertEqual(try r.activation("absent", default: "gelu"), "gelu")
+        XCTAssertThrowsError(try r.string("vision_feature_select_strategy", oneOf: ["default", "full"])) { e in
+            XCTAssertTrue("\(e)".contains("cls is not supported (expected default or full)"), "\(e)")
+        }
+    }
+
+    /// Processor numbers used in f32 or multiplied into sample counts are bounded: a rescale factor f32 rounds to 0
+    /// made every pixel NaN; a chunk_length of 2^62 seconds overflowed.
+    func testProcessorScalarsAreBounded() throws {
+        for bad: JSON in [.double(1e-300), .double(1e300), .double(-1), 0] {
+            XCTAssertThrowsError(try ImageProcessorConfig(json: ["size": 28, "rescale_factor": bad, "do_normalize": false])) { e in
+                XCTAssertEqual((e as? MediaError).map { if case .badConfig(let k, _) = $0 { return k } else { return "" } }, "rescale_factor", "\(e)")
+            }
+        }
+        XCTAssertNoThrow(try ImageProcessorConfig(json: ["size": 28, "rescale_factor": .double(1.0 / 255), "do_normalize": false]))
+        for (key, bad) in [("chunk_length", JSON.int(1 << 62)), ("chunk_length", 0), ("feature_size", 100_000)] {
+            XCTAssertThrowsError(try WhisperFeatureExtractor(json: [key: bad])) { e in
+                XCTAssertEqual((e as? MediaError).map { if case .badConfig(let k, _) = $0 { return k } else { return "" } }, key, "\(e)")
+            }
+        }
+    }
 }

@@ -49,15 +49,17 @@ public final class AudioLanguageModel {
             throw AudioError.notAnAudioModel(path: path, architecture: file.architecture, expected: Qwen2AudioFamily.name)
         }
         self.text = text
-        tower = try Qwen2AudioTower(weights: file, audioConfig: .object(audio.config), hidden: text.decoder.config.hiddenSize,
-                                    pool: text.decoder.pool)
-        guard let token = proj.config["audio_token_index"]?.int else {
-            throw AudioError.config(key: "components.projector.audio_token_index", message: "missing or not an integer")
-        }
-        guard token >= 0, token < text.decoder.config.vocabSize else {
-            throw AudioError.config(key: "audio_token_index", message: "\(token) is outside the vocabulary [0, \(text.decoder.config.vocabSize))")
-        }
-        audioTokenId = token
+        do {  // errors name the file (`naming`), as TextModel's do
+            tower = try Qwen2AudioTower(weights: file, audioConfig: .object(audio.config), hidden: text.decoder.config.hiddenSize,
+                                        pool: text.decoder.pool)
+            guard let token = proj.config["audio_token_index"]?.int else {
+                throw AudioError.config(key: "components.projector.audio_token_index", message: "missing or not an integer")
+            }
+            guard token >= 0, token < text.decoder.config.vocabSize else {
+                throw AudioError.config(key: "audio_token_index", message: "\(token) is outside the vocabulary [0, \(text.decoder.config.vocabSize))")
+            }
+            audioTokenId = token
+        } catch { throw naming(path, error) }
     }
 
     /// Audio tokens Qwen2-Audio gives `validFrames` valid mel frames: `((L − 1) // 2 + 1 − 2) // 2 + 1`

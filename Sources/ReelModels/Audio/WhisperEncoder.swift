@@ -75,7 +75,9 @@ public struct WhisperEncoderConfig: Sendable, Equatable {
         melBins = try int("num_mel_bins")
         maxSourcePositions = try int("max_source_positions")
         activation = json["activation_function"]?.string ?? "gelu"
-        layerNormEps = Float(json["layer_norm_eps"]?.double ?? 1e-5)
+        let eps = json["layer_norm_eps"]?.double ?? 1e-5
+        if let m = ConfigLimits.epsilonProblem(eps) { throw AudioError.config(key: "layer_norm_eps", message: m) }
+        layerNormEps = Float(eps)
         guard dModel % heads == 0 else {
             throw AudioError.config(key: "encoder_attention_heads", message: "\(heads) does not divide d_model \(dModel)")
         }

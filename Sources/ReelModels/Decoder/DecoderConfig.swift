@@ -103,6 +103,7 @@ public struct DecoderConfig: Equatable, Sendable {
         numKeyValueHeads = try positive("num_key_value_heads")
         headDim = try positive("head_dim")
         rmsNormEps = try double("rms_norm_eps")
+        if let m = ConfigLimits.epsilonProblem(rmsNormEps) { throw DecoderError.config(key: "rms_norm_eps", message: m) }
         maxPositionEmbeddings = try positive("max_position_embeddings")
         tieWordEmbeddings = try bool("tie_word_embeddings")
         qkvBias = try bool("qkv_bias", default: false)

@@ -101,12 +101,15 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Runs `body`; an error from it comes back naming the model file (and what was being read), unless it already does.
-func inFile<T>(_ path: String, _ what: String = "", _ body: () throws -> T) throws -> T {
-    do { return try body() } catch {
-        let d = "\(error)"
-        if d.hasPrefix(path) { throw error }
-        throw GenerationError.inModel(path: path, detail: what + d)
-    }
+public func inFile<T>(_ path: String, _ what: String = "", _ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw naming(path, error, what) }
+}
+
+/// `error` as `GenerationError.inModel`, naming the model file (and what was being read), unless its message
+/// already starts with the path.
+public func naming(_ path: String, _ error: Error, _ what: String = "") -> Error {
+    let d = "\(error)"
+    return d.hasPrefix(path) ? error : GenerationError.inModel(path: path, detail: what + d)
 }
 
 extension Decoder {

@@ -47,6 +47,11 @@ struct ComponentConfigReader {
         guard let d = try value(key).double else { throw VisionError.config(key: "\(component).\(key)", message: "expected a number") }
         return d
     }
+    func epsilon(_ key: String) throws -> Double {
+        let d = try double(key)
+        if let m = ConfigLimits.epsilonProblem(d) { throw VisionError.config(key: "\(component).\(key)", message: m) }
+        return d
+    }
     func bool(_ key: String, default d: Bool) throws -> Bool {
         guard let v = json[key], !v.isNull else { return d }
         guard let b = v.bool else { throw VisionError.config(key: "\(component).\(key)", message: "expected true or false") }
@@ -101,7 +106,7 @@ public struct VisionTowerConfig: Equatable, Sendable {
         imageSize = try r.positive("image_size")
         patchSize = try r.positive("patch_size")
         hiddenAct = try r.activation("hidden_act")
-        layerNormEps = try r.double("layer_norm_eps")
+        layerNormEps = try r.epsilon("layer_norm_eps")
         classToken = try r.bool("class_token", default: false)
         preLayernorm = try r.bool("pre_layernorm", default: false)
         visionUseHead = try r.bool("vision_use_head", default: false)

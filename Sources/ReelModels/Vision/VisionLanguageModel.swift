@@ -35,8 +35,9 @@ public final class VisionLanguageModel {
     ///   - options: the decoder's context length, KV cache storage and threads.
     ///   - maxImages: frames or tiles encoded per batch.
     public init(path: String, options: DecoderOptions = DecoderOptions(), maxImages: Int = 2) throws {
-        text = try TextModel(path: path, options: options)
-        llava = try LlavaModel(file: text.file, decoder: text.decoder, maxImages: maxImages)
+        let text = try TextModel(path: path, options: options)
+        self.text = text
+        llava = try inFile(path) { try LlavaModel(file: text.file, decoder: text.decoder, maxImages: maxImages) }
     }
 
     /// The decoder's input for a conversation with media, in the order their placeholders appear (videos in video
