@@ -33,6 +33,9 @@ REAL_NAMES = ["gpt2", "llama2", "llama2-legacy-merges", "phi3-mini", "whisper-ti
 
 # The regexes exactly as the real families' tokenizer.json files spell them.
 QWEN2_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+# A split pattern that looks before the position it matches at (\A: only at the start of the piece). Reel must search
+# such a pattern over the whole piece, not match by match from where the last match ended (ReelTokenizer's SplitRegex).
+ANCHORED_REGEX = r"\A\s+|" + QWEN2_REGEX
 LLAMA3_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 # Training text: small, multilingual, with code and numbers. Arabic and most emoji are left out on purpose
@@ -159,6 +162,10 @@ def make_qwen2():
     tok = byte_level_tokenizer(QWEN2_REGEX, normalizer=normalizers.NFC())
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     return tok, None
+
+
+def make_anchored():
+    return byte_level_tokenizer(ANCHORED_REGEX, normalizer=normalizers.NFC()), None
 
 
 def make_llama3():
@@ -290,6 +297,7 @@ def main():
     families = {
         "qwen2": make_qwen2(),
         "llama3": make_llama3(),
+        "anchored": make_anchored(),
         "gpt2": make_gpt2(),
         "roberta": make_roberta(),
         "llama2": make_llama2(sp_vocab, sp_merges),

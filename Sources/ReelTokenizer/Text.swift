@@ -16,7 +16,7 @@ extension String {
 /// A split pattern: a literal string or a regular expression compiled from the file.
 enum Pattern {
     case literal(Scalars)
-    case regex(Regex<AnyRegexOutput>)
+    case regex(SplitRegex)
 
     /// Reads `{"String": …}` or `{"Regex": …}`.
     init(_ n: ConfigNode) throws {
@@ -57,10 +57,20 @@ enum Pattern {
                 while idx < target { view.formIndex(after: &idx); off += 1 }
                 return off
             }
-            for m in text.matches(of: re) {
-                let a = offset(of: m.range.lowerBound)
-                let b = offset(of: m.range.upperBound)
-                add(a..<b)
+            if re.searchable {
+                // One match at a time, each searched from where the last ended (as `matches(of:)` does, after an
+                // empty match from one scalar on), so nothing holds more than one match.
+                var from = text.startIndex
+                while let m = try? re.regex.firstMatch(in: text[from...]) {
+                    add(offset(of: m.range.lowerBound)..<offset(of: m.range.upperBound))
+                    if !m.range.isEmpty {
+                        from = m.range.upperBound
+                    } else if m.range.upperBound < text.endIndex {
+                        from = view.index(after: m.range.upperBound)
+                    } else { break }
+                }
+            } else {
+                for m in text.matches(of: re.regex) { add(offset(of: m.range.lowerBound)..<offset(of: m.range.upperBound)) }
             }
         }
         if prev != s.count { out.append((prev..<s.count, false)) }
@@ -86,11 +96,30 @@ enum Pattern {
     }
 }
 
+/// A split pattern compiled with Swift's `Regex`, and whether it can be searched match by match.
+struct SplitRegex {
+    let regex: Regex<AnyRegexOutput>
+    /// True when a search of the text from any position finds what a search of the whole text finds there: the
+    /// pattern looks at nothing before the position (no lookbehind, no `^`, `\A`, `\G`, word or grapheme
+    /// boundaries). Then `findMatches` takes one match at a time; else it collects them all with `matches(of:)`,
+    /// which holds ~300 bytes per match (3 GB for a 37 MB line of words). Every pattern of the tokenizers Reel is
+    /// tested on is searchable; an unsure reading of the pattern answers false (the exact, slower path).
+    let searchable: Bool
+
+    init(_ regex: Regex<AnyRegexOutput>, pattern: String) {
+        self.regex = regex
+        let scalars = Array(pattern.unicodeScalars)
+        var ok = !["(?<=", "(?<!", "\\b", "\\B", "\\A", "\\G", "\\K", "\\y", "\\Y"].contains { pattern.contains($0) }
+        for (i, c) in scalars.enumerated() where c == "^" && (i == 0 || scalars[i - 1] != "[") { ok = false }
+        searchable = ok
+    }
+}
+
 /// Compiles a pattern from the file with Swift's `Regex`, matching on Unicode scalars (as Oniguruma does),
 /// not on grapheme clusters.
-func compileRegex(_ pattern: String, file: String, key: String) throws -> Regex<AnyRegexOutput> {
+func compileRegex(_ pattern: String, file: String, key: String) throws -> SplitRegex {
     do {
-        return try Regex(pattern).matchingSemantics(.unicodeScalar)
+        return SplitRegex(try Regex(pattern).matchingSemantics(.unicodeScalar), pattern: pattern)
     } catch {
         throw TokenizerError.badRegex(file: file, key: key, pattern: pattern, message: "\(error)")
     }

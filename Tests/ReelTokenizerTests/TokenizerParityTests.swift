@@ -6,7 +6,7 @@ import XCTest
 /// Parity with the HF `tokenizers` library: ids, decode and streaming decode on every recorded string.
 final class TokenizerParityTests: XCTestCase {
     /// Trained fixtures: one per family configuration (see tools/make_tokenizer_fixtures.py).
-    static let families = ["qwen2", "llama3", "gpt2", "roberta", "llama2", "metaspace_first", "metaspace_always"]
+    static let families = ["qwen2", "llama3", "anchored", "gpt2", "roberta", "llama2", "metaspace_first", "metaspace_always"]
 
     func testTrainedFixtures() throws {
         var failures: [String] = []
