@@ -285,10 +285,6 @@ struct SafetensorsSource: TensorSource {
     func nonFinite(_ name: String) throws -> NonFiniteCount { try checkpoint.nonFiniteCount(name) }
 }
 
-/// Builds the tokenizer and parses the chat template the file will carry, as `reel run` will. A tokenizer.json Reel
-/// cannot load (a bad pre-tokenizer regex, merges, model type) stops the conversion naming the file, instead of
-/// surfacing at the first run. A chat template Reel cannot parse is a warning (returned): the file still works with
-/// `--raw` and `--input-ids`, and the template may use a Jinja feature Reel lacks rather than be broken.
 /// Warnings for processor configs the runtime's media paths would refuse, read as they read them: a model with an
 /// audio tower takes `preprocessor_config.json` as Whisper feature settings; one with a vision tower alone (LLaVA)
 /// takes `video_preprocessor_config.json` and `preprocessor_config.json` as image processors. (Reel AV's frame
@@ -310,6 +306,10 @@ func processorProblems(_ pre: JSONObject, spec: ModelSpec, directory: String) ->
     }
 }
 
+/// Builds the tokenizer and parses the chat template the file will carry, as `reel run` will. A tokenizer.json Reel
+/// cannot load (a bad pre-tokenizer regex, merges, model type) stops the conversion naming the file, instead of
+/// surfacing at the first run. A chat template Reel cannot parse is a warning (returned): the file still works with
+/// `--raw` and `--input-ids`, and the template may use a Jinja feature Reel lacks rather than be broken.
 func checkTokenizerAndTemplate(directory: String, blobs: [BlobPlan]) throws -> String? {
     let config = blobs.first { $0.name == "tokenizer_config.json" }
     if let tj = blobs.first(where: { $0.name == "tokenizer.json" }) {
