@@ -328,7 +328,9 @@ struct Chat: ParsableCommand {
         discussion: """
         Type a message and press Enter. Each turn renders the whole conversation with the model's chat template and \
         runs only the tokens that differ from what the cache already holds, so long conversations stay fast. \
-        Commands: /reset starts over, /exit (or end of input) quits.
+        Commands: /reset starts over, /exit (or end of input) quits. A message that would take the conversation past \
+        the context is not answered (an error says so; /reset starts over) and the chat goes on; the exit status is \
+        then 1.
 
         Example:
           reel chat qwen2-q4.reel --system "You are terse."
@@ -347,6 +349,7 @@ struct Chat: ParsableCommand {
         let m = try TextModel(path: model, options: load.decoderOptions)
         var messages: [JSON] = system.map { [["role": "system", "content": .string($0)]] } ?? []
         var cached: [Int] = []   // the tokens the KV cache holds, in order
+        var unanswered = 0       // turns that did not fit the context
         let interactive = isatty(0) != 0
         if interactive { printErr("reel chat — \(model). /reset starts over, /exit quits.") }
         while true {
@@ -366,9 +369,20 @@ struct Chat: ParsableCommand {
             var common = 0
             while common < min(cached.count, ids.count - 1) && cached[common] == ids[common] { common += 1 }
             m.decoder.rewind(to: common)
-            let result = try m.generate(prompt: Array(ids[common...]), options: sampling.options(for: m)) { piece in
-                fputs(piece, stdout)
-                fflush(stdout)
+            let result: GenerationResult
+            do {
+                result = try m.generate(prompt: Array(ids[common...]), options: sampling.options(for: m)) { piece in
+                    fputs(piece, stdout)
+                    fflush(stdout)
+                }
+            } catch RuntimeError.contextExceeded(_, _, let capacity) {
+                // The conversation no longer fits: this turn goes unanswered (the cache keeps the shared prefix) and
+                // the chat goes on, so /reset can start over; the exit status says a turn was skipped.
+                messages.removeLast()
+                cached = Array(cached.prefix(common))
+                unanswered += 1
+                printErr("error: the conversation with this message is \(ids.count) tokens, more than the context of \(capacity) positions: not answered. /reset starts over; --context N gives a longer context.")
+                continue
             }
             print("")
             if interactive { printErr(summaryLine(result)) }
@@ -376,5 +390,6 @@ struct Chat: ParsableCommand {
             cached = ids + result.tokens.dropLast()
             messages.append(["role": "assistant", "content": .string(result.text)])
         }
+        if unanswered > 0 { throw CLIError("\(unanswered) message(s) did not fit the context of \(m.decoder.cache.capacity) positions and went unanswered") }
     }
 }
