@@ -71,8 +71,13 @@ public enum Converter {
         guard config.object != nil else { throw ModelsError.badValue(source: configPath, key: "", message: "config.json must be a JSON object") }
         let generationPath = joinPath(directory, "generation_config.json")
         let generation: JSON? = fileExists(generationPath) ? try JSON.parse(readWholeFile(generationPath), source: generationPath) : nil
+        _ = try GenerationDefaults(generation, source: generationPath)  // sampling defaults `reel run` could not use
         let checkpoint = try SafetensorsCheckpoint(path: directory)
         let source = checkpoint.indexPath ?? checkpoint.files.first?.path ?? directory
+        // Every file convert may read: the weights, their index, and the directory's configs and support files.
+        let read = checkpoint.files.map(\.path) + [checkpoint.indexPath, configPath, generationPath].compactMap { $0 }
+            + (blobFiles + preprocessorFiles).map { joinPath(directory, $0) }
+        try refuseOutputOverInputs(options.output, inputs: read)
 
         // 1. The family's description of the model, and which checkpoint tensor feeds each Reel tensor.
         let spec = options.generic ? try genericSpec(checkpoint)

@@ -28,6 +28,7 @@ public struct QuantizeOptions: Sendable {
 public enum Quantizer {
     public static func quantize(input: String, options: QuantizeOptions, log: (String) -> Void = { _ in }) throws -> ConvertSummary {
         let start = ProgressBar.now()
+        try refuseOutputOverInputs(options.output, inputs: [input])
         let file = try ReelFile(path: input)
         let roles = try rolesByName(file)
         let policy = QuantPolicy(body: options.quant, overrides: options.overrides)

@@ -10,6 +10,8 @@ import Darwin
 public final class AtomicOutputFile {
     public let path: String
     public let temporaryPath: String
+    /// Where the file is renamed to: `path`, or the file a symbolic link at `path` names.
+    private let target: String
     private var fd: Int32
     private var buffer: [UInt8] = []
     private let bufferLimit = 1 << 20
@@ -25,17 +27,27 @@ public final class AtomicOutputFile {
     ///   - force: replace an existing destination; otherwise an existing file is an error.
     ///   - byteLimit: fail with ENOSPC after this many bytes (simulated full disk).
     public init(path: String, force: Bool, byteLimit: Int? = nil) throws {
+        guard !path.isEmpty else { throw IOError.open(path: "(an empty output path)", errno: ENOENT) }
         // lstat: a dangling symbolic link is something at `path` too, and only --force replaces it.
         if !force && pathEntryExists(path) { throw IOError.exists(path: path) }
         // Never rename over a directory, a device (/dev/full), a FIFO or a socket, even with --force.
         if isSpecialFile(path) { throw IOError.notARegularFile(path: path) }
         self.path = path
+        // A symbolic link to a file is written through: the file it names is replaced, the link stays (renaming
+        // onto the link itself would turn it into a regular file — /dev/stdout → /proc/self/fd/1 included).
+        var target = path
+        if let resolved = realpath(path, nil) {
+            var st = stat()
+            if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK { target = String(cString: resolved) }
+            free(resolved)
+        }
+        self.target = target
         let dir: String
         let name: String
-        if let slash = path.lastIndex(of: "/") {
-            dir = String(path[..<slash]).isEmpty ? "/" : String(path[..<slash])
-            name = String(path[path.index(after: slash)...])
-        } else { dir = "."; name = path }
+        if let slash = target.lastIndex(of: "/") {
+            dir = String(target[..<slash]).isEmpty ? "/" : String(target[..<slash])
+            name = String(target[target.index(after: slash)...])
+        } else { dir = "."; name = target }
         var template = Array("\(dir)/.\(name).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw IOError.open(path: dir, errno: errno) }
@@ -93,7 +105,7 @@ public final class AtomicOutputFile {
         #endif
         close(fd)
         fd = -1
-        guard rename(temporaryPath, path) == 0 else { throw IOError.rename(from: temporaryPath, to: path, errno: errno) }
+        guard rename(temporaryPath, target) == 0 else { throw IOError.rename(from: temporaryPath, to: target, errno: errno) }
         committed = true
         TemporaryFiles.unregister(temporaryPath)
     }
@@ -124,8 +136,8 @@ public final class AtomicOutputFile {
     }
 }
 
-/// The temporary files of the `AtomicOutputFile`s still open, so that SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`,
-/// a closed terminal) during a conversion removes them before the process dies, instead of leaving a hidden
+/// The temporary files of the `AtomicOutputFile`s still open, so that SIGINT, SIGTERM, SIGHUP or SIGXFSZ (Ctrl-C, `kill`,
+/// a closed terminal, a file-size limit) during a conversion removes them before the process dies, instead of leaving a hidden
 /// `.NAME.tmp-XXXXXX` beside the destination. The handler is installed with the first registration, only for
 /// signals whose disposition is the default (an ignored SIGINT, as under `nohup`, stays ignored); it unlinks the
 /// registered paths (`unlink` is async-signal-safe), restores the default disposition and re-raises the signal, so
@@ -145,7 +157,7 @@ public enum TemporaryFiles {
         return m
     }()
     nonisolated(unsafe) static var installed = false
-    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGXFSZ]
 
     static func register(_ path: String) {
         pthread_mutex_lock(lock)

@@ -118,6 +118,8 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
     case write(path: String, errno: Int32)
     case exists(path: String)
     case rename(from: String, to: String, errno: Int32)
+    /// An output path names one of the command's inputs.
+    case outputIsInput(output: String, input: String)
 
     /// The failure without the path, for an error that names the path itself (`ReelFormatError.cannotOpen`).
     public var reason: String {
@@ -138,6 +140,8 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
         case let .write(path, e): return "\(path): write failed: \(IOError.message(e))"
         case let .exists(path): return "\(path): already exists (use --force to overwrite)"
         case let .rename(from, to, e): return "cannot rename \(from) to \(to): \(IOError.message(e))"
+        case let .outputIsInput(output, input):
+            return "\(output) is the same file as the input \(input): write the output elsewhere (--force does not overwrite an input)"
         }
     }
 
@@ -167,6 +171,18 @@ public func pathEntryExists(_ path: String) -> Bool {
 public func isSpecialFile(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
+}
+
+/// True when `a` and `b` name the same existing file (one device and inode: through links and other spellings).
+public func sameFile(_ a: String, _ b: String) -> Bool {
+    var x = stat(), y = stat()
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
+}
+
+/// Throws `IOError.outputIsInput` when `output` is an existing file that is also one of `inputs` (an output is
+/// written to a temporary file and renamed over its destination, so the input would be gone, not read).
+public func refuseOutputOverInputs(_ output: String, inputs: [String]) throws {
+    if let input = inputs.first(where: { sameFile(output, $0) }) { throw IOError.outputIsInput(output: output, input: input) }
 }
 
 /// True when `path` names a directory.

@@ -90,6 +90,13 @@ struct MetadataValidator {
             tensors.append(t)
         }
         try checkOverlaps(blobs: blobs, tensors: tensors)
+        // §2: the data section ends where its last region ends (writers add no trailing padding). Checked here, as
+        // it is O(1): a header claiming gigabytes past the last region made `verify` read them all.
+        let end = (blobs.map { $0.offset + $0.length } + tensors.map { $0.offset + $0.length }).max() ?? 0
+        guard end == dataLength else {
+            throw ReelFormatError.badMetadata(path: path, key: "data_length",
+                                              reason: "the data section is \(dataLength) bytes but its last blob or tensor ends at \(end)")
+        }
         return ValidatedMetadata(formatVersion: Int(v), architecture: arch, components: components,
                                  blobs: blobs, tensors: tensors)
     }

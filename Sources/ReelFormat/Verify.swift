@@ -26,10 +26,15 @@ extension ReelFile {
 
         // Zero padding: after the metadata, and in the gaps of the data section.
         func checkZeros(from start: Int, to end: Int) throws {
-            guard end > start else { return }
-            let b = try file.slice(offset: start, length: end - start, what: "padding")
-            if let i = b.firstIndex(where: { $0 != 0 }) { throw ReelFormatError.nonZeroPadding(path: path, offset: start + i) }
-            done += end - start
+            var at = start
+            while at < end {  // in chunks, releasing pages, as `hash` does
+                let n = min(chunk, end - at)
+                let b = try file.slice(offset: at, length: n, what: "padding")
+                if let i = b.firstIndex(where: { $0 != 0 }) { throw ReelFormatError.nonZeroPadding(path: path, offset: at + i) }
+                file.advise(.dontNeed, offset: at, length: n)
+                at += n
+                done += n
+            }
         }
         // Hashes a region in chunks, releasing its pages as it goes so verifying a large file does not fill memory.
         func hash(offset: Int, length: Int, what: String) throws -> UInt64 {
@@ -58,6 +63,8 @@ extension ReelFile {
                 guard sum == b.xxh64 else {
                     throw ReelFormatError.blobChecksumMismatch(path: path, blob: b.name, expected: b.xxh64, actual: sum)
                 }
+                // A compressed blob must also decompress to its raw_length, as reading it will require.
+                if b.compression != .none { _ = try blob(b.name) }
             case let .tensor(t):
                 let sum = try hash(offset: t.offset, length: t.length, what: "tensor \"\(t.name)\"")
                 guard sum == t.xxh64 else {

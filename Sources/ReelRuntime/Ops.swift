@@ -55,10 +55,12 @@ public enum Ops {
         Kernels.softmax(x, count: count)
     }
 
-    /// Index of the largest element (the first on ties, as `torch.argmax`).
+    /// Index of the largest element (the first on ties, as `torch.argmax`; NaN is passed over, where torch would
+    /// pick it, so a NaN result means every element is NaN).
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
         var best = 0
-        for i in 1..<max(count, 1) where x[i] > x[best] { best = i }
+        while best + 1 < count && x[best].isNaN { best += 1 }  // NaN never wins while a number is left
+        for i in (best + 1)..<max(count, best + 1) where x[i] > x[best] { best = i }
         return best
     }
 }

@@ -57,6 +57,25 @@ public struct SamplerConfig: Sendable, Equatable {
     }
 
     public static let greedy = SamplerConfig(temperature: 0)
+
+    /// The sampling settings with a range (the CLI's flags and generation_config.json share it).
+    public enum Setting: String, Sendable, CaseIterable {
+        case temperature, topK = "top_k", topP = "top_p", minP = "min_p", repetitionPenalty = "repetition_penalty"
+    }
+
+    /// "must be …, got v" when `v` is outside `setting`'s range, else nil: temperature finite ≥ 0 (0: greedy), top-k
+    /// a whole number ≥ 0, top-p in (0, 1], min-p in [0, 1], repetition penalty finite > 0.
+    public static func rangeProblem(_ setting: Setting, _ v: Double) -> String? {
+        let (ok, range): (Bool, String)
+        switch setting {
+        case .temperature: (ok, range) = (v.isFinite && v >= 0, "a finite number ≥ 0")
+        case .topK: (ok, range) = (v >= 0 && v <= Double(Int32.max) && v == v.rounded(), "a whole number ≥ 0")
+        case .topP: (ok, range) = (v > 0 && v <= 1, "in (0, 1]")
+        case .minP: (ok, range) = (v >= 0 && v <= 1, "in [0, 1]")
+        case .repetitionPenalty: (ok, range) = (v.isFinite && v > 0, "a finite number > 0")
+        }
+        return ok ? nil : "must be \(range), got \(v)"
+    }
 }
 
 /// Picks the next token from logits, in transformers' order: repetition penalty → temperature → top-k → top-p →
@@ -95,12 +114,15 @@ public struct Sampler: Sendable {
         }
         if config.temperature <= 0 { return Ops.argmax(logits.baseAddress!, count: v) }
 
-        // temperature, then softmax
+        // temperature, then softmax. Non-finite logits have a limit, not a crash: NaN counts as −∞ (never drawn);
+        // if some are +∞ (a penalty of 1e-38 divides a positive logit into it), the draw is among those alone.
         var m = -Float.infinity
-        for i in 0..<v { m = max(m, logits[i]) }
+        for i in 0..<v where !logits[i].isNaN { m = max(m, logits[i]) }
+        guard m > -Float.infinity else { return Ops.argmax(logits.baseAddress!, count: v) }  // nothing drawable
         var sum: Float = 0
         for i in 0..<v {
-            let e = expf((logits[i] - m) / config.temperature)
+            let l = logits[i]
+            let e = l.isNaN ? 0 : m == .infinity ? (l == .infinity ? 1 : 0) : expf((l - m) / config.temperature)
             probs[i] = e
             sum += e
         }
@@ -154,6 +176,7 @@ public struct Sampler: Sendable {
             while r < keep && p[Int(candidates[r])] >= threshold { r += 1 }
             keep = r
         }
+        keep = max(keep, 1)  // the best candidate always stays (the cut loop ends with every token ≥ 0 in it)
         var total: Float = 0
         for r in 0..<keep { total += p[Int(candidates[r])] }
         let u = Float(rng.nextDouble()) * total

@@ -106,7 +106,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("--prompt-tokens and --gen-tokens must be at most 1048576 each")
         }
         guard frames <= 4096 else { throw ValidationError("--frames must be at most 4096") }
-        if let bandwidth, !(bandwidth > 0) { throw ValidationError("--bandwidth must be a positive GB/s figure") }
+        if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) { throw ValidationError("--bandwidth must be a positive, finite GB/s figure") }
         if profile && json { throw ValidationError("--profile prints tables only; drop --json (or --profile for the medians as JSON)") }
         if profile && dispatch { throw ValidationError("--profile and --dispatch are separate runs: give one") }
     }
@@ -390,7 +390,9 @@ final class DecoderBench {
 
     init(file: ReelFile, threads: Int, contextLength: Int, kvCache: KVCacheStorage = .f32, seed: UInt64) throws {
         // Context = exactly what the test uses: the KV cache is allocated (and zeroed) up front.
-        decoder = try Decoder(file: file, options: DecoderOptions(contextLength: contextLength, kvCache: kvCache, threads: threads))
+        decoder = try inFile(file.path) {
+            try Decoder(file: file, options: DecoderOptions(contextLength: contextLength, kvCache: kvCache, threads: threads))
+        }
         rng = SplitMix64(seed: seed)
     }
 

@@ -53,6 +53,7 @@ struct Forward: ParsableCommand {
     @OptionGroup var load: ModelOptions
 
     func run() throws {
+        try refuseOutputOverInputs(outputs, inputs: [inputs, model])
         let ids = try readInputIds(inputs)
         let file = try ReelFile(path: model)
         let pixels = try PixelInputs(path: inputs)
@@ -61,7 +62,7 @@ struct Forward: ParsableCommand {
         guard let c = file.component("decoder") else { throw GenerationError.notATextModel(path: model, architecture: file.architecture) }
         var opts = load.decoderOptions
         opts.contextLength = max(opts.contextLength ?? 0, ids.count)
-        let decoder = try Decoder(weights: file, config: .object(c.config), options: opts)
+        let decoder = try inFile(model) { try Decoder(weights: file, config: .object(c.config), options: opts) }
         try checkVocabulary(ids, vocabSize: decoder.config.vocabSize, path: inputs)
         let recorder = IntermediateRecorder { allStages || $0 == "logits" || $0.hasPrefix("hidden_states.") }
         decoder.capture = recorder.hook
@@ -328,7 +329,7 @@ struct Parity: ParsableCommand {
             return r
         }
         let reference = try stages(try Decoder(weights: source, config: refConfig, options: opts))
-        let actual = try stages(try Decoder(weights: file, config: .object(c.config), options: opts))
+        let actual = try stages(try inFile(model) { try Decoder(weights: file, config: .object(c.config), options: opts) })
         var reports: [ParityReport] = []
         for name in reference.names {
             guard let a = actual.tensors[name], let r = reference.tensors[name] else { continue }

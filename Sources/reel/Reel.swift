@@ -30,6 +30,14 @@ struct Reel: ParsableCommand {
 
     static func main() {
         useBestBLASKernels()
+        // Output that could not be written (a full disk, /dev/full) is an error, not exit 0 with the output lost:
+        // stdout is flushed at exit and checked.
+        atexit {
+            if fflush(stdout) != 0 || ferror(stdout) != 0 {
+                fputs("Error: writing the standard output failed: \(String(cString: strerror(errno)))\n", stderr)
+                _exit(1)
+            }
+        }
         main(nil)
     }
 

@@ -74,29 +74,26 @@ struct SamplingOptions: ParsableArguments {
     /// Each flag in its range (docs/cli.md), refused as a usage error naming it.
     func validate() throws {
         if maxTokens < 0 { throw ValidationError("--max-tokens must be at least 0, got \(maxTokens)") }
-        if let temperature, !(temperature.isFinite && temperature >= 0) {
-            throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)")
-        }
-        if let topK, topK < 0 { throw ValidationError("--top-k must be at least 0, got \(topK)") }
-        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
-        if let minP, !(minP >= 0 && minP <= 1) { throw ValidationError("--min-p must be in [0, 1], got \(minP)") }
-        if let repeatPenalty, !(repeatPenalty.isFinite && repeatPenalty > 0) {
-            throw ValidationError("--repeat-penalty must be a finite number > 0, got \(repeatPenalty)")
+        let flags: [(SamplerConfig.Setting, String, Double?)] = [
+            (.temperature, "--temperature", temperature.map(Double.init)), (.topK, "--top-k", topK.map(Double.init)),
+            (.topP, "--top-p", topP.map(Double.init)), (.minP, "--min-p", minP.map(Double.init)),
+            (.repetitionPenalty, "--repeat-penalty", repeatPenalty.map(Double.init))]
+        for (setting, flag, value) in flags {
+            if let value, let m = SamplerConfig.rangeProblem(setting, value) { throw ValidationError("\(flag) \(m)") }
         }
     }
 
     /// Flags over the model's own generation_config.json defaults.
-    func options(for model: TextModel) -> GenerationOptions {
-        let g = model.file.metadata["generation_config"]
-        let samples = g?["do_sample"]?.bool ?? false
+    func options(for model: TextModel) throws -> GenerationOptions {
+        let g = try GenerationDefaults(model.file.metadata["generation_config"], source: "\(model.file.path): generation_config.json")
         var c = SamplerConfig.greedy
-        if samples {
-            c.temperature = Float(g?["temperature"]?.double ?? 1)
-            c.topK = g?["top_k"]?.int ?? 0
-            c.topP = Float(g?["top_p"]?.double ?? 1)
-            c.minP = Float(g?["min_p"]?.double ?? 0)
+        if g.sample {
+            c.temperature = Float(g.temperature ?? 1)
+            c.topK = g.topK ?? 0
+            c.topP = Float(g.topP ?? 1)
+            c.minP = Float(g.minP ?? 0)
         }
-        c.repetitionPenalty = Float(g?["repetition_penalty"]?.double ?? 1)
+        c.repetitionPenalty = Float(g.repetitionPenalty ?? 1)
         if let temperature { c.temperature = temperature }
         if let topK { c.topK = topK }
         if let topP { c.topP = topP }
@@ -307,7 +304,7 @@ func summaryLine(_ r: GenerationResult) -> String {
 
 /// "1,2, 3" → [1, 2, 3].
 func parseIds(_ s: String) throws -> [Int] {
-    let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+    let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: " ") }
     let ids = parts.compactMap { Int($0) }
     guard ids.count == parts.count, !ids.isEmpty else { throw ValidationError("--input-ids takes comma-separated integers, got \"\(s)\"") }
     return ids
@@ -362,7 +359,7 @@ struct Chat: ParsableCommand {
                 m.decoder.reset()
                 continue
             }
-            if line.isEmpty { continue }
+            if line.allSatisfy(\.isWhitespace) { continue }  // nothing to say
             messages.append(["role": "user", "content": .string(line)])
             let ids = try m.promptIds(messages: messages)
             // Keep the cached prefix the new prompt shares; run only the rest.

@@ -3,7 +3,7 @@ import XCTest
 import ReelCore
 import ReelSafetensors
 
-/// A conversion stopped by a signal (Ctrl-C, `kill`, a closed terminal) leaves neither its output nor the hidden
+/// A conversion stopped by a signal (Ctrl-C, `kill`, a closed terminal, a file-size limit) leaves neither its output nor the hidden
 /// temporary file beside it (`AtomicOutputFile`'s signal handler), and dies of the signal as it would have.
 extension CLITests {
     func testInterruptedConvertLeavesNoTemporaryFile() throws {
@@ -18,7 +18,7 @@ extension CLITests {
         try w.add("w", float32: (0..<(2048 * 2048)).map { Float(($0 * 7919) % 1000) / 500 - 1 }, shape: [2048, 2048])
         try w.write(to: ck + "/model.safetensors")
 
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGXFSZ] {  // SIGXFSZ: a file-size limit (ulimit -f) reached
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Self.binary)
             p.arguments = ["convert", ck, "-o", out + "/m.reel", "--generic", "--quant", "q4f", "--quiet", "--force"]

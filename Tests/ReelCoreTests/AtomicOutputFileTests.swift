@@ -69,4 +69,33 @@ final class AtomicOutputFileTests: XCTestCase {
             XCTAssertEqual($0 as? IOError, .open(path: dir + "/missing", errno: ENOENT))
         }
     }
+
+    /// A symbolic link at the destination is written through: the file it names gets the new bytes and the link
+    /// stays a link (renaming onto the link made it a regular file, as --force once did to /dev/stdout).
+    func testSymbolicLinkIsWrittenThrough() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let real = dir + "/real.bin", link = dir + "/link.bin"
+        try Data([1]).write(to: URL(fileURLWithPath: real))
+        XCTAssertEqual(symlink("real.bin", link), 0)
+        let f = try AtomicOutputFile(path: link, force: true)
+        try f.write([2, 3])
+        try f.commit()
+        XCTAssertEqual(try readWholeFile(real), [2, 3])
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), "real.bin")
+        XCTAssertEqual(list(dir), ["link.bin", "real.bin"])
+        XCTAssertThrowsError(try AtomicOutputFile(path: "", force: true))
+    }
+
+    /// An output that is one of the inputs is refused, whatever the spelling (`refuseOutputOverInputs`).
+    func testOutputOverAnInputIsRefused() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = dir + "/in.reel"
+        try Data([1]).write(to: URL(fileURLWithPath: input))
+        XCTAssertThrowsError(try refuseOutputOverInputs(dir + "/./in.reel", inputs: [dir + "/other", input])) {
+            XCTAssertEqual($0 as? IOError, .outputIsInput(output: dir + "/./in.reel", input: input))
+        }
+        XCTAssertNoThrow(try refuseOutputOverInputs(dir + "/out.reel", inputs: [input]))
+    }
 }

@@ -307,6 +307,26 @@ final class BadInputTests: XCTestCase {
             if case let .blobCorrupt(_, name, _) = $0 { return name == "tokenizer.json" }
             return false
         }
+        // verify decompresses each compressed blob too: it does not call a file good that reading then refuses.
+        assertReelError("verify raw_length", { _ = try ReelFile(path: q).verify() }) {
+            if case let .blobCorrupt(_, name, _) = $0 { return name == "tokenizer.json" }
+            return false
+        }
+    }
+
+    /// The data section ends where its last region ends (formats/REEL.md §2), checked at open: a header declaring
+    /// gigabytes past the last tensor (a sparse file) made `verify` read them all, holding them in memory.
+    func testDataSectionPastTheLastRegionIsRefusedAtOpen() throws {
+        var parts = try FileParts(path: good)
+        parts.data += [UInt8](repeating: 0, count: 4096)
+        parts.fixHeader()
+        let p = dir.file("trailing.reel")
+        try parts.write(to: p)
+        let e = assertReelError("trailing data", { _ = try ReelFile(path: p) }) {
+            if case let .badMetadata(_, key, _) = $0 { return key == "data_length" }
+            return false
+        }
+        XCTAssertTrue("\(e.map { "\($0)" } ?? "")".contains("ends at \(parts.data.count - 4096)"), "\(String(describing: e))")
     }
 
     func testNonZeroPaddingFoundByVerify() throws {

@@ -335,6 +335,31 @@ final class OpsTests: XCTestCase {
         XCTAssertEqual(total, 6000)
     }
 
+    /// Non-finite logits never crash the sampler (a repetition penalty of 1e-38 divides positive logits into +∞; a
+    /// broken model gives NaN): NaN is never drawn while a number is left, +∞ logits share the draw, and with every
+    /// logit NaN the pick is itself NaN, which `generate` reports as an error.
+    func testSamplerHandlesNonFiniteLogits() {
+        let nan = Float.nan, inf = Float.infinity
+        for config in [SamplerConfig(topK: 5, seed: 1), SamplerConfig(topP: 0.5, seed: 1), SamplerConfig(minP: 0.1, seed: 1),
+                       SamplerConfig(topK: 2, topP: 0.9, minP: 0.2, seed: 1), .greedy] {
+            var s = Sampler(config)
+            XCTAssertEqual(Set((0..<50).map { _ in s.sample([nan, 1, nan, 3, 2]) }).subtracting([1, 3, 4]), [], "\(config)")
+            var t = Sampler(config)
+            let draws = Set((0..<100).map { _ in t.sample([1, inf, 2, inf, nan]) })
+            XCTAssertTrue(draws.isSubset(of: [1, 3]) && !draws.isEmpty, "\(config): \(draws)")
+            var u = Sampler(config)
+            let all = [nan, nan, nan]
+            XCTAssertTrue(all[u.sample(all)].isNaN)
+        }
+        // The penalty that made +∞: 1e-38 on positive logits.
+        var p = Sampler(SamplerConfig(topP: 0.5, repetitionPenalty: 1e-38, seed: 2))
+        XCTAssertTrue([0, 1].contains(p.sample([3, 2, 1], history: [0, 1])))
+        XCTAssertEqual(Ops.argmax([nan, 1, 5, nan], count: 4), 2)
+        XCTAssertNil(SamplerConfig.rangeProblem(.topP, 1))
+        XCTAssertNotNil(SamplerConfig.rangeProblem(.repetitionPenalty, 0))
+        XCTAssertNotNil(SamplerConfig.rangeProblem(.topK, 2.5))
+    }
+
     func testSamplerIsSeededAndFilters() {
         let logits: [Float] = [1, 3, 2, 0.5, 2.9, -1]
         var greedy = Sampler(.greedy)

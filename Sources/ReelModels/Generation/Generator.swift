@@ -132,6 +132,9 @@ extension TextModel {
         let vocab = logits.count
         while tokens.count < options.maxTokens {
             let token = sampler.sample(UnsafeMutableBufferPointer(start: logits.data, count: vocab), history: history)
+            // NaN logits are never picked while any other is finite, so a NaN pick means they all are (a model whose
+            // weights or inputs hold NaN or ∞): an error, not token 0 passed off as an answer.
+            guard !logits.data[token].isNaN else { throw GenerationError.nanLogits(step: tokens.count) }
             tokens.append(token)
             history.append(token)
             if stopTokenIds.contains(token) && !options.ignoreEOS {

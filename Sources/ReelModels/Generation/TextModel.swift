@@ -82,19 +82,47 @@ public final class TextModel {
     }
 }
 
+/// The sampling defaults of a checkpoint's generation_config.json, each checked against the range the CLI's flags
+/// have (`SamplerConfig.rangeProblem`): a value out of it is an error naming the file and key, where it would crash
+/// the sampler (a repetition_penalty of 0) or sample nonsense (a top_p of 7). Absent keys are nil.
+public struct GenerationDefaults: Sendable {
+    public var sample = false
+    public var temperature: Double?, topK: Int?, topP: Double?, minP: Double?, repetitionPenalty: Double?
+
+    public init(_ json: JSON?, source: String) throws {
+        guard let json else { return }
+        let r = ConfigReader(json, source: source)
+        sample = try r.bool("do_sample", default: false)
+        func value(_ s: SamplerConfig.Setting) throws -> Double? {
+            guard r.has(s.rawValue) else { return nil }
+            let v = try r.double(s.rawValue)
+            if let m = SamplerConfig.rangeProblem(s, v) { throw ModelsError.badValue(source: source, key: s.rawValue, message: m) }
+            return v
+        }
+        temperature = try value(.temperature)
+        topK = try value(.topK).map { Int($0) }
+        topP = try value(.topP)
+        minP = try value(.minP)
+        repetitionPenalty = try value(.repetitionPenalty)
+    }
+}
+
 /// Errors of the generation layer, naming the file and what is missing.
 public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case notATextModel(path: String, architecture: String)
     case noTokenizer(path: String)
     case emptyPrompt
+    /// Every logit was NaN at this generation step.
+    case nanLogits(step: Int)
     /// What the decoder or template builder found wrong inside a model file (they do not know its path).
     case inModel(path: String, detail: String)
 
     public var description: String {
         switch self {
         case let .notATextModel(p, a): return "\(p): architecture \(a) has no decoder to generate text with"
-        case let .noTokenizer(p): return "\(p): the file carries no tokenizer.json (convert a checkpoint that has one, or pass --input-ids with --raw)"
+        case let .noTokenizer(p): return "\(p): the file carries no tokenizer.json, which generating text needs (convert a checkpoint directory that has one); `reel forward` runs token ids without it"
         case .emptyPrompt: return "the prompt is empty"
+        case let .nanLogits(step): return "the model's logits are all NaN at generated token \(step): its weights or its inputs hold NaN or infinite values (`reel verify` checks checksums, not values)"
         case let .inModel(p, d): return "\(p): \(d)"
         }
     }

@@ -68,8 +68,9 @@ public final class ReelAVModel {
     public init(path: String, options: DecoderOptions = DecoderOptions(), maxImages: Int = 4) throws {
         let text = try TextModel(path: path, options: options)
         let file = text.file
-        guard file.architecture == ReelAVFamily.name, let v = file.component("vision"), let p = file.component("projector") else {
-            throw ReelAVError.notReelAV(path: path, architecture: file.architecture)
+        guard file.architecture == ReelAVFamily.name else { throw ReelAVError.notReelAV(path: path, architecture: file.architecture) }
+        guard let v = file.component("vision"), let p = file.component("projector") else {
+            throw ReelAVError.config(path: path, key: "components", message: "a reel_av file has vision and projector components; this one has \(file.components.map(\.name))")
         }
         self.text = text
         // Errors of the towers, processors and layout name the file (`naming`), as TextModel's do.
