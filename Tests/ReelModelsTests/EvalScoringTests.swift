@@ -67,4 +67,36 @@ final class EvalScoringTests: XCTestCase {
             guard case JSONError.wrongType(_, "answer", _)? = e as? JSONError else { return XCTFail("\(e)") }
         }
     }
+
+    /// Items that could never be scored right are refused naming the line and key (they used to load and score MISS,
+    /// or 100% for an empty answer): a multiple-choice answer that is not exactly one of the options' letters,
+    /// options not lettered in order, an empty options list or answer, a category that is not a string. A byte-order
+    /// mark before the first line is not part of it.
+    func testItemsThatCannotBeScoredAreRefused() throws {
+        let dir = NSTemporaryDirectory() + "reel-eval-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let q = #""video": "a.mp4", "question": "How many?""#
+        let cases: [(String, String)] = [
+            (#"{\#(q), "options": ["A. 2", "B. 3"], "answer": "B. 3"}"#, "answer"),
+            (#"{\#(q), "options": ["A. 2", "B. 3"], "answer": "Answer: B"}"#, "answer"),
+            (#"{\#(q), "options": ["A. 2", "B. 3"], "answer": "D"}"#, "answer"),
+            (#"{\#(q), "options": ["foo", "bar"], "answer": "A"}"#, "options"),
+            (#"{\#(q), "options": ["B. 2", "A. 3"], "answer": "A"}"#, "options"),
+            (#"{\#(q), "options": [], "answer": "A"}"#, "options"),
+            (#"{\#(q), "answer": ""}"#, "answer"),
+            (#"{\#(q), "answer": "red", "category": 3}"#, "category"),
+        ]
+        for (line, key) in cases {
+            try (line + "\n").write(toFile: dir + "/q.jsonl", atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try QuestionSet(path: dir + "/q.jsonl"), line) { e in
+                guard case let JSONError.wrongType(source, k, _)? = e as? JSONError else { return XCTFail("\(line): \(e)") }
+                XCTAssertEqual(source, dir + "/q.jsonl:1", line)
+                XCTAssertEqual(k, key, line)
+            }
+        }
+        try Data([0xEF, 0xBB, 0xBF] + Array(#"{\#(q), "options": ["A. 2", "B. 3"], "answer": " b "}"#.utf8)).write(to: URL(fileURLWithPath: dir + "/q.jsonl"))
+        let set = try QuestionSet(path: dir + "/q.jsonl")
+        XCTAssertTrue(set.items[0].isCorrect("B"))
+    }
 }

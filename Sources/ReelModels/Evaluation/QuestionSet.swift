@@ -46,7 +46,9 @@ public struct QuestionSet: Sendable {
         var lineNo = 0
         for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNo += 1
-            let text = String(decoding: raw, as: UTF8.self)
+            // A byte-order mark before the first line (some editors write one) is not part of the JSON.
+            let body = lineNo == 1 && raw.starts(with: [0xEF, 0xBB, 0xBF]) ? raw.dropFirst(3) : raw[...]
+            let text = String(decoding: body, as: UTF8.self)
             if text.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
             let where_ = "\(path):\(lineNo)"
             let j = try JSON.parse(text, source: where_)
@@ -62,11 +64,28 @@ public struct QuestionSet: Sendable {
                     throw JSONError.wrongType(source: where_, key: "options", expected: "a list of strings")
                 }
                 options = a.compactMap(\.string)
+                // Lettered in order, "A. …", "B. …" (Video-MME), so that the answer's letter names one of them.
+                let letters = (0..<options.count).map { String(UnicodeScalar(UInt8(65 + min($0, 25)))) }
+                guard !options.isEmpty, options.count <= 26,
+                      zip(options, letters).allSatisfy({ $0.hasPrefix($1 + ".") }) else {
+                    throw JSONError.wrongType(source: where_, key: "options", expected: "a list of 1–26 lettered options in order: \"A. …\", \"B. …\", …")
+                }
             }
-            let category = j["category"]?.string ?? "all"
-            let answer = try str("answer")
-            if !options.isEmpty && QuestionScoring.optionLetter(answer) == nil {
-                throw JSONError.wrongType(source: where_, key: "answer", expected: "an option letter (A–D) for a multiple-choice item")
+            var category = "all"
+            if let c = j["category"], !c.isNull {
+                guard let s = c.string else { throw JSONError.wrongType(source: where_, key: "category", expected: "a string") }
+                category = s
+            }
+            var answer = try str("answer")
+            if !options.isEmpty {
+                // Scoring compares the response's letter with the answer, so the answer is that letter alone.
+                let letter = answer.split(separator: " ").joined().uppercased()
+                guard letter.count == 1, let u = letter.unicodeScalars.first, u.value >= 65, u.value < 65 + UInt32(options.count) else {
+                    throw JSONError.wrongType(source: where_, key: "answer", expected: "one of the options' letters (A–\(String(UnicodeScalar(UInt8(64 + options.count))))), got \"\(answer)\"")
+                }
+                answer = letter
+            } else if QuestionScoring.normalise(answer).isEmpty {
+                throw JSONError.wrongType(source: where_, key: "answer", expected: "a non-empty expected answer")
             }
             items.append(QuestionItem(line: lineNo, video: video, videoPath: video.hasPrefix("/") ? video : joinPath(base, video),
                                       question: try str("question"), options: options, answer: answer, category: category))
