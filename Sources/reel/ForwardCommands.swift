@@ -386,7 +386,7 @@ extension Parity {
         }
         func stages(_ w: WeightProvider, architecture: String, config: (String) -> JSON?) throws -> (IntermediateRecorder, IntermediateRecorder?, Int) {
             guard let v = config("vision"), let p = config("projector"), let d = config("decoder") else {
-                throw GenerationError.notATextModel(path: model, architecture: architecture)
+                throw CLIError("\(model): architecture \(architecture) has no vision tower, projector and decoder (--pixels is for LLaVA models)")
             }
             let decoder = try Decoder(weights: w, config: d, options: DecoderOptions(threads: threads))
             let m = try LlavaModel(weights: w, architecture: architecture, vision: v, projector: p, decoder: decoder)
@@ -447,7 +447,7 @@ extension Parity {
         let file = try ReelFile(path: model)
         guard let audio = file.component("audio"), let projector = file.component("projector"), let decoder = file.component("decoder"),
               let audioToken = projector.config["audio_token_index"]?.int else {
-            throw GenerationError.notATextModel(path: model, architecture: file.architecture)
+            throw CLIError("\(model): architecture \(file.architecture) has no audio tower, projector and decoder (audio inputs are for Qwen2-Audio models)")
         }
         let ids: [Int]
         if let inputIds {
@@ -482,7 +482,7 @@ extension Parity {
             return rec
         }
         guard let ra = source.componentConfig("audio"), let rd = source.componentConfig("decoder") else {
-            throw GenerationError.notATextModel(path: checkpoint, architecture: source.spec.architecture)
+            throw CLIError("\(checkpoint): architecture \(source.spec.architecture) has no audio tower and decoder (--audio-inputs is for Qwen2-Audio checkpoints)")
         }
         let reference = try stages(source, audio: ra, decoder: rd)
         let actual = try stages(file, audio: .object(audio.config), decoder: .object(decoder.config))

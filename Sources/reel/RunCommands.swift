@@ -234,6 +234,10 @@ extension Run {
         let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
         let fx = try pre.map { p in try inFile(model, "preprocessor_config.json: ") { try WhisperFeatureExtractor(json: p) } }
             ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
+        let enc = m.encoder.config
+        guard fx.frames == enc.frames, fx.melBins == enc.melBins else {
+            throw CLIError("\(model): the feature settings make windows of \(fx.melBins)×\(fx.frames) mel frames (preprocessor_config.json, or Whisper's defaults without one), but the audio tower takes \(enc.melBins)×\(enc.frames) (num_mel_bins, 2 × max_source_positions)")
+        }
         let used = firstWindow ? [fx.features(samples)] : fx.windows(samples)   // features(): the first window
         let windows = used.map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
         if samples.count > fx.chunkSamples {

@@ -4,7 +4,8 @@ import ReelCore
 
 /// Media-side configs and inputs the runtime refuses are named: a processor config that the media path could not
 /// use is a warning at convert and, at run, an error naming the .reel and the config; a projector setting Reel does
-/// not implement stops convert naming config.json; an audio file too short for one token names the file.
+/// not implement stops convert naming config.json; an audio file too short for one token names the file, and a tower
+/// whose window disagrees with the feature settings names the model.
 extension CLITests {
     func testBadVideoProcessorConfigWarnsAtConvertAndIsNamedAtRun() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") || ProcessInfo.processInfo.environment["REEL_FFMPEG"] != nil else {
@@ -42,8 +43,11 @@ extension CLITests {
 
     func testAudioTooShortForATokenIsNamed() throws {
         let d = try scratch()
-        let qa = Self.root + "/Tests/ReelModelsTests/Fixtures/qwen2_audio"
-        XCTAssertEqual(try reel(["convert", qa, "-o", d + "/qa.reel", "--quiet"]).status, 0)
+        let fixtures = Self.root + "/Tests/ReelModelsTests/Fixtures"
+        XCTAssertEqual(try reel(["convert", fixtures + "/qwen2_audio_30s", "-o", d + "/qa.reel", "--quiet"]).status, 0)
+        // A tower whose window disagrees with the feature settings is named before any audio is read: the small
+        // qwen2_audio fixture's tower takes 100 mel frames, Whisper's default window is 3000.
+        XCTAssertEqual(try reel(["convert", fixtures + "/qwen2_audio", "-o", d + "/small.reel", "--quiet"]).status, 0)
         // 16 samples (1 ms) of 16-bit mono PCM: one mel frame, fewer than the 3 a token needs.
         var wav = Data("RIFF".utf8)
         func le<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { wav.append(contentsOf: $0) } }
@@ -54,6 +58,9 @@ extension CLITests {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") || ProcessInfo.processInfo.environment["REEL_FFMPEG"] != nil else {
             throw XCTSkip("ffmpeg not installed")
         }
+        let small = try reel(["run", d + "/small.reel", "--audio", d + "/short.wav", "--prompt", "x"])
+        XCTAssertEqual(small.status, 1, small.stderr)
+        XCTAssertTrue(small.stderr.contains(d + "/small.reel: the feature settings make windows of 128×3000 mel frames"), small.stderr)
         let r = try reel(["run", d + "/qa.reel", "--audio", d + "/short.wav", "--prompt", "x"])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains(d + "/short.wav: audio of 1 valid frame(s) is too short"), r.stderr)
