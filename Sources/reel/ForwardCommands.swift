@@ -299,6 +299,7 @@ struct Parity: ParsableCommand {
         } else {
             guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         }
+        if let inputIds { _ = try parseIds(inputIds) }  // here, so a malformed list gets this command's usage
     }
 
     @Option(help: "Qwen2-Audio: a safetensors file with input_features [1, mels, frames] (+ feature_attention_mask, and input_ids with the <|AUDIO|> run expanded unless --prompt is given). The audio tower's hidden states, audio_features, then the decoder on the spliced prompt are compared.")

@@ -172,6 +172,7 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (inputIds == nil) else { throw ValidationError("give exactly one of --prompt and --input-ids") }
         if inputIds != nil && !raw { throw ValidationError("--input-ids runs exact ids: add --raw") }
+        if let inputIds { _ = try parseIds(inputIds) }  // here, so a malformed list gets this command's usage
         if audio != nil && (prompt == nil || raw) { throw ValidationError("--audio goes with --prompt (through the chat template)") }
         if audio != nil && (pixels != nil || !video.isEmpty || !image.isEmpty) {
             throw ValidationError("--audio is for audio models (Qwen2-Audio); a Reel AV model hears a --video's own sound")
@@ -187,7 +188,10 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        if !video.isEmpty, pixels == nil, image.isEmpty, try isReelAV(model) { return try runReelAV() }
+        if !video.isEmpty, pixels == nil, image.isEmpty, try isReelAV(model) {
+            if savePixels != nil { throw CLIError("--save-pixels is for LLaVA models; \(model) is a Reel AV model") }
+            return try runReelAV()
+        }
         if noAudio { throw CLIError("--no-audio is for Reel AV models (\(model) is not one)") }
         if pixels != nil || !video.isEmpty || !image.isEmpty { return try runWithMedia() }
         let stream: (String) -> Void = { piece in

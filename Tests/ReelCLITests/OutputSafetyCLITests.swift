@@ -67,3 +67,21 @@ extension CLITests {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 }
+
+extension CLITests {
+    /// A malformed --input-ids list is a usage error of the command it was given to (empty items included, which
+    /// were dropped before), and --bandwidth must be finite (inf gave a roofline of 0).
+    func testMalformedInputIdsAndInfiniteBandwidthAreUsageErrors() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quiet"]).status, 0)
+        for ids in ["1,,2", "1,2,", "", "1e30", "0x10"] {
+            let r = try reel(["run", d + "/m.reel", "--raw", "--input-ids", ids, "--max-tokens", "1"])
+            XCTAssertEqual(r.status, 64, "\(ids): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--input-ids takes comma-separated integers") && r.stderr.contains("reel run"), r.stderr)
+        }
+        XCTAssertEqual(try reel(["run", d + "/m.reel", "--raw", "--input-ids", " 1, 2 ", "--max-tokens", "1"]).status, 0)
+        let bw = try reel(["bench", d + "/m.reel", "--bandwidth", "inf"])
+        XCTAssertEqual(bw.status, 64, bw.stderr)
+        XCTAssertTrue(bw.stderr.contains("--bandwidth must be a positive, finite"), bw.stderr)
+    }
+}
