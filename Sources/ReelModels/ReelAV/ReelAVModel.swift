@@ -320,6 +320,9 @@ public final class ReelAVModel {
     /// the features into the token embeddings.
     public func prompt(ids: [Int], clip: ReelAVClip) throws -> PromptInput {
         let expanded = try layout.expand(ids, segments: clip.segments, audio: clip.hasAudio)
+        // Refuse a prompt the context cannot hold before encoding the clip and embedding every token (a 10 MB
+        // question made 1 GB of embeddings first).
+        try text.decoder.cache.reserve(expanded.count)
         var t = ReelAVTimings()
         var start = ProgressBar.now()
         let v = try visionFeatures(pixels: clip.pixelValues, frames: clip.frameIndices.count)
