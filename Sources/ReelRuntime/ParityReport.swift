@@ -53,7 +53,8 @@ public struct ParityReport: Sendable, CustomStringConvertible {
         maxAbsIndex = at
         relative = hi > lo ? maxAbs / (hi - lo) : maxAbs
         rms = (sq / Double(count)).squareRoot()
-        cosine = nr > 0 && na > 0 ? dot / (nr.squareRoot() * na.squareRoot()) : (nr == na ? 1 : 0)
+        // Clamped: rounding can put an identical pair a hair above 1 (1.0000000000000002 in --json).
+        cosine = nr > 0 && na > 0 ? min(1, max(-1, dot / (nr.squareRoot() * na.squareRoot()))) : (nr == na ? 1 : 0)
         let rows = count / k
         var kl = 0.0, agree = 0
         for row in 0..<rows {
