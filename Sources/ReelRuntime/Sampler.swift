@@ -176,7 +176,7 @@ public struct Sampler: Sendable {
             while r < keep && p[Int(candidates[r])] >= threshold { r += 1 }
             keep = r
         }
-        keep = max(keep, 1)  // the best candidate always stays (the cut loop ends with every token ≥ 0 in it)
+        keep = max(keep, 1)  // defensive: the best candidate always stays, whatever the filters' rounding
         var total: Float = 0
         for r in 0..<keep { total += p[Int(candidates[r])] }
         let u = Float(rng.nextDouble()) * total
