@@ -65,8 +65,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens generated in the decode test.")
     var genTokens = 128
 
-    @Option(help: "LLaVA and Reel AV models: random frames encoded per repetition (vision tower + projector).")
-    var frames = 8
+    @Option(name: .customLong("frames"), help: "LLaVA and Reel AV models: random frames encoded per repetition (vision tower + projector; default 8).")
+    var framesOption: Int?
+    var frames: Int { framesOption ?? 8 }
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
@@ -142,6 +143,7 @@ struct Bench: ParsableCommand {
             return
         }
         let vision = try VisionBench(file: file, path: model, decoder: bench.decoder, threads: threadCount, frames: frames, seed: seed)
+        if vision == nil && framesOption != nil { printErr("note: --frames has no effect: \(model) has no vision tower") }
         try vision?.repetition(frames: 1)  // warm-up: page the tower in
         let bound = readBound ? try ReadBound(file: file, decoder: bench.decoder) : nil
         bound?.run(steps: 2)  // warm-up

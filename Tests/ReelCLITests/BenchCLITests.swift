@@ -16,8 +16,11 @@ extension CLITests {
     func testBenchJSONKeysTextModel() throws {
         let d = try scratch()
         XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quant", "q8", "--quiet"]).status, 0)
-        let j = try benchJSON(d + "/m.reel", ["--frames", "2"])  // --frames is ignored without a vision tower
+        let j = try benchJSON(d + "/m.reel", ["--frames", "2"])  // --frames has no effect without a vision tower …
         XCTAssertEqual(j.keys.sorted(), Self.benchKeys.sorted())
+        let noted = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                              "--threads", "1", "--json", "--frames", "2"])
+        XCTAssertTrue(noted.stderr.contains("note: --frames has no effect: \(d)/m.reel has no vision tower"), noted.stderr)  // … and says so
         XCTAssertEqual(j["threads"]?.int, 1)
         XCTAssertEqual(j["model_bytes"]?.int, Int((try FileManager.default.attributesOfItem(atPath: d + "/m.reel")[.size] as? NSNumber)?.intValue ?? -1))
         for k in ["prefill_tokens_per_s", "decode_tokens_per_s"] { XCTAssertGreaterThan(j[k]?.double ?? 0, 0, k) }
