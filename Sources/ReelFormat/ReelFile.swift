@@ -123,12 +123,17 @@ public final class ReelFile: @unchecked Sendable {
         guard sum == info.xxh64 else {
             throw ReelFormatError.blobChecksumMismatch(path: path, blob: name, expected: info.xxh64, actual: sum)
         }
+        return try decoded(info, stored: stored)
+    }
+
+    /// A blob's stored bytes (already checksummed) as its contents: decompressed to exactly `raw_length` bytes.
+    func decoded(_ info: BlobInfo, stored: UnsafeRawBufferPointer) throws -> [UInt8] {
         switch info.compression {
         case .none:
             return Array(stored)
         case .zstd:
-            do { return try Zstd.decompress(stored, expectedSize: info.rawLength, what: "blob \"\(name)\"") } catch {
-                throw ReelFormatError.blobCorrupt(path: path, blob: name, reason: "\(error)")
+            do { return try Zstd.decompress(stored, expectedSize: info.rawLength, what: "blob \"\(info.name)\"") } catch {
+                throw ReelFormatError.blobCorrupt(path: path, blob: info.name, reason: "\(error)")
             }
         }
     }

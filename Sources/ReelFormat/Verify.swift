@@ -64,7 +64,9 @@ extension ReelFile {
                     throw ReelFormatError.blobChecksumMismatch(path: path, blob: b.name, expected: b.xxh64, actual: sum)
                 }
                 // A compressed blob must also decompress to its raw_length, as reading it will require.
-                if b.compression != .none { _ = try blob(b.name) }
+                if b.compression != .none {
+                    _ = try decoded(b, stored: try file.slice(offset: dataOffset + b.offset, length: b.length, what: "blob \"\(b.name)\""))
+                }
             case let .tensor(t):
                 let sum = try hash(offset: t.offset, length: t.length, what: "tensor \"\(t.name)\"")
                 guard sum == t.xxh64 else {

@@ -233,15 +233,9 @@ extension Run {
     /// transformers' `Qwen2AudioProcessor` does (its feature extractor truncates to the first window).
     func runAudio(_ path: String, onText: (String) -> Void) throws -> GenerationResult {
         let m = try AudioLanguageModel(path: model, options: load.decoderOptions)
+        let fx = try m.featureExtractor()  // before any audio is read: a file whose settings disagree fails at once
         let t0 = ProgressBar.now()
         let samples = try AudioReader.read(path)
-        let pre = m.text.file.metadata["preprocessors"]?["preprocessor_config.json"]
-        let fx = try pre.map { p in try inFile(model, "preprocessor_config.json: ") { try WhisperFeatureExtractor(json: p) } }
-            ?? WhisperFeatureExtractor(melBins: m.encoder.config.melBins)
-        let enc = m.encoder.config
-        guard fx.frames == enc.frames, fx.melBins == enc.melBins else {
-            throw CLIError("\(model): the feature settings make windows of \(fx.melBins)×\(fx.frames) mel frames (preprocessor_config.json, or Whisper's defaults without one), but the audio tower takes \(enc.melBins)×\(enc.frames) (num_mel_bins, 2 × max_source_positions)")
-        }
         let used = firstWindow ? [fx.features(samples)] : fx.windows(samples)   // features(): the first window
         let windows = used.map { AudioWindow(features: $0.values, validFrames: $0.validFrames) }
         if samples.count > fx.chunkSamples {

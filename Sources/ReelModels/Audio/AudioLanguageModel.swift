@@ -1,5 +1,6 @@
 import ReelCore
 import ReelFormat
+import ReelMedia
 import ReelRuntime
 
 /// One encoder window of audio: log-mel features f32 [mels, frames] (frames = 2 · max_source_positions, 3000 =
@@ -41,25 +42,27 @@ public final class AudioLanguageModel {
 
     /// Opens a Qwen2-Audio file (architecture `qwen2_audio`).
     /// - Parameter options: the decoder's context length, KV cache storage, threads (shared with the encoder).
-    public init(path: String, options: DecoderOptions = DecoderOptions()) throws {
+    public convenience init(path: String, options: DecoderOptions = DecoderOptions()) throws {
         let text = try TextModel(path: path, options: options)
-        let file = text.file
+        do { try self.init(text: text) } catch { throw naming(path, error) }  // errors name the file, as TextModel's do
+    }
+
+    private init(text: TextModel) throws {
+        let file = text.file, path = file.path
         guard file.architecture == Qwen2AudioFamily.name, let audio = file.component("audio"),
               let proj = file.component("projector") else {
             throw AudioError.notAnAudioModel(path: path, architecture: file.architecture, expected: Qwen2AudioFamily.name)
         }
         self.text = text
-        do {  // errors name the file (`naming`), as TextModel's do
-            tower = try Qwen2AudioTower(weights: file, audioConfig: .object(audio.config), hidden: text.decoder.config.hiddenSize,
-                                        pool: text.decoder.pool)
-            guard let token = proj.config["audio_token_index"]?.int else {
-                throw AudioError.config(key: "components.projector.audio_token_index", message: "missing or not an integer")
-            }
-            guard token >= 0, token < text.decoder.config.vocabSize else {
-                throw AudioError.config(key: "audio_token_index", message: "\(token) is outside the vocabulary [0, \(text.decoder.config.vocabSize))")
-            }
-            audioTokenId = token
-        } catch { throw naming(path, error) }
+        tower = try Qwen2AudioTower(weights: file, audioConfig: .object(audio.config), hidden: text.decoder.config.hiddenSize,
+                                    pool: text.decoder.pool)
+        guard let token = proj.config["audio_token_index"]?.int else {
+            throw AudioError.config(key: "components.projector.audio_token_index", message: "missing or not an integer")
+        }
+        guard token >= 0, token < text.decoder.config.vocabSize else {
+            throw AudioError.config(key: "audio_token_index", message: "\(token) is outside the vocabulary [0, \(text.decoder.config.vocabSize))")
+        }
+        audioTokenId = token
     }
 
     /// Audio tokens Qwen2-Audio gives `validFrames` valid mel frames: `((L − 1) // 2 + 1 − 2) // 2 + 1`
@@ -71,6 +74,21 @@ public final class AudioLanguageModel {
 
     /// The mel frames one window holds (3000 for Qwen2-Audio).
     public var framesPerWindow: Int { encoder.config.frames }
+
+    /// The feature extractor of the file's preprocessor_config.json (Whisper's defaults without one), checked against
+    /// the tower: its windows must be the tower's mel bins × frames. Errors name the file. (Not at load: a file whose
+    /// settings disagree still runs on features made elsewhere, `reel forward` / `reel parity`.)
+    public func featureExtractor() throws -> WhisperFeatureExtractor {
+        let path = text.file.path, enc = encoder.config
+        let fx = try inFile(path, "preprocessor_config.json: ") {
+            try text.file.metadata["preprocessors"]?["preprocessor_config.json"].map { try WhisperFeatureExtractor(json: $0) }
+                ?? WhisperFeatureExtractor(melBins: enc.melBins)
+        }
+        guard fx.frames == enc.frames, fx.melBins == enc.melBins else {
+            throw GenerationError.inModel(path: path, detail: "the feature settings make windows of \(fx.melBins)×\(fx.frames) mel frames (preprocessor_config.json, or Whisper's defaults without one), but the audio tower takes \(enc.melBins)×\(enc.frames) (num_mel_bins, 2 × max_source_positions)")
+        }
+        return fx
+    }
 
     /// The projected audio features of one window (see `Qwen2AudioTower.audioFeatures`).
     public func audioFeatures(features: [Float], validFrames: Int) throws -> [Float] {

@@ -65,78 +65,80 @@ public final class ReelAVModel {
     /// - Parameters:
     ///   - options: the decoder's context length, KV cache storage and threads (shared with the encoders).
     ///   - maxImages: frames encoded per batch.
-    public init(path: String, options: DecoderOptions = DecoderOptions(), maxImages: Int = 4) throws {
+    public convenience init(path: String, options: DecoderOptions = DecoderOptions(), maxImages: Int = 4) throws {
         let text = try TextModel(path: path, options: options)
-        let file = text.file
+        // Errors of the towers, processors and layout name the file (`naming`), as TextModel's do.
+        do { try self.init(text: text, maxImages: maxImages) } catch { throw naming(path, error) }
+    }
+
+    private init(text: TextModel, maxImages: Int) throws {
+        let file = text.file, path = file.path
         guard file.architecture == ReelAVFamily.name else { throw ReelAVError.notReelAV(path: path, architecture: file.architecture) }
         guard let v = file.component("vision"), let p = file.component("projector") else {
             throw ReelAVError.config(path: path, key: "components", message: "a reel_av file has vision and projector components; this one has \(file.components.map(\.name))")
         }
         self.text = text
-        // Errors of the towers, processors and layout name the file (`naming`), as TextModel's do.
-        do {
-            layout = try ReelAVLayout(projectorConfig: p.config, source: path)
-            let vocab = text.decoder.config.vocabSize
-            for (key, id) in [("video_token_index", layout.videoToken), ("frame_token_index", layout.frameToken),
-                              ("audio_token_index", layout.audioToken)] where id >= vocab {
-                throw ReelAVError.config(path: path, key: "projector." + key, message: "\(id) is outside the vocabulary [0, \(vocab))")
+        layout = try ReelAVLayout(projectorConfig: p.config, source: path)
+        let vocab = text.decoder.config.vocabSize
+        for (key, id) in [("video_token_index", layout.videoToken), ("frame_token_index", layout.frameToken),
+                          ("audio_token_index", layout.audioToken)] where id >= vocab {
+            throw ReelAVError.config(path: path, key: "projector." + key, message: "\(id) is outside the vocabulary [0, \(vocab))")
+        }
+        let pool = text.decoder.pool
+        vision = try VisionTower(weights: file, config: .object(v.config), prefix: "vision", maxImages: maxImages, pool: pool)
+        featureLayer = p.config["vision_feature_layer"]?.int ?? -1
+        _ = try vision.config.hiddenStateIndex(featureLayer)
+        guard (p.config["vision_feature_select_strategy"]?.string ?? "full") == "full" else {
+            throw ReelAVError.config(path: path, key: "projector.vision_feature_select_strategy", message: "only \"full\" is defined for reel_av")
+        }
+        projectorAct = try Activation(hfName: p.config["projector_hidden_act"]?.string ?? "gelu")
+        let bias = p.config["multimodal_projector_bias"]?.bool ?? true
+        let ht = text.decoder.config.hiddenSize, dv = vision.config.hiddenSize
+        linear1 = try Linear(file, "projector.linear_1", out: ht, in: dv, hasBias: bias)
+        linear2 = try Linear(file, "projector.linear_2", out: ht, in: ht, hasBias: bias)
+        let pooled = (vision.config.grid + 1) / 2
+        let expectTv = (p.config["vision_pooling"]?.string ?? "bilinear_2x2") == "none" ? vision.config.grid * vision.config.grid : pooled * pooled
+        guard vision.config.tokens == vision.config.grid * vision.config.grid, layout.visionTokensPerFrame == expectTv else {
+            throw ReelAVError.config(path: path, key: "projector.vision_tokens_per_frame",
+                                     message: "\(layout.visionTokensPerFrame) does not match the tower's \(vision.config.grid)×\(vision.config.grid) grid")
+        }
+        if let a = file.component("audio") {
+            let enc = try WhisperEncoderModel(weights: file, config: .object(a.config), prefix: "audio", pool: pool)
+            guard enc.config.maxSourcePositions / 2 == layout.audioTokensPerSegment else {
+                throw ReelAVError.config(path: path, key: "projector.audio_tokens_per_segment",
+                                         message: "\(layout.audioTokensPerSegment), the audio tower gives \(enc.config.maxSourcePositions / 2)")
             }
-            let pool = text.decoder.pool
-            vision = try VisionTower(weights: file, config: .object(v.config), prefix: "vision", maxImages: maxImages, pool: pool)
-            featureLayer = p.config["vision_feature_layer"]?.int ?? -1
-            _ = try vision.config.hiddenStateIndex(featureLayer)
-            guard (p.config["vision_feature_select_strategy"]?.string ?? "full") == "full" else {
-                throw ReelAVError.config(path: path, key: "projector.vision_feature_select_strategy", message: "only \"full\" is defined for reel_av")
-            }
-            projectorAct = try Activation(hfName: p.config["projector_hidden_act"]?.string ?? "gelu")
-            let bias = p.config["multimodal_projector_bias"]?.bool ?? true
-            let ht = text.decoder.config.hiddenSize, dv = vision.config.hiddenSize
-            linear1 = try Linear(file, "projector.linear_1", out: ht, in: dv, hasBias: bias)
-            linear2 = try Linear(file, "projector.linear_2", out: ht, in: ht, hasBias: bias)
-            let pooled = (vision.config.grid + 1) / 2
-            let expectTv = (p.config["vision_pooling"]?.string ?? "bilinear_2x2") == "none" ? vision.config.grid * vision.config.grid : pooled * pooled
-            guard vision.config.tokens == vision.config.grid * vision.config.grid, layout.visionTokensPerFrame == expectTv else {
-                throw ReelAVError.config(path: path, key: "projector.vision_tokens_per_frame",
-                                         message: "\(layout.visionTokensPerFrame) does not match the tower's \(vision.config.grid)×\(vision.config.grid) grid")
-            }
-            if let a = file.component("audio") {
-                let enc = try WhisperEncoderModel(weights: file, config: .object(a.config), prefix: "audio", pool: pool)
-                guard enc.config.maxSourcePositions / 2 == layout.audioTokensPerSegment else {
-                    throw ReelAVError.config(path: path, key: "projector.audio_tokens_per_segment",
-                                             message: "\(layout.audioTokensPerSegment), the audio tower gives \(enc.config.maxSourcePositions / 2)")
-                }
-                audio = enc
-                audioProjector = try Linear(file, "audio_projector.linear", out: ht, in: enc.config.dModel, hasBias: true)
-            } else {
-                audio = nil
-                audioProjector = nil
-            }
-            // Strict loading: every aligner tensor is used (the towers and the decoder check their own).
-            var used: Set<String> = ["projector.linear_1.weight", "projector.linear_2.weight"]
-            if bias { used.formUnion(["projector.linear_1.bias", "projector.linear_2.bias"]) }
-            if audio != nil { used.formUnion(["audio_projector.linear.weight", "audio_projector.linear.bias"]) }
-            let unused = file.weightNames.filter { ($0.hasPrefix("projector.") || $0.hasPrefix("audio_projector.")) && !used.contains($0) }
-            guard unused.isEmpty else { throw ReelAVError.unusedWeights(path: path, names: unused.sorted()) }
+            audio = enc
+            audioProjector = try Linear(file, "audio_projector.linear", out: ht, in: enc.config.dModel, hasBias: true)
+        } else {
+            audio = nil
+            audioProjector = nil
+        }
+        // Strict loading: every aligner tensor is used (the towers and the decoder check their own).
+        var used: Set<String> = ["projector.linear_1.weight", "projector.linear_2.weight"]
+        if bias { used.formUnion(["projector.linear_1.bias", "projector.linear_2.bias"]) }
+        if audio != nil { used.formUnion(["audio_projector.linear.weight", "audio_projector.linear.bias"]) }
+        let unused = file.weightNames.filter { ($0.hasPrefix("projector.") || $0.hasPrefix("audio_projector.")) && !used.contains($0) }
+        guard unused.isEmpty else { throw ReelAVError.unusedWeights(path: path, names: unused.sorted()) }
 
-            // Preprocessing from the file's own preprocessor_config.json (§1, §4.3–4.4).
-            guard let pre = file.metadata["preprocessors"]?["preprocessor_config.json"] else {
-                throw ReelAVError.config(path: path, key: "preprocessors.preprocessor_config.json",
-                                         message: "missing: reconvert from a checkpoint directory that has preprocessor_config.json")
+        // Preprocessing from the file's own preprocessor_config.json (§1, §4.3–4.4).
+        guard let pre = file.metadata["preprocessors"]?["preprocessor_config.json"] else {
+            throw ReelAVError.config(path: path, key: "preprocessors.preprocessor_config.json",
+                                     message: "missing: reconvert from a checkpoint directory that has preprocessor_config.json")
+        }
+        imageProcessor = try Self.frameProcessor(pre, side: vision.config.imageSize, path: path)
+        featureExtractor = try WhisperFeatureExtractor(json: pre)
+        if let enc = audio {
+            guard featureExtractor.frames == enc.config.frames, featureExtractor.melBins == enc.config.melBins else {
+                throw ReelAVError.config(path: path, key: "preprocessor_config.json chunk_length/feature_size",
+                                         message: "windows of \(featureExtractor.melBins)×\(featureExtractor.frames) mel frames; the audio tower takes \(enc.config.melBins)×\(enc.config.frames)")
             }
-            imageProcessor = try Self.frameProcessor(pre, side: vision.config.imageSize, path: path)
-            featureExtractor = try WhisperFeatureExtractor(json: pre)
-            if let enc = audio {
-                guard featureExtractor.frames == enc.config.frames, featureExtractor.melBins == enc.config.melBins else {
-                    throw ReelAVError.config(path: path, key: "preprocessor_config.json chunk_length/feature_size",
-                                             message: "windows of \(featureExtractor.melBins)×\(featureExtractor.frames) mel frames; the audio tower takes \(enc.config.melBins)×\(enc.config.frames)")
-                }
-                let windowSeconds = Double(featureExtractor.chunkLength)
-                guard abs(windowSeconds - layout.segmentSeconds) < 1e-9 else {
-                    throw ReelAVError.config(path: path, key: "preprocessor_config.json chunk_length",
-                                             message: "\(featureExtractor.chunkLength) s, but segment_seconds is \(layout.segmentSeconds)")
-                }
+            let windowSeconds = Double(featureExtractor.chunkLength)
+            guard abs(windowSeconds - layout.segmentSeconds) < 1e-9 else {
+                throw ReelAVError.config(path: path, key: "preprocessor_config.json chunk_length",
+                                         message: "\(featureExtractor.chunkLength) s, but segment_seconds is \(layout.segmentSeconds)")
             }
-        } catch { throw naming(path, error) }
+        }
     }
 
     /// §4.3 as an `ImageProcessor`: exact S×S bicubic antialiased resize on uint8, then (x − 255·mean)/(255·std).
