@@ -8,9 +8,10 @@ import Synchronization
 /// Persistent worker threads that split one operation's index range across all cores.
 ///
 /// No thread is created per operation: workers spin briefly on a generation counter, then sleep on a condition
-/// variable. An operation is a set of chunks that the caller and the workers claim from a shared counter, so the
-/// caller never waits for a share it could do itself: on a machine where a worker is descheduled (other processes
-/// on the cores), the caller takes the remaining chunks and the operation ends without it. Workers take part only
+/// variable. An operation's range is split into one contiguous share per thread, which its thread reads front to
+/// back and the others take from the back of once their own is done (`parallelFor`), so the caller never waits for
+/// work it could do itself: on a machine where a worker is descheduled (other processes on the cores), the caller
+/// takes the rest of that worker's share and the operation ends without it. Workers take part only
 /// while the operation is open (a Dekker-style handshake on `open`/`active`), so a late worker never touches a
 /// finished operation. One operation at a time (a pool belongs to one model instance; not reentrant).
 public final class ThreadPool: @unchecked Sendable {
@@ -24,13 +25,14 @@ public final class ThreadPool: @unchecked Sendable {
     private let open = Atomic<Int>(0)
     /// Workers inside the current operation (registered before reading `open`).
     private let active = Atomic<Int>(0)
-    /// The next unclaimed chunk, and chunks finished, of the current operation.
-    private let nextChunk = Atomic<Int>(0)
-    private let doneChunks = Atomic<Int>(0)
-    private var chunkCount = 0
+    /// Units of the current operation finished.
+    private let doneUnits = Atomic<Int>(0)
+    /// Each thread's share of the current operation's units not yet taken, as lo | hi << 32.
+    private let spans: UnsafeMutablePointer<Atomic<UInt64>>
     private var stopping = false
-    /// job(chunk, thread): runs one chunk on the calling thread (0 = the caller, 1… = workers).
-    private var job: ((Int, Int) -> Void)?
+    /// work(thread): takes and runs pieces of the current operation on the calling thread (0 = the caller, 1… =
+    /// workers) until none is left.
+    private var work: ((Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
     // One slot per worker, allocated once: each worker touches only its own slot, so no lock (and no Swift array
@@ -42,19 +44,6 @@ public final class ThreadPool: @unchecked Sendable {
     /// Spin iterations before a worker sleeps (about 20–50 µs): long enough to cover the gap between the ops of a
     /// forward pass, short enough not to steal cores from other processes when idle.
     private static let spinLimit = 20_000
-    /// `parallelFor`'s guided schedule: each chunk is this fraction, per thread, of the units not yet handed out
-    /// (1/(2·threads) of the rest), so chunks shrink toward the end of an operation and the last to finish are
-    /// short; …
-    public static let guidedShare = 2
-    /// … but no chunk is smaller than 1/(this·threads) of the whole, which bounds their number (9 for 2
-    /// threads) and keeps each a stream long enough for the prefetchers.
-    public static let guidedLeast = 8
-    /// Room for chunk bounds (the schedule above needs far fewer).
-    private static let maxChunks = 64
-    /// Chunk c of the current `parallelFor` is units bounds[c]..<bounds[c+1]; written by the caller before the
-    /// operation opens, read by every thread during it.
-    private let bounds = UnsafeMutablePointer<Int>.allocate(capacity: ThreadPool.maxChunks + 1)
-
     /// - Parameter threads: participating threads; defaults to the number of online cores.
     public init(threads: Int? = nil) {
         let n = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -63,6 +52,8 @@ public final class ThreadPool: @unchecked Sendable {
         scratchSlots.initialize(repeating: nil, count: n)
         scratchCounts = .allocate(capacity: n)
         scratchCounts.initialize(repeating: 0, count: n)
+        spans = .allocate(capacity: n)
+        for t in 0..<n { (spans + t).initialize(to: Atomic<UInt64>(0)) }
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
         Kernels.configureBLAS()
@@ -109,7 +100,8 @@ public final class ThreadPool: @unchecked Sendable {
         for w in 0..<threadCount { scratchSlots[w].map { UnsafeMutableRawPointer($0).deallocate() } }
         scratchSlots.deallocate()
         scratchCounts.deallocate()
-        bounds.deallocate()
+        spans.deinitialize(count: threadCount)
+        spans.deallocate()
         shared?.deallocate()
         pthread_mutex_destroy(&mutex)
         pthread_cond_destroy(&cond)
@@ -138,83 +130,116 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Takes chunks of the open operation, if any, until none are left.
+    /// Runs the open operation's work, if it is still open, on this worker.
     private func help(_ thread: Int) {
         active.add(1, ordering: .sequentiallyConsistent)
         if open.load(ordering: .sequentiallyConsistent) == 1 {
-            claimChunks(thread)
+            work!(thread)
         }
         active.subtract(1, ordering: .sequentiallyConsistent)
-    }
-
-    @inline(__always) private func claimChunks(_ thread: Int) {
-        let n = chunkCount
-        while true {
-            let c = nextChunk.add(1, ordering: .relaxed).oldValue
-            if c >= n { return }
-            job!(c, thread)
-            doneChunks.add(1, ordering: .releasing)
-        }
     }
 
     /// Runs `body(worker)` once for each worker index 0..<threadCount and waits for all. Calls may run on fewer
     /// threads than `threadCount` (a descheduled worker's index is taken by another), never two at once per index.
     public func run(_ body: (Int) -> Void) {
-        dispatch(chunks: threadCount) { c, _ in body(c) }
+        parallelFor(threadCount) { indices, _ in for i in indices { body(i) } }
     }
 
-    /// Runs `job(chunk, thread)` for every chunk in 0..<chunks across the caller and the workers; returns when all
-    /// have finished. `thread` is unique among the calls running at one time (for per-thread scratch).
-    private func dispatch(chunks: Int, _ body: (Int, Int) -> Void) {
-        if threads.isEmpty || chunks <= 1 {
-            for c in 0..<chunks { body(c, 0) }
-            return
+    /// Splits `0..<count` into one contiguous share per thread (in multiples of `granularity`) and runs
+    /// `body(range, thread)` over all of it in parallel; `thread` indexes per-thread scratch and is unique among the
+    /// calls running at one time. Empty ranges are not passed to `body`.
+    ///
+    /// Each thread reads its own share front to back, in pieces that halve down to `least` units, so its rows are
+    /// one address stream (the hardware prefetchers and the kernels' prefetches run on across pieces) and the
+    /// piece it holds at the end is short. A thread whose share is done takes pieces from the back of the share
+    /// with the most left (half of what is left, at least `least` units): threads that started late or run slowly
+    /// (a descheduled worker) are relieved, and a thread waits at the end for at most the piece another holds.
+    /// The shared-counter schedule this replaced handed out guided chunks in address order: every chunk a new
+    /// stream, and the last one 1/16 of the operation, for which the caller waited 430–500 µs of each 11.8 ms q4
+    /// decode step (docs/performance.md).
+    public func parallelFor(_ count: Int, granularity: Int = 1, _ body: (Range<Int>, Int) -> Void) {
+        guard count > 0 else { return }
+        let g = max(1, granularity)
+        let units = (count + g - 1) / g
+        if threads.isEmpty || units <= 1 { body(0..<count, 0); return }
+        precondition(units < 1 << 31, "parallelFor: too many units")
+        let n = threadCount
+        for t in 0..<n { spans[t].store(Self.span(units * t / n, units * (t + 1) / n), ordering: .relaxed) }
+        let least = max(1, units / (Self.leastShare * n))
+        dispatch(units: units) { thread in
+            var done = 0
+            while let r = self.takeFront(thread, least: least) {
+                body(min(count, r.lowerBound * g)..<min(count, r.upperBound * g), thread)
+                done += r.count
+            }
+            while let r = self.steal(least: least) {
+                body(min(count, r.lowerBound * g)..<min(count, r.upperBound * g), thread)
+                done += r.count
+            }
+            self.doneUnits.add(done, ordering: .releasing)
         }
+    }
+
+    /// The smallest piece is 1/(this·threads) of an operation's units.
+    public static let leastShare = 16
+
+    @inline(__always) private static func span(_ lo: Int, _ hi: Int) -> UInt64 { UInt64(lo) | UInt64(hi) << 32 }
+    @inline(__always) private static func bounds(_ s: UInt64) -> (Int, Int) { (Int(s & 0xffff_ffff), Int(s >> 32)) }
+
+    /// The next piece from the front of share `t`: half of what is left, at least `least` units.
+    @inline(__always) private func takeFront(_ t: Int, least: Int) -> Range<Int>? {
+        var s = spans[t].load(ordering: .relaxed)
+        while true {
+            let (lo, hi) = Self.bounds(s)
+            if lo >= hi { return nil }
+            let end = min(hi, lo + max(least, (hi - lo) / 2))
+            let (ok, seen) = spans[t].compareExchange(expected: s, desired: Self.span(end, hi), ordering: .relaxed)
+            if ok { return lo..<end }
+            s = seen
+        }
+    }
+
+    /// A piece from the back of the share with the most units left: half of them, at least `least`.
+    private func steal(least: Int) -> Range<Int>? {
+        while true {
+            var best = -1, most = 0, bs: UInt64 = 0
+            for t in 0..<threadCount {
+                let s = spans[t].load(ordering: .relaxed)
+                let (lo, hi) = Self.bounds(s)
+                if hi - lo > most { best = t; most = hi - lo; bs = s }
+            }
+            if best < 0 { return nil }
+            let (lo, hi) = Self.bounds(bs)
+            let start = max(lo, hi - max(least, (hi - lo) / 2))
+            if spans[best].compareExchange(expected: bs, desired: Self.span(lo, start), ordering: .relaxed).exchanged {
+                return start..<hi
+            }
+        }
+    }
+
+    /// Runs `work(thread)` on the caller (thread 0) and on every worker that arrives while the operation is open;
+    /// returns when `units` units have been reported done (`doneUnits`).
+    private func dispatch(units: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { b in
-            job = b
-            chunkCount = chunks
-            nextChunk.store(0, ordering: .relaxed)
-            doneChunks.store(0, ordering: .relaxed)
-            open.store(1, ordering: .sequentiallyConsistent)  // publishes job, chunkCount and the counters
+            work = b
+            doneUnits.store(0, ordering: .relaxed)
+            open.store(1, ordering: .sequentiallyConsistent)  // publishes work, the spans and the counter
             generation.add(1, ordering: .sequentiallyConsistent)
             if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(&mutex)
                 pthread_cond_broadcast(&cond)
                 pthread_mutex_unlock(&mutex)
             }
-            claimChunks(0)
+            b(0)
             var spins = 0
-            while doneChunks.load(ordering: .acquiring) < chunks {
+            while doneUnits.load(ordering: .acquiring) < units {
                 spins += 1
                 if spins > 1000 { sched_yield() }
             }
-            // Close, then wait out helpers that registered while it was open (they claim nothing more).
+            // Close, then wait out helpers that registered while it was open (they find no piece left).
             open.store(0, ordering: .sequentiallyConsistent)
             while active.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
-            job = nil
-        }
-    }
-
-    /// Splits `0..<count` into contiguous chunks (multiples of `granularity`, except the last), shrinking toward the
-    /// end (`guidedShare`, `guidedLeast`), and runs `body(range, thread)` on them in parallel; `thread` indexes
-    /// per-thread scratch. A thread may run several chunks. Empty ranges are not passed to `body`.
-    public func parallelFor(_ count: Int, granularity: Int = 1, _ body: (Range<Int>, Int) -> Void) {
-        guard count > 0 else { return }
-        let g = max(1, granularity)
-        let units = (count + g - 1) / g
-        if threadCount <= 1 || units <= 1 { body(0..<count, 0); return }
-        let share = Self.guidedShare * threadCount, least = max(1, units / (Self.guidedLeast * threadCount))
-        var chunks = 0, at = 0
-        while at < units && chunks < Self.maxChunks - 1 {
-            bounds[chunks] = at
-            at += min(units - at, max(least, (units - at + share - 1) / share))
-            chunks += 1
-        }
-        bounds[chunks] = units
-        let b = bounds
-        dispatch(chunks: chunks) { c, thread in
-            let lo = min(count, b[c] * g), hi = min(count, b[c + 1] * g)
-            if lo < hi { body(lo..<hi, thread) }
+            work = nil
         }
     }
 

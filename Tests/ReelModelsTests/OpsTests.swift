@@ -2,6 +2,7 @@ import Foundation
 import ReelCore
 import ReelQuant
 import ReelRuntime
+import Synchronization
 import XCTest
 
 /// Ops against transformers' numbers (Fixtures/ops.safetensors, made by tools/make_decoder_fixtures.py).
@@ -312,21 +313,54 @@ final class OpsTests: XCTestCase {
             }
             XCTAssertEqual(hits, [Int](repeating: 1, count: count), "count \(count)")
         }
-        // The guided schedule: chunks start on granularity multiples, cover the range in order without gaps, are at
-        // most 64 (with 16 threads the schedule would want more: the cap's last chunk takes the rest), and shrink
-        // toward the end.
+        // The schedule: pieces start on granularity multiples and tile the range. Each thread reads its own share
+        // (units·t/threads ..< units·(t+1)/threads) front to back, and others take from its back: within every share,
+        // the owner's pieces are one run from the share's start in address order, and the pieces others took are one
+        // run to its end, taken back to front.
         let p16 = ThreadPool(threads: 16)
-        for (pool, count, g) in [(p, 1152, 16), (p, 9728, 16), (p, 100_000, 1), (p, 2, 1), (p16, 100_000, 1)] {
-            var ranges: [Range<Int>] = []
+        for (pool, count, g) in [(p, 1152, 16), (p, 9728, 16), (p, 100_000, 1), (p, 2, 1), (p16, 100_000, 1), (p16, 37, 4)] {
+            var taken: [(range: Range<Int>, thread: Int)] = []  // in the order taken, per thread
             let lock = NSLock()
-            pool.parallelFor(count, granularity: g) { r, _ in lock.lock(); ranges.append(r); lock.unlock() }
-            ranges.sort { $0.lowerBound < $1.lowerBound }
+            pool.parallelFor(count, granularity: g) { r, t in lock.lock(); taken.append((r, t)); lock.unlock() }
+            let ranges = taken.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
             XCTAssertEqual(ranges.first?.lowerBound, 0)
             XCTAssertEqual(ranges.last?.upperBound, count)
             for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound, "count \(count)") }
             XCTAssertTrue(ranges.allSatisfy { $0.lowerBound % g == 0 }, "count \(count)")
-            XCTAssertLessThanOrEqual(ranges.count, 64)
-            if count >= 1152 { XCTAssertGreaterThan(ranges.first!.count, ranges[ranges.count - 2].count, "count \(count)") }
+            let units = (count + g - 1) / g, n = pool.threadCount
+            for share in 0..<n {
+                let lo = min(count, units * share / n * g), hi = min(count, units * (share + 1) / n * g)
+                let inShare = taken.filter { $0.range.lowerBound >= lo && $0.range.upperBound <= hi }
+                XCTAssertEqual(inShare.reduce(0) { $0 + $1.range.count }, hi - lo, "share \(share) of \(count): pieces cross it")
+                let own = inShare.filter { $0.thread == share }.map(\.range), others = inShare.filter { $0.thread != share }.map(\.range)
+                var at = lo
+                for r in own { XCTAssertEqual(r.lowerBound, at, "share \(share) of \(count): owner out of order"); at = r.upperBound }
+                var end = hi
+                for t in 0..<n where t != share {
+                    let stolen = inShare.filter { $0.thread == t }.map(\.range.lowerBound)
+                    XCTAssertEqual(stolen, stolen.sorted(by: >), "share \(share) of \(count): steals not back to front")
+                }
+                for r in others.sorted(by: { $0.lowerBound > $1.lowerBound }) {
+                    XCTAssertEqual(r.upperBound, end, "share \(share) of \(count): stolen pieces leave a gap"); end = r.lowerBound
+                }
+                XCTAssertEqual(at, end, "share \(share) of \(count)")
+            }
+        }
+        // A thread held up inside its first piece does not hold up its share: the caller takes the rest of it.
+        let p2 = ThreadPool(threads: 2)
+        for _ in 0..<20 {
+            let count = 4096
+            let done = Atomic<Int>(0), workerPieces = Atomic<Int>(0)
+            p2.parallelFor(count, granularity: 16) { r, t in
+                if t != 0 && workerPieces.add(1, ordering: .relaxed).newValue == 1 {
+                    // wait (at most 10 s) until every other unit is done
+                    let start = Date()
+                    while done.load(ordering: .acquiring) + r.count < count && Date().timeIntervalSince(start) < 10 { sched_yield() }
+                }
+                done.add(r.count, ordering: .releasing)
+            }
+            XCTAssertEqual(done.load(ordering: .relaxed), count)
+            XCTAssertLessThanOrEqual(workerPieces.load(ordering: .relaxed), 1, "the caller left units to the held-up worker")
         }
         // many small operations back to back (the per-token pattern)
         var total = 0
