@@ -34,8 +34,11 @@ struct Bench: ParsableCommand {
         the same row split across the same threads and the same parallel operations (the attention's kept as an \
         empty one), but with a read kernel (XOR of 64-byte loads, prefetched as the gemvs prefetch) instead of the \
         dot products. Its tokens/s and GB/s are the best any gemv can do through this access pattern on this \
-        machine at that moment. With --profile it adds a column: each op kind's weight reads alone, in GB/s, beside \
-        the real op's.
+        machine at that moment. Each repetition then also reads the same bytes plainly, --gen-tokens times: one \
+        parallel operation per pass over all of them end to end, one stream per thread — the memory's read rate \
+        for these bytes at that moment, a roofline measured beside the decode it bounds (the VM here swings \
+        between 33 and 62 GB/s within minutes). With --profile it adds a column: each op kind's weight reads \
+        alone, in GB/s, beside the real op's.
 
         --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1 \
         thread and at --threads, with the share of a decode step the dispatches take.
@@ -43,7 +46,8 @@ struct Bench: ParsableCommand {
         --json prints {"model_bytes", "threads", "prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_bytes"} \
         (medians), plus "encode_frames_per_s" for a model with a vision tower, with --bandwidth \
         "weight_bytes_per_token" and "decode_roofline_fraction", and with --read-bound "weight_bytes_per_token", \
-        "read_bound_tokens_per_s" and "read_bound_gb_per_s" (1e9 bytes/s), plus "huge_page_bytes" (Linux: bytes of \
+        "read_bound_tokens_per_s", "read_bound_gb_per_s" and "plain_read_gb_per_s" (1e9 bytes/s), plus \
+        "huge_page_bytes" (Linux: bytes of \
         the file mapped in 2 MiB pages at the end of the run; decode is 6-15% slower over 4 KiB pages). A vision \
         tower alone prints {"model_bytes", "threads", "encode_frames_per_s", "peak_rss_bytes"}.
 
@@ -147,19 +151,22 @@ struct Bench: ParsableCommand {
         try vision?.repetition(frames: 1)  // warm-up: page the tower in
         let bound = readBound ? try ReadBound(file: file, decoder: bench.decoder) : nil
         bound?.run(steps: 2)  // warm-up
-        var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = [], reads: [Double] = []
+        var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = [], reads: [Double] = [], plain: [Double] = []
         for _ in 0..<repetitions {
             let r = try bench.repetition(prompt: promptTokens, gen: genTokens)
             prefill.append(r.prefill)
             decode.append(r.decode)
-            if let bound { reads.append(bound.run(steps: genTokens)) }  // right after the decode it bounds
+            if let bound {  // right after the decode they bound
+                reads.append(bound.run(steps: genTokens))
+                plain.append(bound.plainRead(steps: genTokens))
+            }
             if let vision { encode.append(try vision.repetition(frames: frames)) }
         }
         let streamed = weightBytesPerToken(file)
         let rss = peakRSSBytes()
         let huge = file.hugePageBytes()
         let p = Stats(prefill), d = Stats(decode), e = encode.isEmpty ? nil : Stats(encode)
-        let rb = reads.isEmpty ? nil : Stats(reads)
+        let rb = reads.isEmpty ? nil : Stats(reads), pr = plain.isEmpty ? nil : Stats(plain)
         if json {
             var j = JSONObject([("model_bytes", .int(Int64(file.fileSize))), ("threads", .int(Int64(threadCount))),
                                 ("prefill_tokens_per_s", .double(p.median)), ("decode_tokens_per_s", .double(d.median))])
@@ -173,6 +180,7 @@ struct Bench: ParsableCommand {
                 j["weight_bytes_per_token"] = .int(Int64(streamed))
                 j["read_bound_tokens_per_s"] = .double(rb.median)
                 j["read_bound_gb_per_s"] = .double(Double(bound.bytes) * rb.median / 1e9)
+                if let pr { j["plain_read_gb_per_s"] = .double(Double(bound.bytes) * pr.median / 1e9) }
                 if let huge { j["huge_page_bytes"] = .int(Int64(huge)) }
             }
             print(JSON.object(j).serialized(pretty: false))
@@ -195,6 +203,10 @@ struct Bench: ParsableCommand {
             let gbs = Double(bound.bytes) * rb.median / 1e9
             print("read-only bound: \(fixed(gbs, 1)) GB/s of weights (\(fixed(rb.median, 2)) tok/s); decode reads "
                   + "\(fixed(Double(streamed) * d.median / 1e9, 1)) GB/s = \(fixed(100 * d.median / rb.median, 1))% of it")
+            if let pr {
+                print("plain read of the same bytes (one stream per thread, after each repetition): "
+                      + "\(fixed(Double(bound.bytes) * pr.median / 1e9, 1)) GB/s; decode = \(fixed(100 * d.median / pr.median, 1))% of it")
+            }
         }
         if let bandwidth {
             let achieved = Double(streamed) * d.median / 1e9
@@ -479,6 +491,34 @@ final class ReadBound {
         ops.append([try linear(file.tensorInfo("decoder.lm_head.weight") != nil ? "decoder.lm_head" : "decoder.embed_tokens")])
         self.ops = ops
         bytes = ops.joined().reduce(0) { $0 + $1.weight.data.count }
+    }
+
+    /// `steps` plain reads of the same weight bytes: one parallel operation per step over all of them end to end (each
+    /// thread one share of the concatenated tensors, read as one stream), so no operation edges, dispatches per op or
+    /// attention — the memory's read rate for these bytes at this moment. Steps per second.
+    @discardableResult
+    func plainRead(steps: Int) -> Double {
+        let regions = ops.joined().map { (UnsafeRawPointer($0.weight.data.baseAddress!), $0.weight.data.count) }
+        let unit = 1 << 16, units = (bytes + unit - 1) / unit
+        let slots = pool.sharedScratch(bytes: 64 * pool.threadCount)  // one cache line per thread
+        let t = ProgressBar.now()
+        for _ in 0..<steps {
+            pool.parallelFor(units) { r, thread in
+                var x: UInt64 = 0, at = 0
+                let lo = r.lowerBound * unit, hi = min(bytes, r.upperBound * unit)
+                for (p, n) in regions {
+                    let a = max(lo, at), b = min(hi, at + n)
+                    if a < b { x ^= Kernels.readXor(p + (a - at), count: b - a) }
+                    at += n
+                    if at >= hi { break }
+                }
+                let slot = slots + 64 * thread
+                slot.storeBytes(of: slot.load(as: UInt64.self) ^ x, as: UInt64.self)
+            }
+        }
+        let rate = Double(steps) / (ProgressBar.now() - t)
+        for th in 0..<pool.threadCount { sink ^= slots.load(fromByteOffset: 64 * th, as: UInt64.self) }
+        return rate
     }
 
     /// `steps` read-only decode steps; steps per second.

@@ -30,7 +30,8 @@ extension CLITests {
     }
 
     /// `--read-bound`: the read-only bound of a decode step adds exactly its keys; it streams the same bytes the
-    /// decode does (weight_bytes_per_token), and its GB/s is those bytes × its tokens/s.
+    /// decode does (weight_bytes_per_token), and its GB/s is those bytes × its tokens/s. The plain read of the same
+    /// bytes beside it has a rate of its own.
     func testBenchReadBound() throws {
         let d = try scratch()
         XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quant", "q4", "--quiet"]).status, 0)
@@ -41,7 +42,8 @@ extension CLITests {
         let pages: [String] = []
         #endif
         XCTAssertEqual(j.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "read_bound_tokens_per_s",
-                                                           "read_bound_gb_per_s"] + pages).sorted())
+                                                           "read_bound_gb_per_s", "plain_read_gb_per_s"] + pages).sorted())
+        XCTAssertGreaterThan(try XCTUnwrap(j["plain_read_gb_per_s"]?.double), 0)
         let huge = j["huge_page_bytes"]?.int ?? 0
         XCTAssertTrue(huge >= 0 && huge <= (j["model_bytes"]?.int ?? 0) && huge % (2 << 20) == 0, "\(huge)")
         let tps = try XCTUnwrap(j["read_bound_tokens_per_s"]?.double), gbs = try XCTUnwrap(j["read_bound_gb_per_s"]?.double)
@@ -50,13 +52,15 @@ extension CLITests {
         XCTAssertEqual(gbs, bytes * tps / 1e9, accuracy: 1e-9 * max(gbs, 1))
         let both = try benchJSON(d + "/m.reel", ["--read-bound", "--bandwidth", "20"])
         XCTAssertEqual(both.keys.sorted(), (Self.benchKeys + ["weight_bytes_per_token", "decode_roofline_fraction",
-                                                              "read_bound_tokens_per_s", "read_bound_gb_per_s"] + pages).sorted())
+                                                              "read_bound_tokens_per_s", "read_bound_gb_per_s",
+                                                              "plain_read_gb_per_s"] + pages).sorted())
 
         let table = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
                               "--threads", "2", "--read-bound"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("read bound tg3"), table.stdout)
         XCTAssertTrue(table.stdout.contains("read-only bound:"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("plain read of the same bytes"), table.stdout)
         #if os(Linux)
         XCTAssertTrue(table.stdout.contains("file mapped in 2 MiB pages:"), table.stdout)
         #endif
