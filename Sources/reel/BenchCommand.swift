@@ -36,9 +36,9 @@ struct Bench: ParsableCommand {
         dot products. Its tokens/s and GB/s are the best any gemv can do through this access pattern on this \
         machine at that moment. Each repetition then also reads the same bytes plainly, --gen-tokens times: one \
         parallel operation per pass over all of them end to end, one stream per thread — the memory's read rate \
-        for these bytes at that moment, a roofline measured beside the decode it bounds (the VM here swings \
-        between 33 and 62 GB/s within minutes). With --profile it adds a column: each op kind's weight reads \
-        alone, in GB/s, beside the real op's.
+        for these bytes at that moment, a roofline measured beside the decode it bounds, for machines whose memory \
+        speed drifts. With --profile it adds a column: each op kind's weight reads alone, in GB/s, beside the \
+        real op's.
 
         --dispatch measures the thread pool instead: the cost of one no-op parallel dispatch, and decode at 1 \
         thread and at --threads, with the share of a decode step the dispatches take.
