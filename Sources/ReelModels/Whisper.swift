@@ -16,10 +16,7 @@ public enum WhisperEncoderFamily {
         guard d % heads == 0 else {
             throw ModelsError.badValue(source: r.source, key: r.path + "encoder_attention_heads", message: "\(heads) does not divide d_model \(d)")
         }
-        let act = try r.string("activation_function", default: "gelu")
-        guard act == "gelu" else {
-            throw ModelsError.badValue(source: r.source, key: r.path + "activation_function", message: "only gelu (the erf form) is supported, found \(act)")
-        }
+        let act = try r.string("activation_function", default: "gelu", oneOf: ["gelu"])  // the erf form
         let config = JSONObject([
             ("family", .string(name)), ("d_model", .int(Int64(d))), ("encoder_layers", .int(Int64(layers))),
             ("encoder_attention_heads", .int(Int64(heads))), ("encoder_ffn_dim", .int(Int64(ffn))),

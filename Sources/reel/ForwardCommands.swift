@@ -318,7 +318,7 @@ struct Parity: ParsableCommand {
             ids = raw ? m.tokenizer.encode(prompt!, addSpecialTokens: true) : try m.promptIds(messages: TextModel.messages(system: nil, user: prompt!))
         }
         let source = try CheckpointWeights(directory: checkpoint)
-        try sameArchitecture(source)
+        try sameArchitecture(source, file)
         guard let refConfig = source.componentConfig("decoder") else {
             throw GenerationError.notATextModel(path: checkpoint, architecture: source.spec.architecture)
         }
@@ -363,8 +363,8 @@ struct Parity: ParsableCommand {
 extension Parity {
     /// Parity compares a file with the checkpoint it was converted from: a checkpoint of another architecture is
     /// refused by name (it gave a stage mismatch deep inside, or, for two LLaVA variants, exit 0 with no warning).
-    func sameArchitecture(_ source: CheckpointWeights) throws {
-        let a = source.spec.architecture, b = try ReelFile(path: model).architecture
+    func sameArchitecture(_ source: CheckpointWeights, _ file: ReelFile) throws {
+        let a = source.spec.architecture, b = file.architecture
         guard a == b else {
             throw CLIError("\(checkpoint) is a \(a) checkpoint but \(model) holds \(b): parity compares a .reel file with the checkpoint it was converted from")
         }
@@ -375,7 +375,7 @@ extension Parity {
         let inputs = try PixelInputs(path: path)
         let file = try ReelFile(path: model)
         let source = try CheckpointWeights(directory: checkpoint)
-        try sameArchitecture(source)
+        try sameArchitecture(source, file)
         var ids: [Int]
         var order: [String] = []      // stage names in pipeline order (as first recorded)
         var expand = inputIds == nil  // the first model expands the rendered prompt's placeholders for both
@@ -463,7 +463,7 @@ extension Parity {
             throw CLIError("give --prompt, --input-ids, or input_ids in \(path)")
         }
         let source = try CheckpointWeights(directory: checkpoint)
-        try sameArchitecture(source)
+        try sameArchitecture(source, file)
         func stages(_ w: WeightProvider, audio: JSON, decoder: JSON) throws -> IntermediateRecorder {
             let dec = try Decoder(weights: w, config: decoder, options: DecoderOptions(contextLength: ids.count, threads: threads))
             let tower = try Qwen2AudioTower(weights: w, audioConfig: audio, hidden: dec.config.hiddenSize, pool: dec.pool)

@@ -346,6 +346,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         let m = try TextModel(path: model, options: load.decoderOptions)
+        let options = try sampling.options(for: m)  // once: the same settings every turn
         var messages: [JSON] = system.map { [["role": "system", "content": .string($0)]] } ?? []
         var cached: [Int] = []   // the tokens the KV cache holds, in order
         var unanswered = 0       // turns that did not fit the context
@@ -370,7 +371,7 @@ struct Chat: ParsableCommand {
             m.decoder.rewind(to: common)
             let result: GenerationResult
             do {
-                result = try m.generate(prompt: Array(ids[common...]), options: sampling.options(for: m)) { piece in
+                result = try m.generate(prompt: Array(ids[common...]), options: options) { piece in
                     fputs(piece, stdout)
                     fflush(stdout)
                 }

@@ -80,6 +80,12 @@ final class ConfigBoundsTests: XCTestCase {
         XCTAssertThrowsError(try r.string("vision_feature_select_strategy", oneOf: ["default", "full"])) { e in
             XCTAssertTrue("\(e)".contains("cls is not supported (expected default or full)"), "\(e)")
         }
+        // Whisper's encoder implements gelu (the erf form) only.
+        let whisper = ConfigReader(["activation_function": "relu"], source: "w/config.json", path: "audio_config.")
+        XCTAssertThrowsError(try WhisperEncoderFamily.component(whisper)) { e in
+            XCTAssertTrue("\(e)".contains("audio_config.activation_function") && "\(e)".contains("relu is not supported (expected gelu)"), "\(e)")
+        }
+        XCTAssertNoThrow(try WhisperEncoderFamily.component(ConfigReader(["activation_function": "gelu"], source: "w/config.json", path: "")))
     }
 
     /// Processor numbers used in f32 or multiplied into sample counts are bounded: a rescale factor f32 rounds to 0
