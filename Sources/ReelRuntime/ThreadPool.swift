@@ -168,11 +168,8 @@ public final class ThreadPool: @unchecked Sendable {
         let least = max(1, units / (Self.leastShare * n))
         dispatch(units: units) { thread in
             var done = 0
-            while let r = self.takeFront(thread, least: least) {
-                body(min(count, r.lowerBound * g)..<min(count, r.upperBound * g), thread)
-                done += r.count
-            }
-            while let r = self.steal(least: least) {
+            // Its own share first; once that is empty (others only ever shrink it), pieces of the others'.
+            while let r = self.takeFront(thread, least: least) ?? self.steal(least: least) {
                 body(min(count, r.lowerBound * g)..<min(count, r.upperBound * g), thread)
                 done += r.count
             }
