@@ -246,12 +246,36 @@ size_t reel_igemm_scratch_bytes(int64_t k) {
     return k < 1 ? 0 : (size_t)IG_MAX_PANELS * (size_t)nblocks(k) * ig_panel_block_bytes(2);
 }
 
-int reel_igemm(int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end, int64_t k,
-               const void *act, int64_t m, float *y, int64_t ldy, void *scratch) {
+static int igemm(int a128, int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end,
+                 int64_t k, const void *act, int64_t m, float *y, int64_t ldy, void *scratch) {
     if (encoding != REEL_ENC_Q8 && encoding != REEL_ENC_Q4 && encoding != REEL_ENC_Q4F) return REEL_ERR_BAD_ARGUMENT;
     const size_t rb = reel_row_bytes(encoding, k);
     if (rb == 0 || rb != row_bytes || col_begin < 0 || col_end < col_begin || m < 0) return REEL_ERR_BAD_ARGUMENT;
     if (col_end == col_begin || m == 0) return REEL_OK;
-    igemm_fn()(encoding, w, row_bytes, col_begin, col_end, nblocks(k), act, m, y, ldy, scratch);
+    igemm_fn()(encoding, a128, w, row_bytes, col_begin, col_end, nblocks(k), act, m, y, ldy, scratch);
+    return REEL_OK;
+}
+
+int reel_igemm(int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end, int64_t k,
+               const void *act, int64_t m, float *y, int64_t ldy, void *scratch) {
+    return igemm(0, encoding, w, row_bytes, col_begin, col_end, k, act, m, y, ldy, scratch);
+}
+
+int reel_igemm_act128(int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end, int64_t k,
+                      const void *act, int64_t m, float *y, int64_t ldy, void *scratch) {
+    return igemm(1, encoding, w, row_bytes, col_begin, col_end, k, act, m, y, ldy, scratch);
+}
+
+/// AVX-512 (with or without VNNI) has its own quantiser; every other ISA takes the scalar twin.
+int reel_igemm_quantize_act128(int encoding, const float *x, size_t ldx, int64_t m, int64_t k, void *dst) {
+    if (k < 1 || m < 0 || (m > 1 && ldx < (size_t)k) || !x || !dst
+        || (encoding != REEL_ENC_Q8 && encoding != REEL_ENC_Q4 && encoding != REEL_ENC_Q4F))
+        return REEL_ERR_BAD_ARGUMENT;
+    reel_igemm_quantize_fn f = reel_igemm_quantize_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+    const int isa = reel_isa_active();
+    if (isa == REEL_ISA_AVX512 || isa == REEL_ISA_AVX512VNNI) f = reel_igemm_quantize_avx512;
+#endif
+    f(encoding, x, ldx, m, k, (uint8_t *)dst);
     return REEL_OK;
 }

@@ -13,11 +13,11 @@
 #define KFN static inline TGT __attribute__((always_inline))
 
 /// One tile: rows [0, mr) of `act` (mr ≤ 2) × one panel; writes the first nc columns of each row.
-KFN void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb, const uint8_t *act, size_t ars, float *y,
-              int64_t ldy, int nc) {
-    __m256 f[2][2];
+KFN void tile(int ns, int mr, int a128, const uint8_t *p, size_t pbb, int64_t nb, const uint8_t *act, size_t ars,
+              float *y, int64_t ldy, int nc) {
+    __m256 f[2][2], t[2][2];  // t: a128's span sums
     UNROLL
-    for (int i = 0; i < 2; i++) f[i][0] = f[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < 2; i++) f[i][0] = f[i][1] = t[i][0] = t[i][1] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     const int G = 8 / ns;
     for (int64_t b = 0; b < nb; b++) {
@@ -47,11 +47,27 @@ KFN void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb, const ui
             const __m256 d1 = _mm256_loadu_ps((const float *)(wb + IG_CODES + 64 * s + 32));
             UNROLL
             for (int i = 0; i < mr; i++) {
+                if (a128) {
+                    t[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), d0, t[i][0]);
+                    t[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), d1, t[i][1]);
+                } else {
+                    float da;
+                    memcpy(&da, ab + (size_t)i * ars + 32, 4);
+                    const __m256 va = _mm256_set1_ps(da);
+                    f[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), _mm256_mul_ps(d0, va), f[i][0]);
+                    f[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), _mm256_mul_ps(d1, va), f[i][1]);
+                }
+            }
+        }
+        if (a128 && (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1)) {  // the span's end: its scale, from its first block
+            UNROLL
+            for (int i = 0; i < mr; i++) {
                 float da;
-                memcpy(&da, ab + (size_t)i * ars + 32, 4);
+                memcpy(&da, act + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + (size_t)i * ars + 32, 4);
                 const __m256 va = _mm256_set1_ps(da);
-                f[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), _mm256_mul_ps(d0, va), f[i][0]);
-                f[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), _mm256_mul_ps(d1, va), f[i][1]);
+                f[i][0] = _mm256_fmadd_ps(t[i][0], va, f[i][0]);
+                f[i][1] = _mm256_fmadd_ps(t[i][1], va, f[i][1]);
+                t[i][0] = t[i][1] = _mm256_setzero_ps();
             }
         }
     }

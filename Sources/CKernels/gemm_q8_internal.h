@@ -21,6 +21,7 @@
 #define IG_ACT_BLOCK 48     // packed activation bytes per block
 #define IG_CODES 512        // code bytes per panel block
 #define IG_MAX_PANELS 2     // panels packed per tile (scratch is sized for this many)
+#define IG_SPAN 4           // blocks per activation scale in reel_igemm_act128 (128 elements)
 
 /// Bytes of one panel block: codes + ns·16 f32 scales.
 static inline size_t ig_panel_block_bytes(int nsub) { return IG_CODES + (size_t)64 * nsub; }
@@ -39,9 +40,14 @@ static inline int ig_offset(int enc) { return enc == REEL_ENC_Q8 ? 128 : 8; }
 #define UNROLL _Pragma("GCC unroll 16")
 #endif
 
-/// One ISA's GEMM over columns [c0, c1) (nb blocks per row); scratch holds IG_MAX_PANELS panels.
-typedef void (*reel_igemm_fn)(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
+/// One ISA's GEMM over columns [c0, c1) (nb blocks per row); scratch holds IG_MAX_PANELS panels. a128 = 0: each
+/// block's d_a enters its block's product (reel_igemm); a128 = 1: the blocks of a span of IG_SPAN are summed with
+/// d_w alone, and the span's d_a (its first block's) multiplies that sum (reel_igemm_act128).
+typedef void (*reel_igemm_fn)(int enc, int a128, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
                               const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch);
+
+/// One ISA's reel_igemm_quantize_act128 over rows [0, m) (arguments checked by the caller).
+typedef void (*reel_igemm_quantize_fn)(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst);
 
 /// Portable panel packer: columns [r0, r0 + nc) (nc ≤ 16) of w into one panel; `offset` 1 stores u = q + o,
 /// 0 stores signed q.
@@ -49,36 +55,38 @@ void reel_ig_pack_panel_c(int enc, int offset, const uint8_t *w, size_t rb, int6
                           uint8_t *dst);
 
 /// Defines `static ATTR void NAME(…)`, a reel_igemm_fn for an ISA whose file has a tile of at most 2 activation rows
-/// × one panel, `tile(ns, mr, panel, pbb, nb, act, ars, y, ldy, nc)` (AVX2, NEON). Per 16-column panel it packs
+/// × one panel, `tile(ns, mr, a128, panel, pbb, nb, act, ars, y, ldy, nc)` (AVX2, NEON). Per 16-column panel it packs
 /// signed codes into scratch, then runs the tile over pairs of rows; ns and mr are constants in each call so the
-/// tile's loops unroll.
-#define IG_PANEL_DRIVER(NAME, ATTR)                                                                                 \
-    static ATTR void NAME(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,                \
-                          const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {                \
-        const int ns = ig_nsub(enc);                                                                              \
-        const size_t pbb = ig_panel_block_bytes(ns), ars = (size_t)nb * IG_ACT_BLOCK;                              \
-        for (int64_t c = c0; c < c1; c += IG_NR) {                                                                \
-            const int nc = c1 - c < IG_NR ? (int)(c1 - c) : IG_NR;                                                \
-            reel_ig_pack_panel_c(enc, 0, w, rb, c, nc, nb, scratch);                                              \
-            for (int64_t i = 0; i < m; i += 2) {                                                                  \
-                const uint8_t *a = act + (size_t)i * ars;                                                         \
-                float *yi = y + i * ldy + c;                                                                      \
-                if (i + 2 <= m) {                                                                                 \
-                    if (ns == 1) tile(1, 2, scratch, pbb, nb, a, ars, yi, ldy, nc);                               \
-                    else tile(2, 2, scratch, pbb, nb, a, ars, yi, ldy, nc);                                       \
-                } else if (ns == 1) {                                                                             \
-                    tile(1, 1, scratch, pbb, nb, a, ars, yi, ldy, nc);                                            \
-                } else {                                                                                          \
-                    tile(2, 1, scratch, pbb, nb, a, ars, yi, ldy, nc);                                            \
-                }                                                                                                 \
-            }                                                                                                     \
-        }                                                                                                         \
+/// tile's loops unroll (a128 is a branch per block, outside the inner loops).
+#define IG_PANEL_DRIVER(NAME, ATTR)                                                                                   \
+    static ATTR void NAME(int enc, int a128, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,         \
+                          const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {                   \
+        const int ns = ig_nsub(enc);                                                                                  \
+        const size_t pbb = ig_panel_block_bytes(ns), ars = (size_t)nb * IG_ACT_BLOCK;                                 \
+        for (int64_t c = c0; c < c1; c += IG_NR) {                                                                    \
+            const int nc = c1 - c < IG_NR ? (int)(c1 - c) : IG_NR;                                                    \
+            reel_ig_pack_panel_c(enc, 0, w, rb, c, nc, nb, scratch);                                                  \
+            for (int64_t i = 0; i < m; i += 2) {                                                                      \
+                const uint8_t *a = act + (size_t)i * ars;                                                             \
+                float *yi = y + i * ldy + c;                                                                          \
+                if (i + 2 <= m) {                                                                                     \
+                    if (ns == 1) tile(1, 2, a128, scratch, pbb, nb, a, ars, yi, ldy, nc);                             \
+                    else tile(2, 2, a128, scratch, pbb, nb, a, ars, yi, ldy, nc);                                     \
+                } else if (ns == 1) {                                                                                 \
+                    tile(1, 1, a128, scratch, pbb, nb, a, ars, yi, ldy, nc);                                          \
+                } else {                                                                                              \
+                    tile(2, 1, a128, scratch, pbb, nb, a, ars, yi, ldy, nc);                                          \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
     }
 
 extern const reel_igemm_fn reel_igemm_scalar;
+extern const reel_igemm_quantize_fn reel_igemm_quantize_scalar;
 #if defined(__x86_64__) || defined(__i386__)
 extern const reel_igemm_fn reel_igemm_avx2;
 extern const reel_igemm_fn reel_igemm_avx512vnni;
+extern const reel_igemm_quantize_fn reel_igemm_quantize_avx512;
 #endif
 #if defined(__aarch64__)
 extern const reel_igemm_fn reel_igemm_neon;  // NULL without __ARM_FEATURE_DOTPROD

@@ -9,11 +9,12 @@
 #if defined(__ARM_FEATURE_DOTPROD)
 #include <arm_neon.h>
 
-static inline __attribute__((always_inline)) void tile(int ns, int mr, const uint8_t *p, size_t pbb, int64_t nb,
-                                                       const uint8_t *act, size_t ars, float *y, int64_t ldy, int nc) {
-    float32x4_t f[2][4];
+static inline __attribute__((always_inline)) void tile(int ns, int mr, int a128, const uint8_t *p, size_t pbb,
+                                                       int64_t nb, const uint8_t *act, size_t ars, float *y,
+                                                       int64_t ldy, int nc) {
+    float32x4_t f[2][4], t[2][4];  // t: a128's span sums
     UNROLL
-    for (int i = 0; i < 2; i++) for (int q = 0; q < 4; q++) f[i][q] = vdupq_n_f32(0);
+    for (int i = 0; i < 2; i++) for (int q = 0; q < 4; q++) f[i][q] = t[i][q] = vdupq_n_f32(0);
     const int G = 8 / ns;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *wb = p + (size_t)b * pbb, *ab = act + (size_t)b * IG_ACT_BLOCK;
@@ -43,17 +44,30 @@ static inline __attribute__((always_inline)) void tile(int ns, int mr, const uin
                 UNROLL
                 for (int q = 0; q < 4; q++) {
                     const float32x4_t dw = vld1q_f32((const float *)(wb + IG_CODES + 64 * s + 16 * q));
-                    f[i][q] = vfmaq_f32(f[i][q], vcvtq_f32_s32(acc[i][q]), vmulq_n_f32(dw, da));
+                    if (a128) t[i][q] = vfmaq_f32(t[i][q], vcvtq_f32_s32(acc[i][q]), dw);
+                    else f[i][q] = vfmaq_f32(f[i][q], vcvtq_f32_s32(acc[i][q]), vmulq_n_f32(dw, da));
+                }
+            }
+        }
+        if (a128 && (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1)) {  // the span's end: its scale, from its first block
+            UNROLL
+            for (int i = 0; i < mr; i++) {
+                float da;
+                memcpy(&da, act + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + (size_t)i * ars + 32, 4);
+                UNROLL
+                for (int q = 0; q < 4; q++) {
+                    f[i][q] = vfmaq_n_f32(f[i][q], t[i][q], da);
+                    t[i][q] = vdupq_n_f32(0);
                 }
             }
         }
     }
     UNROLL
     for (int i = 0; i < mr; i++) {
-        float t[IG_NR];
+        float out[IG_NR];
         UNROLL
-        for (int q = 0; q < 4; q++) vst1q_f32(t + 4 * q, f[i][q]);
-        memcpy(y + i * ldy, t, (size_t)nc * sizeof(float));
+        for (int q = 0; q < 4; q++) vst1q_f32(out + 4 * q, f[i][q]);
+        memcpy(y + i * ldy, out, (size_t)nc * sizeof(float));
     }
 }
 

@@ -4,6 +4,15 @@
 
 // ---- activations ---------------------------------------------------------------------------------------------------
 
+/// The corrections of one packed block (gemm_q8_internal.h) from its codes.
+static void act_block_tail(const int8_t *a, float da, int32_t o, uint8_t *d) {
+    int32_t lo = 0, hi = 0;
+    for (int j = 0; j < 16; j++) lo += a[j], hi += a[j + 16];
+    const int32_t corr[3] = {-o * (lo + hi), -o * lo, -o * hi};
+    memcpy(d + 32, &da, 4);
+    memcpy(d + 36, corr, 12);
+}
+
 int reel_igemm_pack_act(int enc, const void *q8_rows, size_t q8_row_bytes, int64_t m, int64_t k, void *dst) {
     if (k < 1 || m < 0 || (enc != REEL_ENC_Q8 && enc != REEL_ENC_Q4 && enc != REEL_ENC_Q4F))
         return REEL_ERR_BAD_ARGUMENT;
@@ -14,17 +23,44 @@ int reel_igemm_pack_act(int enc, const void *q8_rows, size_t q8_row_bytes, int64
         uint8_t *d = (uint8_t *)dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
         for (int64_t b = 0; b < nb; b++, src += REEL_Q8_BYTES, d += IG_ACT_BLOCK) {
             memcpy(d, src + 2, REEL_QK);
-            const int8_t *a = (const int8_t *)(src + 2);
-            int32_t lo = 0, hi = 0;
-            for (int j = 0; j < 16; j++) lo += a[j], hi += a[j + 16];
-            const float da = reel_h2f(reel_rd16(src));
-            const int32_t corr[3] = {-o * (lo + hi), -o * lo, -o * hi};
-            memcpy(d + 32, &da, 4);
-            memcpy(d + 36, corr, 12);
+            act_block_tail((const int8_t *)(src + 2), reel_h2f(reel_rd16(src)), o, d);
         }
     }
     return REEL_OK;
 }
+
+/// The scalar twin of reel_igemm_quantize_act128: the ISA paths reproduce, per span of 128 elements (IG_SPAN
+/// blocks; the last may be shorter), its amax (NaNs skipped), d = amax / 127, id = 1 / d and codes rne(x · id
+/// clamped to ±127), a NaN product clamped to −127 as vmaxps(v, −127) does (an infinite x makes amax infinite and
+/// its own product ∞ · 0).
+static void igemm_quantize_scalar(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst) {
+    const int64_t nb = (k + REEL_QK - 1) / REEL_QK;
+    const int32_t o = ig_offset(enc);
+    for (int64_t i = 0; i < m; i++) {
+        const float *xr = x + (size_t)i * ldx;
+        uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
+        for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
+            const int64_t e0 = b0 * REEL_QK, e1 = k - e0 < IG_SPAN * REEL_QK ? k : e0 + IG_SPAN * REEL_QK;
+            float amax = 0.0f;
+            for (int64_t e = e0; e < e1; e++) amax = fmaxf(amax, fabsf(xr[e]));
+            const float da = amax / 127.0f;
+            const float id = da != 0.0f ? 1.0f / da : 0.0f;
+            for (int64_t b = b0; b < nb && b < b0 + IG_SPAN; b++, d += IG_ACT_BLOCK) {
+                int8_t *a = (int8_t *)d;
+                for (int j = 0; j < REEL_QK; j++) {
+                    const int64_t e = b * REEL_QK + j;
+                    float v = e < k ? xr[e] * id : 0.0f;
+                    v = v > -127.0f ? v : -127.0f;
+                    v = v < 127.0f ? v : 127.0f;
+                    a[j] = (int8_t)nearbyintf(v);
+                }
+                act_block_tail(a, da, o, d);
+            }
+        }
+    }
+}
+
+const reel_igemm_quantize_fn reel_igemm_quantize_scalar = igemm_quantize_scalar;
 
 // ---- weights -------------------------------------------------------------------------------------------------------
 
@@ -57,7 +93,7 @@ void reel_ig_pack_panel_c(int enc, int offset, const uint8_t *w, size_t rb, int6
 
 // ---- the scalar twin: straight from the weight rows, the order every ISA path reproduces -----------------------------
 
-static void igemm_scalar(int enc, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
+static void igemm_scalar(int enc, int a128, const uint8_t *w, size_t rb, int64_t c0, int64_t c1, int64_t nb,
                          const uint8_t *act, int64_t m, float *y, int64_t ldy, uint8_t *scratch) {
     (void)scratch;
     const size_t wbs = ig_weight_block_bytes(enc), ars = (size_t)nb * IG_ACT_BLOCK;
@@ -65,7 +101,7 @@ static void igemm_scalar(int enc, const uint8_t *w, size_t rb, int64_t c0, int64
         const uint8_t *ar = act + (size_t)i * ars;
         for (int64_t c = c0; c < c1; c++) {
             const uint8_t *wr = w + (size_t)c * rb;
-            float s = 0;
+            float s = 0, t = 0;  // a128: t sums a span's blocks, then s = fma(t, d_a, s)
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *wb = wr + (size_t)b * wbs, *ab = ar + (size_t)b * IG_ACT_BLOCK;
                 const int8_t *a = (const int8_t *)ab;
@@ -82,7 +118,20 @@ static void igemm_scalar(int enc, const uint8_t *w, size_t rb, int64_t c0, int64
                     lo += ql * a[j], hi += qh * a[16 + j];
                 }
                 const float d0 = reel_h2f(reel_rd16(wb));
-                if (enc == REEL_ENC_Q4F) {
+                if (a128) {
+                    if (enc == REEL_ENC_Q4F) {
+                        t = fmaf((float)lo, d0, t);
+                        t = fmaf((float)hi, reel_h2f(reel_rd16(wb + 2)), t);
+                    } else {
+                        t = fmaf((float)(lo + hi), d0, t);
+                    }
+                    if (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1) {  // the span's end: its scale, from its first block
+                        float ds;
+                        memcpy(&ds, ar + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + 32, 4);
+                        s = fmaf(t, ds, s);
+                        t = 0;
+                    }
+                } else if (enc == REEL_ENC_Q4F) {
                     const float d1 = reel_h2f(reel_rd16(wb + 2));
                     s = fmaf((float)lo, d0 * da, s);
                     s = fmaf((float)hi, d1 * da, s);

@@ -147,14 +147,24 @@ public enum Kernels {
         _ = reel_igemm_pack_act(code(enc), q8, q8RowBytes, Int64(m), Int64(k), dst)
     }
 
+    /// Quantises `m` f32 rows (`ldx` floats apart) with one scale per 128 elements and packs them for
+    /// `igemm(scalePer128: true)` against weights of `enc` (`reel_igemm_quantize_act128`).
+    @inline(__always)
+    static func igemmQuantizeRows128(_ enc: Encoding, x: UnsafePointer<Float>, ldx: Int, m: Int, k: Int,
+                                     into dst: UnsafeMutableRawPointer) {
+        _ = reel_igemm_quantize_act128(code(enc), x, ldx, Int64(m), Int64(k), dst)
+    }
+
     /// The integer GEMM: y[i·ldy + c] = dot(weight row c, activation row i) for i < m, c in `columns`, with
-    /// activations packed by `igemmPackActivations`; `scratch` holds `igemmScratchBytes(k)` bytes (per thread).
+    /// activations packed by `igemmPackActivations` (a scale per block of 32) or, with `scalePer128`, by
+    /// `igemmQuantizeRows128`; `scratch` holds `igemmScratchBytes(k)` bytes (per thread).
     @inline(__always)
     static func igemm(_ enc: Encoding, w: UnsafeRawPointer, rowBytes: Int, columns: Range<Int>, k: Int,
                       act: UnsafeRawPointer, m: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-                      scratch: UnsafeMutableRawPointer) {
-        _ = reel_igemm(code(enc), w, rowBytes, Int64(columns.lowerBound), Int64(columns.upperBound), Int64(k),
-                       act, Int64(m), y, Int64(ldy), scratch)
+                      scratch: UnsafeMutableRawPointer, scalePer128: Bool = false) {
+        _ = (scalePer128 ? reel_igemm_act128 : reel_igemm)(
+            code(enc), w, rowBytes, Int64(columns.lowerBound), Int64(columns.upperBound), Int64(k), act, Int64(m), y,
+            Int64(ldy), scratch)
     }
 
     /// Σ a[i]·b[i] over `n` elements.

@@ -8,7 +8,8 @@ import ReelQuant
 ///   tiles into sgemm).
 /// - q8/q4/q4f: the activation rows are quantised to q8 once per call (d = absmax/127 per block of 32, as
 ///   llama.cpp's Q8_0 activations), then one row → CKernels' gemv (integer dots, VNNI where available); several
-///   rows → `prefillPath` (default `.auto`: the integer GEMM, `reel_igemm`, docs/kernels.md).
+///   rows → `prefillPath` (default `.auto`: the integer GEMM, `reel_igemm`, docs/kernels.md), whose activations
+///   a tower's layers scale per 128 elements instead (`activationScale`).
 /// Work is split by output rows (the output's columns) across the pool's threads.
 public final class Linear: @unchecked Sendable {
     /// How a weight in a non-f32 encoding multiplies several activation rows (prefill).
@@ -26,6 +27,18 @@ public final class Linear: @unchecked Sendable {
         case auto
     }
 
+    /// How the integer GEMM quantises activation rows to int8 (docs/kernels.md "Activation scales per 128").
+    public enum ActivationScale: String, Sendable, CaseIterable {
+        /// One scale per block of 32, as the decode's dot kernels quantise a row: prefill and decode of a prompt see
+        /// the same integer sums. The default, and what decoders use.
+        case per32
+        /// One scale per 128 elements: the GEMM sums 4 blocks' integer sums with the weight's scales alone, then
+        /// multiplies by the activation's scale once — a float multiply per block fewer, 5–8% faster on VNNI, with
+        /// up to 2× the activation rounding error of `per32` next to outlier channels (docs/kernels.md). Encoder
+        /// towers (vision, audio) use it: their rows are never decoded one at a time.
+        case per128
+    }
+
     /// any encoding [out, in]
     public let weight: WeightTensor
     /// f32 [out], when the layer has a bias.
@@ -34,6 +47,9 @@ public final class Linear: @unchecked Sendable {
     public let outFeatures: Int
     /// The prefill path; the default is the faster one measured per encoding (docs/runtime.md, `LinearBenchmark`).
     public var prefillPath: PrefillPath
+    /// The activation scales of the integer GEMM (several rows, quantised weights); one row always takes the dot
+    /// kernels' per-block scales.
+    public var activationScale: ActivationScale = .per32
     /// Measured on Zen 4 with OpenBLAS on its AVX-512 kernels: for f16/bf16, dequantise + sgemm was 1.4–2.8× faster
     /// than the f16·f32 kernel; for q8/q4/q4f the integer kernel was 1.1–4× faster than dequantise + sgemm (and keeps
     /// prefill and decode numerics identical).
@@ -88,7 +104,8 @@ public final class Linear: @unchecked Sendable {
                                pool: ThreadPool) {
         guard let first = layers.first?.0 else { return }
         let shared = layers.allSatisfy { l, _ in
-            l.weight.encoding == first.weight.encoding && l.inFeatures == first.inFeatures && l.usesIntegerGemm(rows: n)
+            l.weight.encoding == first.weight.encoding && l.inFeatures == first.inFeatures
+                && l.activationScale == first.activationScale && l.usesIntegerGemm(rows: n)
         }
         let packed = shared ? first.quantizeForIntegerGemm(x, rows: n, pool: pool) : nil
         for (layer, y) in layers { layer.forward(x, rows: n, into: y, pool: pool, packed: packed) }
@@ -99,11 +116,20 @@ public final class Linear: @unchecked Sendable {
         weight.encoding.isQuantized && n > 1 && (prefillPath == .integerGemm || prefillPath == .auto)
     }
 
-    /// x's rows quantised to q8 and packed for the integer GEMM against this layer's encoding, in the pool's shared
-    /// scratch (valid until the next call that uses it).
+    /// x's rows quantised to int8 (per `activationScale`) and packed for the integer GEMM against this layer's
+    /// encoding, in the pool's shared scratch (valid until the next call that uses it).
     func quantizeForIntegerGemm(_ x: UnsafePointer<Float>, rows n: Int, pool: ThreadPool) -> UnsafeRawPointer {
         let k = inFeatures, enc = weight.encoding
-        let q8Bytes = Kernels.q8RowBytes(k), actRowBytes = Kernels.igemmActRowBytes(k)
+        let actRowBytes = Kernels.igemmActRowBytes(k)
+        if activationScale == .per128 {  // straight from f32 to the packed rows
+            let packed = pool.sharedScratch(bytes: n * actRowBytes)
+            pool.parallelFor(n) { rows, _ in
+                Kernels.igemmQuantizeRows128(enc, x: x + rows.lowerBound * k, ldx: k, m: rows.count, k: k,
+                                             into: packed + rows.lowerBound * actRowBytes)
+            }
+            return UnsafeRawPointer(packed)
+        }
+        let q8Bytes = Kernels.q8RowBytes(k)
         let packedOffset = (n * q8Bytes + 63) / 64 * 64
         let q = pool.sharedScratch(bytes: packedOffset + n * actRowBytes)
         let packed = q + packedOffset
@@ -176,7 +202,7 @@ public final class Linear: @unchecked Sendable {
             } else if useIGemm {
                 let scratch = pool.scratch(worker, count: (Kernels.igemmScratchBytes(k) + 3) / 4)
                 Kernels.igemm(enc, w: w, rowBytes: rowBytes, columns: rows, k: k, act: act, m: n, y: y, ldy: m,
-                              scratch: UnsafeMutableRawPointer(scratch))
+                              scratch: UnsafeMutableRawPointer(scratch), scalePer128: self.activationScale == .per128)
             } else if useKernel {
                 Kernels.gemmRows(enc, w: w, rowBytes: rowBytes, rows: rows, k: k, x: act, xRowBytes: actRowBytes,
                                  m: n, y: y, ldy: m)

@@ -16,7 +16,7 @@ final class VisionParityTests: XCTestCase {
     /// (min cosine of the media features, min cosine of the logits, max mean KL in nats, min top-1 agreement) over
     /// every position of the prompt. The worst measured fixture is in the comment.
     static let quantBounds: [Encoding: (features: Double, cosine: Double, kl: Double, top1: Double)] = [
-        .q8: (0.9999, 0.9995, 1e-4, 0.85),  // worst measured: 0.999988, 0.99988, 1.8e-5, 0.925
+        .q8: (0.9999, 0.9995, 1e-4, 0.85),  // worst measured: 0.999970, 0.99988, 1.8e-5, 0.906
         // top-1 on the tied random Qwen2 is noise-level (its greedy path repeats one token; margins are tiny)
         .q4: (0.995, 0.98, 5e-3, 0.30),     // worst measured: 0.99649, 0.98465, 2.3e-3, 0.396
     ]

@@ -38,6 +38,20 @@ size_t reel_igemm_scratch_bytes(int64_t k);
 int reel_igemm(int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end, int64_t k,
                const void *act, int64_t m, float *y, int64_t ldy, void *scratch);
 
+/// Activations with one scale per 128 elements (encoder towers; docs/kernels.md "Activation scales per 128"):
+/// quantises m f32 rows (rows ldx floats apart) to int8, per span of 128 elements (the last may be shorter)
+/// d = max|x| / 127 (f32) and codes rne(x / d) (computed as x · (1/d)), and packs them for weights of `encoding` in
+/// reel_igemm_pack_act's layout, each block carrying its span's d. dst holds m · reel_igemm_act_row_bytes(k) bytes.
+/// Returns REEL_OK or REEL_ERR_BAD_ARGUMENT.
+int reel_igemm_quantize_act128(int encoding, const float *x, size_t ldx, int64_t m, int64_t k, void *dst);
+
+/// reel_igemm over rows packed by reel_igemm_quantize_act128: y[i·ldy + c] = Σ_spans d_a · (Σ_blocks d_w · Σ q_w·q_a),
+/// in order, one fused multiply-add per block (q4f: per half) and one per span — a float multiply per block fewer
+/// than reel_igemm. Each span's scale is read from its first block, so rows packed by reel_igemm_pack_act (a scale
+/// per block) give wrong results here. Same arguments and return codes as reel_igemm.
+int reel_igemm_act128(int encoding, const void *w, size_t row_bytes, int64_t col_begin, int64_t col_end, int64_t k,
+                      const void *act, int64_t m, float *y, int64_t ldy, void *scratch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -160,7 +160,9 @@ public final class WhisperEncoderModel {
         func linear(_ name: String, out: Int, in k: Int, bias: Bool = true) throws -> Linear {
             used.insert(name + ".weight")
             if bias { used.insert(name + ".bias") }
-            return try Linear(weights, name, out: out, in: k, hasBias: bias)
+            let l = try Linear(weights, name, out: out, in: k, hasBias: bias)
+            l.activationScale = .per128  // a tower: activation scales per 128 (docs/kernels.md "Activation scales per 128")
+            return l
         }
         func conv(_ name: String, in k: Int) throws -> Linear {
             used.formUnion([name + ".weight", name + ".bias"])

@@ -111,7 +111,9 @@ public final class VisionTower {
         }
         func linear(_ prefix: String, out: Int, in k: Int) throws -> Linear {
             used.insert(prefix + ".weight"); used.insert(prefix + ".bias")
-            return try Linear(weights, prefix, out: out, in: k, hasBias: true)
+            let l = try Linear(weights, prefix, out: out, in: k, hasBias: true)
+            l.activationScale = .per128  // a tower: activation scales per 128 (docs/kernels.md "Activation scales per 128")
+            return l
         }
 
         // nn.Conv2d(C, D, kernel=P, stride=P) as a GEMM: the [D, C, P, P] weight viewed as [D, C·P·P] in place.
