@@ -266,7 +266,7 @@ int reel_igemm_act128(int encoding, const void *w, size_t row_bytes, int64_t col
     return igemm(1, encoding, w, row_bytes, col_begin, col_end, k, act, m, y, ldy, scratch);
 }
 
-/// AVX-512 (with or without VNNI) has its own quantiser; every other ISA takes the scalar twin.
+/// AVX-512 (with or without VNNI) and AVX2 have their own quantisers; NEON takes the scalar twin.
 int reel_igemm_quantize_act128(int encoding, const float *x, size_t ldx, int64_t m, int64_t k, void *dst) {
     if (k < 1 || m < 0 || (m > 1 && ldx < (size_t)k) || !x || !dst
         || (encoding != REEL_ENC_Q8 && encoding != REEL_ENC_Q4 && encoding != REEL_ENC_Q4F))
@@ -275,6 +275,7 @@ int reel_igemm_quantize_act128(int encoding, const float *x, size_t ldx, int64_t
 #if defined(__x86_64__) || defined(__i386__)
     const int isa = reel_isa_active();
     if (isa == REEL_ISA_AVX512 || isa == REEL_ISA_AVX512VNNI) f = reel_igemm_quantize_avx512;
+    else if (isa == REEL_ISA_AVX2) f = reel_igemm_quantize_avx2;
 #endif
     f(encoding, x, ldx, m, k, (uint8_t *)dst);
     return REEL_OK;

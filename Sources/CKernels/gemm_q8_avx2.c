@@ -8,6 +8,7 @@
 #include "gemm_q8_internal.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <math.h>
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
 #define KFN static inline TGT __attribute__((always_inline))
@@ -88,5 +89,71 @@ KFN void tile(int ns, int mr, int a128, const uint8_t *p, size_t pbb, int64_t nb
 IG_PANEL_DRIVER(igemm_avx2, TGT)
 
 const reel_igemm_fn reel_igemm_avx2 = igemm_avx2;
+
+// ---- activations with a scale per 128 elements (reel_igemm_quantize_act128), bit-identical to the scalar twin ------
+
+/// Codes of the 16 elements at x[j…] (those at or past k are zero) into dst, returning their sum. rne by vcvtps2dq
+/// under the default rounding mode, as nearbyintf; vmaxps(v, −127) turns a NaN product into −127, as the twin does.
+static inline TGT __attribute__((always_inline)) int32_t q16(const float *x, int64_t j, int64_t k, __m256 vid,
+                                                            int8_t *dst) {
+    const __m256 lim = _mm256_set1_ps(127.0f), nlim = _mm256_set1_ps(-127.0f);
+    __m256i q[2];
+    for (int h = 0; h < 2; h++) {
+        if (j + 8 * h + 8 <= k) {
+            const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * h), vid);
+            q[h] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, nlim), lim));
+        } else {  // lanes past k are 0, as the twin's (0 · id is NaN when 1/d overflowed)
+            float t[8] = {0};
+            int32_t keep[8] = {0};
+            for (int e = 0; e < 8 && j + 8 * h + e < k; e++) t[e] = x[j + 8 * h + e], keep[e] = -1;
+            const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(t), vid);
+            q[h] = _mm256_and_si256(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, nlim), lim)),
+                                    _mm256_loadu_si256((const __m256i *)keep));
+        }
+    }
+    const __m256i p16 = _mm256_packs_epi32(q[0], q[1]);  // lanes: q0[0..3] q1[0..3] | q0[4..7] q1[4..7]
+    const __m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
+    // p8 holds q0[0..3] q1[0..3] q0[4..7] q1[4..7]: put the four groups of 4 back in element order
+    _mm_storeu_si128((__m128i *)dst, _mm_shuffle_epi32(p8, _MM_SHUFFLE(3, 1, 2, 0)));
+    __m256i sum = _mm256_add_epi32(q[0], q[1]);
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s4);
+}
+
+static TGT void igemm_quantize_avx2(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst) {
+    const int64_t nb = (k + REEL_QK - 1) / REEL_QK;
+    const int32_t o = ig_offset(enc);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < m; i++) {
+        const float *xr = x + (size_t)i * ldx;
+        uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
+        for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
+            const int64_t e0 = b0 * REEL_QK, e1 = k - e0 < IG_SPAN * REEL_QK ? k : e0 + IG_SPAN * REEL_QK;
+            __m256 mx = _mm256_setzero_ps();
+            int64_t j = e0;
+            // |x| first, so a NaN is skipped as fmaxf skips it (vmaxps returns the second operand then)
+            for (; j + 8 <= e1; j += 8) mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xr + j)), mx);
+            float amax = 0.0f;
+            for (; j < e1; j++) amax = fmaxf(amax, fabsf(xr[j]));
+            float lanes[8];
+            _mm256_storeu_ps(lanes, mx);
+            for (int e = 0; e < 8; e++) amax = fmaxf(amax, lanes[e]);
+            const float da = amax / 127.0f;
+            const float id = da != 0.0f ? 1.0f / da : 0.0f;
+            const __m256 vid = _mm256_set1_ps(id);
+            for (int64_t b = b0; b < nb && b < b0 + IG_SPAN; b++, d += IG_ACT_BLOCK) {
+                const int32_t lo = q16(xr, b * REEL_QK, k, vid, (int8_t *)d);
+                const int32_t hi = q16(xr, b * REEL_QK + 16, k, vid, (int8_t *)d + 16);
+                const int32_t corr[3] = {-o * (lo + hi), -o * lo, -o * hi};
+                memcpy(d + 32, &da, 4);
+                memcpy(d + 36, corr, 12);
+            }
+        }
+    }
+}
+
+const reel_igemm_quantize_fn reel_igemm_quantize_avx2 = igemm_quantize_avx2;
 
 #endif

@@ -23,7 +23,7 @@
 #define IG_MR 5
 #endif
 // Rows per tile with spans of scales (reel_igemm_act128): its 10 span accumulators take the registers of a fifth row.
-// One thread, so400m shapes, against 5 rows: [729, 1152] × [1152, 4304] 356–364 vs 342–352 GOP/s, × [1152, 1152]
+// One thread, so400m shapes, against 5 rows: [729, 1152] × [1152, 4304] 356–365 vs 342–352 GOP/s, × [1152, 1152]
 // 357–372 vs 338–356 (docs/kernels.md "Activation scales per 128").
 #define IG_MR128 4
 
@@ -244,7 +244,8 @@ static QTGT void igemm_quantize_avx512(int enc, const float *x, size_t ldx, int6
                     const int64_t j = b * REEL_QK + 16 * half;
                     const __mmask16 mk = j < k ? reel_mask16(k - j) : 0;
                     const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + j), vid);
-                    const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, nlim), lim));
+                    // lanes past k are 0, as the twin's: 0 · id is NaN when 1/d overflowed (d < 2⁻¹²⁸)
+                    const __m512i q = _mm512_maskz_cvtps_epi32(mk, _mm512_min_ps(_mm512_max_ps(v, nlim), lim));
                     _mm_storeu_si128((__m128i *)(d + 16 * half), _mm512_cvtepi32_epi8(q));
                     h[half] = _mm512_reduce_add_epi32(q);
                 }

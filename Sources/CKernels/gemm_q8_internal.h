@@ -85,6 +85,7 @@ extern const reel_igemm_fn reel_igemm_scalar;
 extern const reel_igemm_quantize_fn reel_igemm_quantize_scalar;
 #if defined(__x86_64__) || defined(__i386__)
 extern const reel_igemm_fn reel_igemm_avx2;
+extern const reel_igemm_quantize_fn reel_igemm_quantize_avx2;
 extern const reel_igemm_fn reel_igemm_avx512vnni;
 extern const reel_igemm_quantize_fn reel_igemm_quantize_avx512;
 #endif

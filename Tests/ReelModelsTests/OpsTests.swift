@@ -192,6 +192,57 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// Activation scales per 128 (encoder towers' `activationScale`): the integer GEMM's result equals dequantise-then-
+    /// matmul (in Double) within the q8 activation bound, over rows of 3 spans (the last partial) on 2 threads; it is
+    /// not the per-32 result (the mode reaches the kernel); and `forward(_:rows:sharedBy:)` over per-128 layers, or a
+    /// mix of per-128 and per-32 layers (each then on its own), writes what each layer's `forward` writes.
+    func testLinearActivationScalesPer128() throws {
+        let randn = Self.uniform(seed: 14)
+        let out = 70, k = 300
+        let w = randn(out * k), bias = randn(out)
+        for enc in [Encoding.q8, .q4, .q4f] {
+            let (lin, deq) = try Self.linear(w, bias: bias, out: out, k: k, as: enc)
+            for n in [2, 37] {
+                let x = randn(n * k)
+                var ref = [Float](repeating: 0, count: n * out)
+                for i in 0..<n {
+                    for r in 0..<out {
+                        var s = Double(bias[r])
+                        for j in 0..<k { s += Double(x[i * k + j]) * Double(deq[r * k + j]) }
+                        ref[i * out + r] = Float(s)
+                    }
+                }
+                var per32 = [Float](repeating: 0, count: n * out), per128 = per32
+                lin.activationScale = .per32
+                lin.forward(x, rows: n, into: &per32, pool: pool)
+                lin.activationScale = .per128
+                lin.forward(x, rows: n, into: &per128, pool: pool)
+                try assertClose("linear \(enc) n=\(n) per128", per128, ref, relative: Self.q8ActivationTolerance)
+                XCTAssertNotEqual(per128, per32, "\(enc) n=\(n): per-128 activation scales gave the per-32 result")
+            }
+        }
+        let pool4 = ThreadPool(threads: 4)
+        for modes in [[Linear.ActivationScale.per128, .per128, .per128], [.per128, .per32, .per128]] {
+            let layers = try threeLayers([.q8, .q8, .q8], outs: [40, 24, 17], k: k, randn)
+            for (l, mode) in zip(layers, modes) { l.activationScale = mode }
+            let n = 37, x = randn(n * k)
+            let want = layers.map { l -> [Float] in
+                var y = [Float](repeating: 0, count: n * l.outFeatures)
+                l.forward(x, rows: n, into: &y, pool: pool4)
+                return y
+            }
+            var a = [Float](repeating: -7, count: n * 40), b = [Float](repeating: -7, count: n * 24)
+            var c = [Float](repeating: -7, count: n * 17)
+            a.withUnsafeMutableBufferPointer { y0 in b.withUnsafeMutableBufferPointer { y1 in
+                c.withUnsafeMutableBufferPointer { y2 in
+                    Linear.forward(x, rows: n, sharedBy: [(layers[0], y0.baseAddress!), (layers[1], y1.baseAddress!),
+                                                          (layers[2], y2.baseAddress!)], pool: pool4)
+                }
+            } }
+            XCTAssertEqual([a, b, c], want, "shared input, activation scales \(modes)")
+        }
+    }
+
     /// `forward(…, activation:)` (the vision towers' fc1 + gelu in one pass) writes exactly what `forward` then
     /// `Activation.apply` over all of y writes, for every encoding and path, 1 and many rows (the wide f32 chunks).
     func testFusedActivationEqualsSeparatePass() throws {
@@ -237,7 +288,7 @@ final class OpsTests: XCTestCase {
         let randn = Self.uniform(seed: 11)
         let k = 100, outs = [40, 24, 17]
         let pool4 = ThreadPool(threads: 4)
-        for (e, enc) in Encoding.allCases.enumerated() {
+        for e in Encoding.allCases.indices {
             let encs = (0..<3).map { Encoding.allCases[(e + $0) % Encoding.allCases.count] }  // mixed: enc, next, next
             let layers = try threeLayers(encs, outs: outs, k: k, randn)
             let x = randn(k)

@@ -165,7 +165,7 @@ final class IntegerGemmTests: XCTestCase {
     /// `reel_igemm_quantize_act128` against its definition (include/reel_gemm.h), restated here in Swift: per span of
     /// 128 elements d = max|x| / 127 in f32, codes rne(x · (1/d)) clamped to ±127, zeros past k, each block's
     /// corrections −o·Σ over its codes; and every ISA's bytes equal the scalar twin's, including rows of zeros, of huge
-    /// values, and with ∞ or NaN.
+    /// values, of values so small that 1/d overflows, and with ∞ or NaN.
     func testPer128QuantiserFollowsItsDefinitionOnEveryISA() throws {
         var rng = SplitMix64(seed: 24)
         for enc in [Encoding.q8, .q4, .q4f] {
@@ -177,6 +177,7 @@ final class IntegerGemmTests: XCTestCase {
                 rows.append(special)
                 special[k / 2] = .nan
                 rows.append(special)
+                rows.append(Pattern.gaussian.values(k, &rng).map { $0 * 1e-38 })  // 1/d overflows to ∞
                 let m = rows.count, ldx = k + 3  // rows ldx floats apart, with junk between them
                 var x = [Float](repeating: .nan, count: m * ldx)
                 for (i, r) in rows.enumerated() { x.replaceSubrange((i * ldx)..<(i * ldx + k), with: r) }
