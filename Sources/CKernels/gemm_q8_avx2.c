@@ -130,7 +130,7 @@ static TGT void igemm_quantize_avx2(int enc, const float *x, size_t ldx, int64_t
         const float *xr = x + (size_t)i * ldx;
         uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
         for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
-            const int64_t e0 = b0 * REEL_QK, e1 = k - e0 < IG_SPAN * REEL_QK ? k : e0 + IG_SPAN * REEL_QK;
+            const int64_t e0 = b0 * REEL_QK, e1 = ig_span_end(b0, k);
             __m256 mx = _mm256_setzero_ps();
             int64_t j = e0;
             // |x| first, so a NaN is skipped as fmaxf skips it (vmaxps returns the second operand then)

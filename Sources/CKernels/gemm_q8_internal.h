@@ -29,6 +29,11 @@ static inline int ig_nsub(int enc) { return enc == REEL_ENC_Q4F ? 2 : 1; }
 static inline size_t ig_weight_block_bytes(int enc) {
     return enc == REEL_ENC_Q8 ? REEL_Q8_BYTES : enc == REEL_ENC_Q4 ? REEL_Q4_BYTES : REEL_Q4F_BYTES;
 }
+/// One past the last element of the activation scale span that starts at block b0, in rows of k elements.
+static inline int64_t ig_span_end(int64_t b0, int64_t k) {
+    const int64_t e0 = b0 * REEL_QK;
+    return k - e0 < IG_SPAN * REEL_QK ? k : e0 + IG_SPAN * REEL_QK;
+}
 /// Offset that makes the weight codes unsigned for vpdpbusd.
 static inline int ig_offset(int enc) { return enc == REEL_ENC_Q8 ? 128 : 8; }
 

@@ -40,7 +40,7 @@ static void igemm_quantize_scalar(int enc, const float *x, size_t ldx, int64_t m
         const float *xr = x + (size_t)i * ldx;
         uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
         for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
-            const int64_t e0 = b0 * REEL_QK, e1 = k - e0 < IG_SPAN * REEL_QK ? k : e0 + IG_SPAN * REEL_QK;
+            const int64_t e0 = b0 * REEL_QK, e1 = ig_span_end(b0, k);
             float amax = 0.0f;
             for (int64_t e = e0; e < e1; e++) amax = fmaxf(amax, fabsf(xr[e]));
             const float da = amax / 127.0f;

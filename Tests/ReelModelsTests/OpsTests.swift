@@ -163,6 +163,16 @@ final class OpsTests: XCTestCase {
         return (try Linear(weight: try weights.weight("w"), bias: try weights.weight("b")), try weights.weight("w").toFloat())
     }
 
+    /// x [n, k] · wᵀ + bias in Double, rounded to Float: the reference for Linear over dequantised weights w [out, k].
+    static func matmul(_ x: [Float], rows n: Int, _ w: [Float], bias: [Float], out: Int, k: Int) -> [Float] {
+        (0..<(n * out)).map { e in
+            let i = e / out, r = e % out
+            var s = Double(bias[r])
+            for j in 0..<k { s += Double(x[i * k + j]) * Double(w[r * k + j]) }
+            return Float(s)
+        }
+    }
+
     /// Linear over every encoding equals dequantise-then-matmul (in Double), for 1 and several rows, odd sizes,
     /// with bias, on 2 threads.
     func testLinearAllEncodings() throws {
@@ -177,14 +187,7 @@ final class OpsTests: XCTestCase {
                 let x = randn(n * k)
                 var y = [Float](repeating: 0, count: n * out)
                 lin.forward(x, rows: n, into: &y, pool: pool)
-                var ref = [Float](repeating: 0, count: n * out)
-                for i in 0..<n {
-                    for r in 0..<out {
-                        var s = Double(bias[r])
-                        for j in 0..<k { s += Double(x[i * k + j]) * Double(deq[r * k + j]) }
-                        ref[i * out + r] = Float(s)
-                    }
-                }
+                let ref = Self.matmul(x, rows: n, deq, bias: bias, out: out, k: k)
                 let usesQ8Activations = enc.isQuantized && (n == 1 || path != .dequantizeTile)
                 try assertClose("linear \(enc) n=\(n) \(path)", y, ref,
                                 relative: usesQ8Activations ? Self.q8ActivationTolerance : Self.f32OpTolerance)
@@ -204,14 +207,7 @@ final class OpsTests: XCTestCase {
             let (lin, deq) = try Self.linear(w, bias: bias, out: out, k: k, as: enc)
             for n in [2, 37] {
                 let x = randn(n * k)
-                var ref = [Float](repeating: 0, count: n * out)
-                for i in 0..<n {
-                    for r in 0..<out {
-                        var s = Double(bias[r])
-                        for j in 0..<k { s += Double(x[i * k + j]) * Double(deq[r * k + j]) }
-                        ref[i * out + r] = Float(s)
-                    }
-                }
+                let ref = Self.matmul(x, rows: n, deq, bias: bias, out: out, k: k)
                 var per32 = [Float](repeating: 0, count: n * out), per128 = per32
                 lin.activationScale = .per32
                 lin.forward(x, rows: n, into: &per32, pool: pool)
