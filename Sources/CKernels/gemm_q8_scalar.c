@@ -105,8 +105,8 @@ static void igemm_scalar(int enc, int a128, const uint8_t *w, size_t rb, int64_t
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *wb = wr + (size_t)b * wbs, *ab = ar + (size_t)b * IG_ACT_BLOCK;
                 const int8_t *a = (const int8_t *)ab;
-                float da;
-                memcpy(&da, ab + 32, 4);
+                float da = 1.0f;  // a128: the block takes d_w alone (d_w · 1 is exact)
+                if (!a128) memcpy(&da, ab + 32, 4);
                 int32_t lo = 0, hi = 0;
                 for (int j = 0; j < 16; j++) {
                     int ql, qh;
@@ -117,26 +117,19 @@ static void igemm_scalar(int enc, int a128, const uint8_t *w, size_t rb, int64_t
                     }
                     lo += ql * a[j], hi += qh * a[16 + j];
                 }
+                float *acc = a128 ? &t : &s;
                 const float d0 = reel_h2f(reel_rd16(wb));
-                if (a128) {
-                    if (enc == REEL_ENC_Q4F) {
-                        t = fmaf((float)lo, d0, t);
-                        t = fmaf((float)hi, reel_h2f(reel_rd16(wb + 2)), t);
-                    } else {
-                        t = fmaf((float)(lo + hi), d0, t);
-                    }
-                    if (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1) {  // the span's end: its scale, from its first block
-                        float ds;
-                        memcpy(&ds, ar + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + 32, 4);
-                        s = fmaf(t, ds, s);
-                        t = 0;
-                    }
-                } else if (enc == REEL_ENC_Q4F) {
-                    const float d1 = reel_h2f(reel_rd16(wb + 2));
-                    s = fmaf((float)lo, d0 * da, s);
-                    s = fmaf((float)hi, d1 * da, s);
+                if (enc == REEL_ENC_Q4F) {
+                    *acc = fmaf((float)lo, d0 * da, *acc);
+                    *acc = fmaf((float)hi, reel_h2f(reel_rd16(wb + 2)) * da, *acc);
                 } else {
-                    s = fmaf((float)(lo + hi), d0 * da, s);
+                    *acc = fmaf((float)(lo + hi), d0 * da, *acc);
+                }
+                if (a128 && (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1)) {  // the span's end: its scale, from its first block
+                    float ds;
+                    memcpy(&ds, ar + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + 32, 4);
+                    s = fmaf(t, ds, s);
+                    t = 0;
                 }
             }
             y[i * ldy + c] = s;

@@ -67,6 +67,18 @@ final class ConfigBoundsTests: XCTestCase {
         XCTAssertThrowsError(try WhisperEncoderConfig(json: whisper)) { e in XCTAssertTrue("\(e)".contains("layer_norm_eps"), "\(e)") }
     }
 
+    /// The feature windows an audio tower takes (Qwen2-Audio's and Reel AV's check of preprocessor_config.json):
+    /// exactly num_mel_bins × 2·max_source_positions.
+    func testAudioTowerWindowProblem() throws {
+        let c = try WhisperEncoderConfig(json: ["d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 4,
+                                                "encoder_ffn_dim": 64, "num_mel_bins": 16, "max_source_positions": 50])
+        XCTAssertNil(c.windowProblem(melBins: 16, frames: 100))
+        for (m, f) in [(128, 3000), (16, 3000), (80, 100)] {
+            let p = try XCTUnwrap(c.windowProblem(melBins: m, frames: f))
+            XCTAssertTrue(p.contains("\(m)×\(f)") && p.contains("16×100"), p)
+        }
+    }
+
     /// Activations and the feature-select strategy are checked when the checkpoint is read, so convert refuses what
     /// `reel run` could not load.
     func testActivationsAndSelectStrategyAreCheckedAtConvert() throws {

@@ -515,6 +515,12 @@ def write_vision(L, ctx):
     L.append("")
 
 
+def plain_read_share(r):
+    """The decode's weight stream as a fraction of the plain read measured beside it (None without one)."""
+    pr = r.get("plain_read_gb_per_s")
+    return r["weight_bytes_per_token"] * r["decode_tokens_per_s"] / (pr * 1e9) if pr else None
+
+
 def write_doc(path, ctx):
     bw = ctx["bandwidth"]
     L = []
@@ -553,9 +559,9 @@ def write_doc(path, ctx):
         rbc = f"{fmt(rb, 2)} ({fmt(r['read_bound_gb_per_s'], 1)})" if rb else "—"
         rbr = f"{fmt(100 * r['decode_tokens_per_s'] / rb)}%" if rb else "—"
         huge = f"{fmt(100 * r['huge_page_bytes'] / r['model_bytes'])}%" if "huge_page_bytes" in r else "—"
-        pr = r.get("plain_read_gb_per_s")
+        pr, share = r.get("plain_read_gb_per_s"), plain_read_share(r)
         prc = fmt(pr, 1) if pr else "—"
-        prr = f"{fmt(100 * r['decode_tokens_per_s'] * wpt / (pr * 1e9))}%" if pr else "—"
+        prr = f"{fmt(100 * share)}%" if pr else "—"
         L.append(f"| Reel | {enc} | {fmt(r['model_bytes'] / 2**20)} | {fmt(wpt / 2**20)} | "
                  f"{fmt(r['prefill_tokens_per_s'])} | {fmt(r['decode_tokens_per_s'], 2)} | {fmt(bw * 1e9 / wpt)} | "
                  f"{fmt(100 * r['decode_roofline_fraction'])}% | {rbc} | {rbr} | {prc} | {prr} | {fmt(r['peak_rss_bytes'] / 2**20)} | "
@@ -614,8 +620,8 @@ def write_doc(path, ctx):
             verdict = fmt(100 * (TARGETS["decode_roofline"] - f)) + " points short"
         idle = r["weight_bytes_per_token"] * r["decode_tokens_per_s"] / (IDLE_BANDWIDTH * 1e9)
         pr = r.get("plain_read_gb_per_s")
-        beside = (f"; {fmt(100 * r['weight_bytes_per_token'] * r['decode_tokens_per_s'] / (pr * 1e9))}% of the "
-                  f"{fmt(pr, 1)} GB/s plain read measured beside it") if pr else ""
+        beside = (f"; {fmt(100 * plain_read_share(r))}% of the {fmt(pr, 1)} GB/s plain read measured beside it"
+                  if pr else "")
         L.append(f"| decode {enc} ≥ 90% of read roofline | {fmt(100 * f)}% of this run's {fmt(bw, 1)} GB/s{beside}; "
                  f"{fmt(100 * idle)}% of the idle machine's ≈{fmt(IDLE_BANDWIDTH, 0)} GB/s | {verdict} |")
     for enc in ("q4", "q8"):

@@ -84,8 +84,8 @@ public final class AudioLanguageModel {
             try text.file.metadata["preprocessors"]?["preprocessor_config.json"].map { try WhisperFeatureExtractor(json: $0) }
                 ?? WhisperFeatureExtractor(melBins: enc.melBins)
         }
-        guard fx.frames == enc.frames, fx.melBins == enc.melBins else {
-            throw GenerationError.inModel(path: path, detail: "the feature settings make windows of \(fx.melBins)×\(fx.frames) mel frames (preprocessor_config.json, or Whisper's defaults without one), but the audio tower takes \(enc.melBins)×\(enc.frames) (num_mel_bins, 2 × max_source_positions)")
+        if let problem = enc.windowProblem(melBins: fx.melBins, frames: fx.frames) {
+            throw GenerationError.inModel(path: path, detail: "\(problem); the settings are preprocessor_config.json's, or Whisper's defaults without one")
         }
         return fx
     }

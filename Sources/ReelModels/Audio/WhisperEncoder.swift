@@ -61,6 +61,13 @@ public struct WhisperEncoderConfig: Sendable, Equatable {
     /// The mel frames the encoder takes, exactly: 2 · max_source_positions (3000 = 30 s for Whisper).
     public var frames: Int { 2 * maxSourcePositions }
 
+    /// Why feature windows of `melBins` × `frames` cannot go into this encoder, or nil when they fit (both
+    /// Qwen2-Audio and Reel AV check their preprocessor_config.json against their tower with it).
+    public func windowProblem(melBins m: Int, frames f: Int) -> String? {
+        m == melBins && f == frames ? nil
+            : "the feature settings make windows of \(m)×\(f) mel frames, but the audio tower takes \(melBins)×\(frames) (num_mel_bins, 2 × max_source_positions)"
+    }
+
     public init(json: JSON) throws {
         func int(_ key: String) throws -> Int {
             guard let v = json[key]?.int else { throw AudioError.config(key: key, message: "missing or not an integer") }

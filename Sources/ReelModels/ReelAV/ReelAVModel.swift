@@ -129,9 +129,8 @@ public final class ReelAVModel {
         imageProcessor = try Self.frameProcessor(pre, side: vision.config.imageSize, path: path)
         featureExtractor = try WhisperFeatureExtractor(json: pre)
         if let enc = audio {
-            guard featureExtractor.frames == enc.config.frames, featureExtractor.melBins == enc.config.melBins else {
-                throw ReelAVError.config(path: path, key: "preprocessor_config.json chunk_length/feature_size",
-                                         message: "windows of \(featureExtractor.melBins)×\(featureExtractor.frames) mel frames; the audio tower takes \(enc.config.melBins)×\(enc.config.frames)")
+            if let problem = enc.config.windowProblem(melBins: featureExtractor.melBins, frames: featureExtractor.frames) {
+                throw ReelAVError.config(path: path, key: "preprocessor_config.json chunk_length/feature_size", message: problem)
             }
             let windowSeconds = Double(featureExtractor.chunkLength)
             guard abs(windowSeconds - layout.segmentSeconds) < 1e-9 else {
