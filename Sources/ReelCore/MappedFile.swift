@@ -43,7 +43,14 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Bytes of this mapping the kernel maps with 2 MiB pages right now (`FilePmdMapped` of the mapping in
     /// `/proc/self/smaps`); nil where that is not known (not Linux, no smaps, or an empty file).
-    public func hugePageBytes() -> Int? {
+    public func hugePageBytes() -> Int? { smaps("FilePmdMapped:") }
+
+    /// Bytes of this mapping that are mapped in (resident) right now (`Rss` of the mapping in `/proc/self/smaps`);
+    /// nil where that is not known.
+    public func residentBytes() -> Int? { smaps("Rss:") }
+
+    /// A kB field of this mapping's entry in /proc/self/smaps, in bytes.
+    private func smaps(_ field: String) -> Int? {
         #if os(Linux)
         guard let base, let f = fopen("/proc/self/smaps", "r") else { return nil }
         defer { fclose(f) }
@@ -55,8 +62,8 @@ public final class MappedFile: @unchecked Sendable {
             if let dash = text.firstIndex(of: "-"), let lo = UInt(text[..<dash], radix: 16),
                text[text.index(after: dash)...].first?.isHexDigit == true {
                 inMapping = lo == start  // a mapping's header line: "lo-hi perms offset dev inode path"
-            } else if inMapping, text.hasPrefix("FilePmdMapped:") {
-                let kb = text.dropFirst("FilePmdMapped:".count).split(separator: " ").first.flatMap { Int($0) }
+            } else if inMapping, text.hasPrefix(field) {
+                let kb = text.dropFirst(field.count).split(separator: " ").first.flatMap { Int($0) }
                 return kb.map { $0 * 1024 }
             }
         }
@@ -95,6 +102,37 @@ public final class MappedFile: @unchecked Sendable {
         guard len > 0 else { return }
         _ = madvise(base + start, len, advice.raw)
     }
+
+    /// Reads a region into memory now, in address order, one pass (`MADV_POPULATE_READ`, Linux 5.14; on an older
+    /// kernel one load per page): what a later stream over it finds is then already mapped. Through a `hugePages`
+    /// mapping this is how a decoder's weights reach the page cache as whole 2 MiB folios: faulted in by the first
+    /// forward pass instead, from two threads at two places in each tensor, some 2 MiB stretches came in as small
+    /// folios (a Qwen2-0.5B q4 file: 83–86% in 2 MiB pages; docs/runtime.md, "2 MiB pages"). Does nothing off Linux
+    /// or for an empty region; errors are not reported (the pages then come in on first touch, as without it).
+    public func populate(offset: Int, length: Int) {
+        #if os(Linux)
+        guard let base, count > 0, offset >= 0, length > 0, offset < count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset / page) * page
+        let end = min(count, offset + length)
+        guard madvise(base + start, end - start, MappedFile.populateRead) != 0 else { return }
+        guard errno == EINVAL else { return }  // EINVAL: a kernel before 5.14; anything else: leave it to the faults
+        let p = UnsafeRawPointer(base)
+        var sink: UInt8 = 0
+        for o in stride(from: start, to: end, by: page) { sink ^= p.load(fromByteOffset: o, as: UInt8.self) }
+        withExtendedLifetime(sink) {}
+        #endif
+    }
+
+    /// The machine's physical memory in bytes (`_SC_PHYS_PAGES` × page size), nil where it is not known.
+    public static var physicalMemory: Int? {
+        let pages = Int(sysconf(Int32(_SC_PHYS_PAGES))), page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let (bytes, overflow) = pages.multipliedReportingOverflow(by: page)
+        return pages > 0 && page > 0 && !overflow ? bytes : nil
+    }
+
+    /// `MADV_POPULATE_READ` (Linux 5.14), which older C headers do not define.
+    private static let populateRead: Int32 = 22
 
     public enum Advice {
         case sequential, willNeed, dontNeed, normal

@@ -164,6 +164,23 @@ public final class ReelFile: @unchecked Sendable {
         mapping.advise(.dontNeed, offset: dataOffset + t.offset, length: t.length)
     }
 
+    /// Reads the tensors whose names start with `prefix` into memory now, in file order (`MappedFile.populate`),
+    /// so that they reach the page cache as 2 MiB folios before a model's threads first touch them. Skipped when
+    /// they come to more than half of the machine's memory: then they are read as they are used, as before.
+    public func populate(prefix: String) {
+        let ranges = tensors.filter { $0.name.hasPrefix(prefix) && $0.length > 0 }
+            .map { (dataOffset + $0.offset, dataOffset + $0.offset + $0.length) }.sorted { $0.0 < $1.0 }
+        let total = ranges.reduce(0) { $0 + ($1.1 - $1.0) }
+        guard total > 0, total <= (MappedFile.physicalMemory ?? Int.max) / 2 else { return }
+        // Neighbours less than 2 MiB apart are read as one region (the gaps are other tensors' bytes: small ones).
+        var merged: [(Int, Int)] = []
+        for r in ranges {
+            if let last = merged.last, r.0 - last.1 < 2 << 20 { merged[merged.count - 1].1 = max(last.1, r.1) }
+            else { merged.append(r) }
+        }
+        for (lo, hi) in merged { mapping.populate(offset: lo, length: hi - lo) }
+    }
+
     /// Any advice for the whole mapping.
     public func advise(_ advice: MappedFile.Advice) { mapping.advise(advice) }
 
@@ -172,6 +189,8 @@ public final class ReelFile: @unchecked Sendable {
     public var fileSize: Int { mapping.count }
     /// Bytes of the file mapped with 2 MiB pages right now (`MappedFile.hugePageBytes`); nil where unknown.
     public func hugePageBytes() -> Int? { mapping.hugePageBytes() }
+    /// Bytes of the file mapped in (resident) right now (`MappedFile.residentBytes`); nil where unknown.
+    public func residentBytes() -> Int? { mapping.residentBytes() }
 
     var mappedFile: MappedFile { mapping }
 }

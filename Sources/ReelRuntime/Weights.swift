@@ -62,6 +62,13 @@ public protocol WeightProvider: AnyObject {
     func contains(_ name: String) -> Bool
     /// Every weight's name (for strict loading: a model checks it used all of those under its prefix).
     var weightNames: [String] { get }
+    /// Reads the weights named `prefix…` into memory now, ahead of their first use (a mapped file: in file order, so
+    /// they come in as 2 MiB pages). A provider that holds its weights in memory already does nothing.
+    func populate(prefix: String)
+}
+
+extension WeightProvider {
+    public func populate(prefix: String) {}
 }
 
 /// Weights held in memory, each an owned byte array: for tests and for tools that build a model without a file.

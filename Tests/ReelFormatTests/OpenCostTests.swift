@@ -66,4 +66,39 @@ final class OpenCostTests: XCTestCase {
         XCTAssertGreaterThan(touched - after, touch / 2, "the measurement sees pages that are read")
         try f!.adviseDontNeed(tensor: "decoder.embed_tokens.weight")
     }
+
+    /// `populate(prefix:)` maps in the tensors under the prefix, and only those: measured as the mapping's own
+    /// resident bytes (Rss in /proc/self/smaps). Two 8 MiB tensors of a sparse file, "vision." first.
+    func testPopulateMapsInOnlyTheNamedTensors() throws {
+        #if os(Linux)
+        let dir = try TempDir()
+        let path = dir.file("two.reel")
+        let mib8 = 8 << 20
+        var tensors: [JSON] = []
+        for (i, name) in ["vision.patch.weight", "decoder.embed_tokens.weight"].enumerated() {
+            tensors.append(["name": .string(name), "encoding": "f32", "shape": [.int(Int64(mib8 / 4))],
+                            "offset": .int(Int64(i * mib8)), "length": .int(Int64(mib8)), "xxh64": "0123456789abcdef"])
+        }
+        let meta = Array(JSON.object(JSONObject([("format_version", 1), ("architecture", "generic"), ("blobs", []),
+                                                 ("tensors", .array(tensors))])).serialized().utf8)
+        let d = 16384, dataLength = 2 * mib8
+        let header = ReelHeader(metadataLength: UInt64(meta.count), metadataXXH64: Checksum.xxh64(meta), dataOffset: UInt64(d),
+                                dataLength: UInt64(dataLength), fileLength: UInt64(d + dataLength))
+        try writeBytes(header.encoded() + meta, to: path)
+        XCTAssertEqual(truncate(path, off_t(d + dataLength)), 0)
+        let f = try ReelFile(path: path)
+        let start = try XCTUnwrap(f.residentBytes(), "this mapping's Rss line in /proc/self/smaps")
+        XCTAssertLessThan(start, 2 << 20, "opening maps in the header and metadata only")
+
+        f.populate(prefix: "nothing.")
+        XCTAssertEqual(try XCTUnwrap(f.residentBytes()), start, "no tensor has that prefix")
+        f.populate(prefix: "decoder.")
+        let decoder = try XCTUnwrap(f.residentBytes())
+        XCTAssertGreaterThanOrEqual(decoder, mib8, "all of decoder.embed_tokens.weight is mapped in")
+        // The vision tensor ends where the decoder's begins, so one 2 MiB page of it may come along; no more.
+        XCTAssertLessThanOrEqual(decoder, mib8 + (2 << 20) + start, "vision.patch.weight stays out")
+        f.populate(prefix: "vision.")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(f.residentBytes()), 2 * mib8)
+        #endif
+    }
 }

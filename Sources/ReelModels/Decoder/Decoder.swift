@@ -110,6 +110,9 @@ public final class Decoder {
         self.options = options
         self.pool = pool ?? ThreadPool(threads: options.threads)
         let p = options.prefix
+        // Every decode step streams all of these: read them in now, in file order, so that they are mapped in
+        // 2 MiB pages (docs/runtime.md, "2 MiB pages"), before `vector` below touches the first of them.
+        weights.populate(prefix: p + ".")
         let H = c.hiddenSize, I = c.intermediateSize, hd = c.headDim
         let qDim = c.numAttentionHeads * hd, kvDim = c.numKeyValueHeads * hd
         var used = Set<String>()
