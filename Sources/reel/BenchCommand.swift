@@ -17,8 +17,8 @@ struct Bench: ParsableCommand {
         discussion: """
         Each repetition starts from an empty KV cache, prefills --prompt-tokens random valid token ids (logits for \
         the last position only, as generation does), then decodes --gen-tokens tokens greedily past any EOS. One \
-        untimed warm-up repetition first faults the weights in from the mapping. Decode tokens/s counts decode \
-        steps only (the first token comes from the prefill's logits).
+        untimed warm-up repetition comes first (loading has already read the decoder's weights in from the \
+        mapping). Decode tokens/s counts decode steps only (the first token comes from the prefill's logits).
 
         A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per \
         repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a \
