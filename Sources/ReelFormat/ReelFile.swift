@@ -172,7 +172,7 @@ public final class ReelFile: @unchecked Sendable {
             .map { (dataOffset + $0.offset, dataOffset + $0.offset + $0.length) }.sorted { $0.0 < $1.0 }
         let total = ranges.reduce(0) { $0 + ($1.1 - $1.0) }
         guard total > 0, total <= (MappedFile.physicalMemory ?? Int.max) / 2 else { return }
-        // Neighbours less than 2 MiB apart are read as one region (the gaps are other tensors' bytes: small ones).
+        // Neighbours less than 2 MiB apart are read as one region, the gap with them (one call instead of hundreds).
         var merged: [(Int, Int)] = []
         for r in ranges {
             if let last = merged.last, r.0 - last.1 < 2 << 20 { merged[merged.count - 1].1 = max(last.1, r.1) }
