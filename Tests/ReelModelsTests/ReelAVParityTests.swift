@@ -1,4 +1,5 @@
 import Foundation
+import ReelConvert
 import ReelCore
 import ReelFormat
 import ReelMedia
@@ -143,6 +144,31 @@ final class ReelAVParityTests: XCTestCase {
         let other = try FixtureModel.file("qwen2_audio").path
         XCTAssertThrowsError(try ReelAVModel(path: other)) {
             XCTAssertEqual($0 as? ReelAVError, .notReelAV(path: other, architecture: "qwen2_audio"))
+        }
+    }
+
+    /// A checkpoint whose preprocessor_config.json makes windows the audio tower cannot take (64 mel bins for a
+    /// tower of 80) converts, since the file keeps the config verbatim, but loading it is refused, naming the file,
+    /// the keys and both shapes.
+    func testRejectsFeatureWindowsTheAudioTowerCannotTake() throws {
+        let src = try Fixtures.root.appendingPathComponent("reel_av").path
+        let dir = FixtureModel.tempDir + "/reel_av_mel64"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: src + "/" + name, toPath: dir + "/" + name)
+        }
+        let pre = try String(contentsOfFile: src + "/preprocessor_config.json", encoding: .utf8)
+        XCTAssertTrue(pre.contains("\"feature_size\": 80"))
+        try pre.replacingOccurrences(of: "\"feature_size\": 80", with: "\"feature_size\": 64")
+            .write(toFile: dir + "/preprocessor_config.json", atomically: true, encoding: .utf8)
+        let out = FixtureModel.tempDir + "/reel_av_mel64.reel"
+        _ = try Converter.convert(checkpoint: dir, options: ConvertOptions(output: out, quant: .f32, force: true, quiet: true))
+        XCTAssertThrowsError(try ReelAVModel(path: out)) {
+            XCTAssertEqual($0 as? ReelAVError, .config(
+                path: out, key: "preprocessor_config.json chunk_length/feature_size",
+                message: "the feature settings make windows of 64×200 mel frames, but the audio tower takes 80×200 "
+                    + "(num_mel_bins, 2 × max_source_positions)"))
         }
     }
 
