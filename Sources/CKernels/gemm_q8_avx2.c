@@ -60,12 +60,10 @@ KFN void tile(int ns, int mr, int a128, const uint8_t *p, size_t pbb, int64_t nb
                 }
             }
         }
-        if (a128 && (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1)) {  // the span's end: its scale, from its first block
+        if (a128 && ig_span_closes(b, nb)) {
             UNROLL
             for (int i = 0; i < mr; i++) {
-                float da;
-                memcpy(&da, act + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + (size_t)i * ars + 32, 4);
-                const __m256 va = _mm256_set1_ps(da);
+                const __m256 va = _mm256_set1_ps(ig_span_scale(act + (size_t)i * ars, b));
                 f[i][0] = _mm256_fmadd_ps(t[i][0], va, f[i][0]);
                 f[i][1] = _mm256_fmadd_ps(t[i][1], va, f[i][1]);
                 t[i][0] = t[i][1] = _mm256_setzero_ps();
@@ -122,37 +120,27 @@ static inline TGT __attribute__((always_inline)) int32_t q16(const float *x, int
     return _mm_cvtsi128_si32(s4);
 }
 
-static TGT void igemm_quantize_avx2(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst) {
-    const int64_t nb = (k + REEL_QK - 1) / REEL_QK;
-    const int32_t o = ig_offset(enc);
+/// max |x| over n elements, as the twin: |x| first, so a NaN is skipped as fmaxf skips it (vmaxps returns its
+/// second operand then).
+static inline TGT __attribute__((always_inline)) float amax_avx2(const float *x, int64_t n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (int64_t i = 0; i < m; i++) {
-        const float *xr = x + (size_t)i * ldx;
-        uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
-        for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
-            const int64_t e0 = b0 * REEL_QK, e1 = ig_span_end(b0, k);
-            __m256 mx = _mm256_setzero_ps();
-            int64_t j = e0;
-            // |x| first, so a NaN is skipped as fmaxf skips it (vmaxps returns the second operand then)
-            for (; j + 8 <= e1; j += 8) mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(xr + j)), mx);
-            float amax = 0.0f;
-            for (; j < e1; j++) amax = fmaxf(amax, fabsf(xr[j]));
-            float lanes[8];
-            _mm256_storeu_ps(lanes, mx);
-            for (int e = 0; e < 8; e++) amax = fmaxf(amax, lanes[e]);
-            const float da = amax / 127.0f;
-            const float id = da != 0.0f ? 1.0f / da : 0.0f;
-            const __m256 vid = _mm256_set1_ps(id);
-            for (int64_t b = b0; b < nb && b < b0 + IG_SPAN; b++, d += IG_ACT_BLOCK) {
-                const int32_t lo = q16(xr, b * REEL_QK, k, vid, (int8_t *)d);
-                const int32_t hi = q16(xr, b * REEL_QK + 16, k, vid, (int8_t *)d + 16);
-                const int32_t corr[3] = {-o * (lo + hi), -o * lo, -o * hi};
-                memcpy(d + 32, &da, 4);
-                memcpy(d + 36, corr, 12);
-            }
-        }
-    }
+    __m256 mx = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), mx);
+    float amax = 0.0f;
+    for (; j < n; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, mx);
+    for (int e = 0; e < 8; e++) amax = fmaxf(amax, lanes[e]);
+    return amax;
 }
+static inline TGT __attribute__((always_inline)) void codes_avx2(const float *xr, int64_t j, int64_t k, float id,
+                                                                 int8_t *dst, int32_t *lo, int32_t *hi) {
+    const __m256 vid = _mm256_set1_ps(id);
+    *lo = q16(xr, j, k, vid, dst);
+    *hi = q16(xr, j + 16, k, vid, dst + 16);
+}
+IG_QUANTIZE_DRIVER(igemm_quantize_avx2, TGT, amax_avx2, codes_avx2)
 
 const reel_igemm_quantize_fn reel_igemm_quantize_avx2 = igemm_quantize_avx2;
 

@@ -124,9 +124,7 @@ KFN void tile(int ns, int mr, int np, int a128, const uint8_t *p0, const uint8_t
             }
             UNROLL
             for (int i = 0; i < mr; i++) {
-                float da;  // the span's scale, in each of its blocks; read from its first
-                memcpy(&da, act + (size_t)b0 * IG_ACT_BLOCK + (size_t)i * ars + 32, 4);
-                const __m512 va = _mm512_set1_ps(da);
+                const __m512 va = _mm512_set1_ps(ig_span_scale(act + (size_t)i * ars, b0));
                 f[i][0] = _mm512_fmadd_ps(t[i][0], va, f[i][0]);
                 if (np == 2) f[i][1] = _mm512_fmadd_ps(t[i][1], va, f[i][1]);
                 t[i][0] = t[i][1] = _mm512_setzero_ps();
@@ -221,41 +219,29 @@ const reel_igemm_fn reel_igemm_avx512vnni = igemm_vnni;
 
 #define QTGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 
-static QTGT void igemm_quantize_avx512(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst) {
-    const int64_t nb = (k + REEL_QK - 1) / REEL_QK;
-    const int32_t o = ig_offset(enc);
-    const __m512 lim = _mm512_set1_ps(127.0f), nlim = _mm512_set1_ps(-127.0f);
-    for (int64_t i = 0; i < m; i++) {
-        const float *xr = x + (size_t)i * ldx;
-        uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
-        for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
-            const int64_t e0 = b0 * REEL_QK, e1 = ig_span_end(b0, k);
-            __m512 mx = _mm512_setzero_ps();
-            for (int64_t j = e0; j < e1; j += 16) {
-                // |x| first, so a NaN is skipped as fmaxf skips it (vmaxps returns the second operand then)
-                mx = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(reel_mask16(e1 - j), xr + j)), mx);
-            }
-            const float da = _mm512_reduce_max_ps(mx) / 127.0f;
-            const float id = da != 0.0f ? 1.0f / da : 0.0f;
-            const __m512 vid = _mm512_set1_ps(id);
-            for (int64_t b = b0; b < nb && b < b0 + IG_SPAN; b++, d += IG_ACT_BLOCK) {
-                int32_t h[2];
-                for (int half = 0; half < 2; half++) {
-                    const int64_t j = b * REEL_QK + 16 * half;
-                    const __mmask16 mk = j < k ? reel_mask16(k - j) : 0;
-                    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + j), vid);
-                    // lanes past k are 0, as the twin's: 0 · id is NaN when 1/d overflowed (d < 2⁻¹²⁸)
-                    const __m512i q = _mm512_maskz_cvtps_epi32(mk, _mm512_min_ps(_mm512_max_ps(v, nlim), lim));
-                    _mm_storeu_si128((__m128i *)(d + 16 * half), _mm512_cvtepi32_epi8(q));
-                    h[half] = _mm512_reduce_add_epi32(q);
-                }
-                const int32_t corr[3] = {-o * (h[0] + h[1]), -o * h[0], -o * h[1]};
-                memcpy(d + 32, &da, 4);
-                memcpy(d + 36, corr, 12);
-            }
-        }
-    }
+/// max |x| over n elements: |x| first, so a NaN is skipped as fmaxf skips it (vmaxps returns its second operand then).
+static inline QTGT __attribute__((always_inline)) float amax_avx512(const float *x, int64_t n) {
+    __m512 mx = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; j += 16) mx = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(reel_mask16(n - j), x + j)), mx);
+    return _mm512_reduce_max_ps(mx);
 }
+static inline QTGT __attribute__((always_inline)) void codes_avx512(const float *xr, int64_t j0, int64_t k, float id,
+                                                                    int8_t *dst, int32_t *lo, int32_t *hi) {
+    const __m512 lim = _mm512_set1_ps(127.0f), nlim = _mm512_set1_ps(-127.0f), vid = _mm512_set1_ps(id);
+    int32_t h[2];
+    for (int half = 0; half < 2; half++) {
+        const int64_t j = j0 + 16 * half;
+        const __mmask16 mk = j < k ? reel_mask16(k - j) : 0;
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + j), vid);
+        // lanes past k are 0, as the twin's: 0 · id is NaN when 1/d overflowed (d < 2⁻¹²⁸)
+        const __m512i q = _mm512_maskz_cvtps_epi32(mk, _mm512_min_ps(_mm512_max_ps(v, nlim), lim));
+        _mm_storeu_si128((__m128i *)(dst + 16 * half), _mm512_cvtepi32_epi8(q));
+        h[half] = _mm512_reduce_add_epi32(q);
+    }
+    *lo = h[0];
+    *hi = h[1];
+}
+IG_QUANTIZE_DRIVER(igemm_quantize_avx512, QTGT, amax_avx512, codes_avx512)
 
 const reel_igemm_quantize_fn reel_igemm_quantize_avx512 = igemm_quantize_avx512;
 

@@ -34,6 +34,22 @@ static inline int64_t ig_span_end(int64_t b0, int64_t k) {
     const int64_t e0 = b0 * REEL_QK;
     return k - e0 < IG_SPAN * REEL_QK ? k : e0 + IG_SPAN * REEL_QK;
 }
+/// Whether block b of a row of nb closes its activation scale span (reel_igemm_act128): the span's last block, or
+/// the row's.
+static inline int ig_span_closes(int64_t b, int64_t nb) { return b % IG_SPAN == IG_SPAN - 1 || b == nb - 1; }
+/// The activation scale of the span holding block b, in the packed row `row` (reel_igemm_act128: each block of a
+/// span carries it; read from the span's first).
+static inline float ig_span_scale(const uint8_t *row, int64_t b) {
+    float d;
+    memcpy(&d, row + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + 32, 4);
+    return d;
+}
+/// Writes the tail of a packed activation block (the layout above) from its scale and its halves' code sums.
+static inline void ig_act_block_tail(uint8_t *d, float da, int32_t o, int32_t lo, int32_t hi) {
+    const int32_t corr[3] = {-o * (lo + hi), -o * lo, -o * hi};
+    memcpy(d + 32, &da, 4);
+    memcpy(d + 36, corr, 12);
+}
 /// Offset that makes the weight codes unsigned for vpdpbusd.
 static inline int ig_offset(int enc) { return enc == REEL_ENC_Q8 ? 128 : 8; }
 
@@ -84,6 +100,34 @@ void reel_ig_pack_panel_c(int enc, int offset, const uint8_t *w, size_t rb, int6
                 }                                                                                                     \
             }                                                                                                         \
         }                                                                                                             \
+    }
+
+/// Defines `static ATTR void NAME(…)`, a reel_igemm_quantize_fn (activations with a scale per span of IG_SPAN
+/// blocks, reel_igemm_quantize_act128), from an ISA's two pieces, so every path takes the same steps as the scalar
+/// twin:
+///   float AMAX(const float *x, int64_t n)   max |x| over n ≥ 1 elements, NaNs skipped (as fmaxf skips them);
+///   void CODES(const float *xr, int64_t j, int64_t k, float id, int8_t *dst, int32_t *lo, int32_t *hi)
+///       the 32 codes rne(x · id clamped to ±127) of the block at element j of a row of k (a NaN product → −127,
+///       elements at or past k → 0), and the sums of its two halves.
+/// Per span: d = amax / 127 and id = 1 / d (0 when d is 0); each block carries d.
+#define IG_QUANTIZE_DRIVER(NAME, ATTR, AMAX, CODES)                                                                  \
+    static ATTR void NAME(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst) {                 \
+        const int64_t nb = (k + REEL_QK - 1) / REEL_QK;                                                              \
+        const int32_t o = ig_offset(enc);                                                                            \
+        for (int64_t i = 0; i < m; i++) {                                                                            \
+            const float *xr = x + (size_t)i * ldx;                                                                   \
+            uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;                                                \
+            for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {                                                           \
+                const int64_t e0 = b0 * REEL_QK;                                                                     \
+                const float da = AMAX(xr + e0, ig_span_end(b0, k) - e0) / 127.0f;                                    \
+                const float id = da != 0.0f ? 1.0f / da : 0.0f;                                                      \
+                for (int64_t b = b0; b < nb && b < b0 + IG_SPAN; b++, d += IG_ACT_BLOCK) {                           \
+                    int32_t lo, hi;                                                                                  \
+                    CODES(xr, b * REEL_QK, k, id, (int8_t *)d, &lo, &hi);                                            \
+                    ig_act_block_tail(d, da, o, lo, hi);                                                             \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
     }
 
 extern const reel_igemm_fn reel_igemm_scalar;

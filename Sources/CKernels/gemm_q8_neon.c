@@ -49,11 +49,10 @@ static inline __attribute__((always_inline)) void tile(int ns, int mr, int a128,
                 }
             }
         }
-        if (a128 && (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1)) {  // the span's end: its scale, from its first block
+        if (a128 && ig_span_closes(b, nb)) {
             UNROLL
             for (int i = 0; i < mr; i++) {
-                float da;
-                memcpy(&da, act + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + (size_t)i * ars + 32, 4);
+                const float da = ig_span_scale(act + (size_t)i * ars, b);
                 UNROLL
                 for (int q = 0; q < 4; q++) {
                     f[i][q] = vfmaq_n_f32(f[i][q], t[i][q], da);

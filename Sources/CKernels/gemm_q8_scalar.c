@@ -4,15 +4,6 @@
 
 // ---- activations ---------------------------------------------------------------------------------------------------
 
-/// The corrections of one packed block (gemm_q8_internal.h) from its codes.
-static void act_block_tail(const int8_t *a, float da, int32_t o, uint8_t *d) {
-    int32_t lo = 0, hi = 0;
-    for (int j = 0; j < 16; j++) lo += a[j], hi += a[j + 16];
-    const int32_t corr[3] = {-o * (lo + hi), -o * lo, -o * hi};
-    memcpy(d + 32, &da, 4);
-    memcpy(d + 36, corr, 12);
-}
-
 int reel_igemm_pack_act(int enc, const void *q8_rows, size_t q8_row_bytes, int64_t m, int64_t k, void *dst) {
     if (k < 1 || m < 0 || (enc != REEL_ENC_Q8 && enc != REEL_ENC_Q4 && enc != REEL_ENC_Q4F))
         return REEL_ERR_BAD_ARGUMENT;
@@ -23,42 +14,35 @@ int reel_igemm_pack_act(int enc, const void *q8_rows, size_t q8_row_bytes, int64
         uint8_t *d = (uint8_t *)dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
         for (int64_t b = 0; b < nb; b++, src += REEL_Q8_BYTES, d += IG_ACT_BLOCK) {
             memcpy(d, src + 2, REEL_QK);
-            act_block_tail((const int8_t *)(src + 2), reel_h2f(reel_rd16(src)), o, d);
+            const int8_t *a = (const int8_t *)(src + 2);
+            int32_t lo = 0, hi = 0;
+            for (int j = 0; j < 16; j++) lo += a[j], hi += a[j + 16];
+            ig_act_block_tail(d, reel_h2f(reel_rd16(src)), o, lo, hi);
         }
     }
     return REEL_OK;
 }
 
-/// The scalar twin of reel_igemm_quantize_act128: the ISA paths reproduce, per span of 128 elements (IG_SPAN
-/// blocks; the last may be shorter), its amax (NaNs skipped), d = amax / 127, id = 1 / d and codes rne(x · id
-/// clamped to ±127), a NaN product clamped to −127 as vmaxps(v, −127) does (an infinite x makes amax infinite and
-/// its own product ∞ · 0).
-static void igemm_quantize_scalar(int enc, const float *x, size_t ldx, int64_t m, int64_t k, uint8_t *dst) {
-    const int64_t nb = (k + REEL_QK - 1) / REEL_QK;
-    const int32_t o = ig_offset(enc);
-    for (int64_t i = 0; i < m; i++) {
-        const float *xr = x + (size_t)i * ldx;
-        uint8_t *d = dst + (size_t)i * (size_t)nb * IG_ACT_BLOCK;
-        for (int64_t b0 = 0; b0 < nb; b0 += IG_SPAN) {
-            const int64_t e0 = b0 * REEL_QK, e1 = ig_span_end(b0, k);
-            float amax = 0.0f;
-            for (int64_t e = e0; e < e1; e++) amax = fmaxf(amax, fabsf(xr[e]));
-            const float da = amax / 127.0f;
-            const float id = da != 0.0f ? 1.0f / da : 0.0f;
-            for (int64_t b = b0; b < nb && b < b0 + IG_SPAN; b++, d += IG_ACT_BLOCK) {
-                int8_t *a = (int8_t *)d;
-                for (int j = 0; j < REEL_QK; j++) {
-                    const int64_t e = b * REEL_QK + j;
-                    float v = e < k ? xr[e] * id : 0.0f;
-                    v = v > -127.0f ? v : -127.0f;
-                    v = v < 127.0f ? v : 127.0f;
-                    a[j] = (int8_t)nearbyintf(v);
-                }
-                act_block_tail(a, da, o, d);
-            }
-        }
+/// The scalar twin of reel_igemm_quantize_act128 (IG_QUANTIZE_DRIVER): the ISA paths reproduce, per span of 128
+/// elements (IG_SPAN blocks; the last may be shorter), its amax (NaNs skipped), d = amax / 127, id = 1 / d and codes
+/// rne(x · id clamped to ±127), a NaN product clamped to −127 as vmaxps(v, −127) does (an infinite x makes amax
+/// infinite and its own product ∞ · 0).
+static float amax_scalar(const float *x, int64_t n) {
+    float amax = 0.0f;
+    for (int64_t e = 0; e < n; e++) amax = fmaxf(amax, fabsf(x[e]));
+    return amax;
+}
+static void codes_scalar(const float *xr, int64_t j0, int64_t k, float id, int8_t *a, int32_t *lo, int32_t *hi) {
+    *lo = *hi = 0;
+    for (int j = 0; j < REEL_QK; j++) {
+        float v = j0 + j < k ? xr[j0 + j] * id : 0.0f;
+        v = v > -127.0f ? v : -127.0f;
+        v = v < 127.0f ? v : 127.0f;
+        a[j] = (int8_t)nearbyintf(v);
+        *(j < 16 ? lo : hi) += a[j];
     }
 }
+IG_QUANTIZE_DRIVER(igemm_quantize_scalar, , amax_scalar, codes_scalar)
 
 const reel_igemm_quantize_fn reel_igemm_quantize_scalar = igemm_quantize_scalar;
 
@@ -125,10 +109,8 @@ static void igemm_scalar(int enc, int a128, const uint8_t *w, size_t rb, int64_t
                 } else {
                     *acc = fmaf((float)(lo + hi), d0 * da, *acc);
                 }
-                if (a128 && (b % IG_SPAN == IG_SPAN - 1 || b == nb - 1)) {  // the span's end: its scale, from its first block
-                    float ds;
-                    memcpy(&ds, ar + (size_t)(b - b % IG_SPAN) * IG_ACT_BLOCK + 32, 4);
-                    s = fmaf(t, ds, s);
+                if (a128 && ig_span_closes(b, nb)) {
+                    s = fmaf(t, ig_span_scale(ar, b), s);
                     t = 0;
                 }
             }
