@@ -25,13 +25,18 @@
 #endif
 #define REEL_GEMV_SHORT_ROW 2048
 #ifndef REEL_GEMV_PREFETCH_FAR
-// A second prefetch of the decode gemvs' stream, this many bytes ahead into L2 (hint T2): two 4 KiB pages ahead of
-// the read position, where the hardware streamer (which stops at page boundaries) does not reach, so the page walk
-// and the DRAM request start early. On 2 threads' out-of-cache gemv it took q8 from 81–90% to 86–100%, q4 (VBMI)
-// from 78–87% to 80–109% and q4 without VBMI from 54–74% to 68–75% of the plain read's rate; 6–32 KiB all helped,
-// 8 KiB most often (docs/kernels.md). The read-only bound (read_xor) prefetches the same way, so it stays the best
-// read: 102–113% of the plain one.
-#define REEL_GEMV_PREFETCH_FAR 8192
+// A second prefetch of the decode gemvs' stream, this many bytes ahead into L2 (hint T2), beyond where the hardware
+// streamer (which stops at 4 KiB boundaries) reaches, so more of the stream is in flight. 8 KiB (two 4 KiB pages)
+// took 2 threads' out-of-cache gemv from 81–90% to 86–100% (q8) of the plain read's rate (docs/kernels.md). With
+// the weights in 2 MiB pages, 16 KiB beat 8 KiB by 3.5–14% in every one of eight step-by-step A/Bs of the decode
+// (q4 and q8, blocks of 8 steps alternating in one process); 12, 16 and 24 KiB measured alike. One core's gemv
+// streams 21 → 25 GB/s with it, which is what the decode gets when the VM gives each core its own bandwidth.
+#define REEL_GEMV_PREFETCH_FAR 16384
+#endif
+#ifndef REEL_READ_PREFETCH_FAR
+// The read-only bound's (read_xor) far prefetch: 8 KiB reads faster than 16 KiB (2 threads 32 against 30 GB/s,
+// alternating passes), and the bound must stay the best read of these bytes.
+#define REEL_READ_PREFETCH_FAR 8192
 #endif
 #define KFN static inline KTGT __attribute__((always_inline))
 
@@ -645,7 +650,7 @@ static KTGT uint64_t K(read_xor)(const uint8_t *p, size_t n) {
 #if KWIDE
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
     for (; i + 256 <= n; i += 256) {
-        for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)(p + i + REEL_GEMV_PREFETCH_FAR + l), _MM_HINT_T2);
+        for (int l = 0; l < 256; l += 64) _mm_prefetch((const char *)(p + i + REEL_READ_PREFETCH_FAR + l), _MM_HINT_T2);
         a0 = _mm512_xor_si512(a0, _mm512_loadu_si512((const void *)(p + i)));
         a1 = _mm512_xor_si512(a1, _mm512_loadu_si512((const void *)(p + i + 64)));
         a2 = _mm512_xor_si512(a2, _mm512_loadu_si512((const void *)(p + i + 128)));
@@ -657,8 +662,8 @@ static KTGT uint64_t K(read_xor)(const uint8_t *p, size_t n) {
 #else
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (; i + 128 <= n; i += 128) {
-        _mm_prefetch((const char *)(p + i + REEL_GEMV_PREFETCH_FAR), _MM_HINT_T2);
-        _mm_prefetch((const char *)(p + i + REEL_GEMV_PREFETCH_FAR + 64), _MM_HINT_T2);
+        _mm_prefetch((const char *)(p + i + REEL_READ_PREFETCH_FAR), _MM_HINT_T2);
+        _mm_prefetch((const char *)(p + i + REEL_READ_PREFETCH_FAR + 64), _MM_HINT_T2);
         a0 = _mm256_xor_si256(a0, _mm256_loadu_si256((const __m256i *)(p + i)));
         a1 = _mm256_xor_si256(a1, _mm256_loadu_si256((const __m256i *)(p + i + 32)));
         a2 = _mm256_xor_si256(a2, _mm256_loadu_si256((const __m256i *)(p + i + 64)));
