@@ -15,10 +15,12 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed (tokens/s), median and spread over repetitions.",
         discussion: """
-        Each repetition starts from an empty KV cache, prefills --prompt-tokens random valid token ids (logits for \
-        the last position only, as generation does), then decodes --gen-tokens tokens greedily past any EOS. One \
-        untimed warm-up repetition comes first (loading has already read the decoder's weights in from the \
-        mapping). Decode tokens/s counts decode steps only (the first token comes from the prefill's logits).
+        Two tests per repetition, as llama-bench runs them. Prefill (ppN): from an empty KV cache, --prompt-tokens \
+        random valid token ids (logits for the last position only, as generation does). Decode (tgN): from an empty \
+        cache, or from one holding --depth positions (an untimed prefill of that many random tokens, as \
+        llama-bench's -d; with --depth equal to --prompt-tokens the decode goes on from the prefill test's cache), \
+        --gen-tokens steps greedily past any EOS, timed step by step from the first. One untimed warm-up repetition \
+        comes first (loading has already read the decoder's weights in from the mapping).
 
         A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per \
         repetition through the path `reel run --video` takes (tower, projector, pooling; 2 frames per batch), after a \
@@ -69,6 +71,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens generated in the decode test.")
     var genTokens = 128
 
+    @Option(help: "Positions in the KV cache when the decode test starts (an untimed prefill of random tokens), as llama-bench's -d; 0: an empty cache.")
+    var depth = 0
+
     @Option(name: .customLong("frames"), help: "LLaVA and Reel AV models: random frames encoded per repetition (vision tower + projector; default 8).")
     var framesOption: Int?
     var frames: Int { framesOption ?? 8 }
@@ -107,9 +112,10 @@ struct Bench: ParsableCommand {
         guard repetitions > 0 else { throw ValidationError("--repetitions must be positive") }
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
         try ModelOptions.validate(threads: threads)
-        guard promptTokens <= 1 << 20, genTokens <= 1 << 20 else {
-            throw ValidationError("--prompt-tokens and --gen-tokens must be at most 1048576 each")
+        guard promptTokens <= 1 << 20, genTokens <= 1 << 20, depth <= 1 << 20 else {
+            throw ValidationError("--prompt-tokens, --gen-tokens and --depth must be at most 1048576 each")
         }
+        guard depth >= 0 else { throw ValidationError("--depth must be 0 or more, got \(depth)") }
         guard frames <= 4096 else { throw ValidationError("--frames must be at most 4096") }
         if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) { throw ValidationError("--bandwidth must be a positive, finite GB/s figure") }
         if profile && json { throw ValidationError("--profile prints tables only; drop --json (or --profile for the medians as JSON)") }
@@ -125,9 +131,9 @@ struct Bench: ParsableCommand {
                 throw CLIError("\(model): architecture \(file.architecture) has neither a decoder nor a vision "
                                       + "tower to benchmark")
             }
-            if dispatch || readBound || bandwidth != nil || kvCache != nil {
+            if dispatch || readBound || bandwidth != nil || kvCache != nil || depth != 0 {
                 throw CLIError("\(model) is a vision tower without a decoder: --dispatch, --read-bound, "
-                                      + "--bandwidth and --kv-cache are about decoding")
+                                      + "--bandwidth, --kv-cache and --depth are about decoding")
             }
             try runTower(file, threads: threadCount)
             return
@@ -136,8 +142,8 @@ struct Bench: ParsableCommand {
             try runDispatch(file, threads: threadCount)
             return
         }
-        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: promptTokens + genTokens, kvCache: kvStorage, seed: seed)
-        try bench.repetition(prompt: promptTokens, gen: genTokens)  // warm-up: page the weights in
+        let bench = try DecoderBench(file: file, threads: threadCount, contextLength: contextLength, kvCache: kvStorage, seed: seed)
+        try bench.repetition(prompt: promptTokens, gen: genTokens, depth: depth)  // warm-up: page the weights in
         if profile {
             try runProfile(file, bench)
             if let vision = try VisionBench(file: file, path: model, decoder: bench.decoder, threads: threadCount, frames: frames, seed: seed) {
@@ -153,7 +159,7 @@ struct Bench: ParsableCommand {
         bound?.run(steps: 2)  // warm-up
         var prefill: [Double] = [], decode: [Double] = [], encode: [Double] = [], reads: [Double] = [], plain: [Double] = []
         for _ in 0..<repetitions {
-            let r = try bench.repetition(prompt: promptTokens, gen: genTokens)
+            let r = try bench.repetition(prompt: promptTokens, gen: genTokens, depth: depth)
             prefill.append(r.prefill)
             decode.append(r.decode)
             if let bound {  // right after the decode they bound
@@ -172,6 +178,7 @@ struct Bench: ParsableCommand {
                                 ("prefill_tokens_per_s", .double(p.median)), ("decode_tokens_per_s", .double(d.median))])
             if let e { j["encode_frames_per_s"] = .double(e.median) }
             j["peak_rss_bytes"] = .int(Int64(rss))
+            if depth > 0 { j["decode_depth"] = .int(Int64(depth)) }  // absent by default: issue 7's keys
             if let bandwidth {
                 j["weight_bytes_per_token"] = .int(Int64(streamed))
                 j["decode_roofline_fraction"] = .double(Double(streamed) * d.median / (bandwidth * 1e9))
@@ -186,14 +193,14 @@ struct Bench: ParsableCommand {
             print(JSON.object(j).serialized(pretty: false))
             return
         }
-        var rows = [tableRow(file, threadCount, "pp\(promptTokens)", p), tableRow(file, threadCount, "tg\(genTokens)", d)]
+        var rows = [tableRow(file, threadCount, "pp\(promptTokens)", p), tableRow(file, threadCount, decodeTest, d)]
         if let rb {  // the decode's read-only bound: same bytes, split and dispatches, no arithmetic
             rows.append(tableRow(file, threadCount, "read bound tg\(genTokens)", rb))
         }
         if let e { rows.append(tableRow(file, threadCount, "enc\(frames) (frames/s)", e, digits: 3)) }  // frames/s
         printTable(Self.tableHeader, rows)
         print("")
-        print("repetitions \(repetitions) (+1 warm-up) · KV cache \(kvStorage.rawValue) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
+        print("repetitions \(repetitions) (+1 warm-up) · decode from \(depth > 0 ? "\(depth) cached positions" : "an empty cache") · KV cache \(kvStorage.rawValue) · peak RSS \(fixed(Double(rss) / 1_048_576, 1)) MiB · "
               + "weights streamed per decoded token \(fixed(Double(streamed) / 1_048_576, 1)) MiB")
         if let huge {  // 4 KiB pages cost decode 6-15% (docs/runtime.md, "2 MiB pages")
             print("file mapped in 2 MiB pages: \(fixed(Double(huge) / 1_048_576, 1)) MiB "
@@ -214,6 +221,11 @@ struct Bench: ParsableCommand {
                   + "\(fixed(bandwidth, 1)) GB/s read roofline (roofline: \(fixed(bandwidth * 1e9 / Double(streamed), 1)) tok/s)")
         }
     }
+
+    /// Positions the KV cache holds: the larger of the two tests.
+    var contextLength: Int { max(promptTokens, depth + genTokens) }
+    /// The decode test's name, as llama-bench's: "tg128", or "tg128 @ d512" from a cache of 512 positions.
+    var decodeTest: String { depth > 0 ? "tg\(genTokens) @ d\(depth)" : "tg\(genTokens)" }
 
     /// The llama-bench-style table: one row per test, its median and spread.
     static let tableHeader = ["model", "size", "threads", "isa", "test", "t/s (median)", "spread (min – max)"]
@@ -249,7 +261,7 @@ struct Bench: ParsableCommand {
     func runProfile(_ file: ReelFile, _ bench: DecoderBench) throws {
         var pre = OpTimes(), dec = OpTimes()
         for _ in 0..<repetitions {
-            let (p, d) = try bench.profiled(prompt: promptTokens, gen: genTokens)
+            let (p, d) = try bench.profiled(prompt: promptTokens, gen: genTokens, depth: depth)
             pre.merge(p)
             dec.merge(d)
         }
@@ -279,7 +291,7 @@ struct Bench: ParsableCommand {
         rows.append(["total", fixed(1000 * preTotal / reps, 1), "100%", fixed(1000 * decTotal / reps / Double(genTokens), 3), "100%",
                      fixed(Double(weightBytesPerToken(file)) / (decTotal / reps / Double(genTokens)) / 1e9, 1)]
                     + (readBound ? [fixed(Double(weightBytesPerToken(file)) / (boundTotal / reps / Double(genTokens)) / 1e9, 1)] : []))
-        printTable(["op", "prefill\(promptTokens) ms", "share", "decode ms/token", "share", "decode GB/s of weights"]
+        printTable(["op", "prefill\(promptTokens) ms", "share", "\(decodeTest) ms/token", "share", "decode GB/s of weights"]
                    + (readBound ? ["read-only bound GB/s"] : []), rows)
     }
 
@@ -373,10 +385,10 @@ struct Bench: ParsableCommand {
             sink.deallocate()
             pool.shutdown()
 
-            let bench = try DecoderBench(file: file, threads: t, contextLength: promptTokens + genTokens, kvCache: kvStorage, seed: seed)
-            try bench.repetition(prompt: 16, gen: 4)
+            let bench = try DecoderBench(file: file, threads: t, contextLength: contextLength, kvCache: kvStorage, seed: seed)
+            try bench.repetition(prompt: 16, gen: 4, depth: depth)
             var decode: [Double] = []
-            for _ in 0..<repetitions { decode.append(try bench.repetition(prompt: 16, gen: genTokens).decode) }
+            for _ in 0..<repetitions { decode.append(try bench.repetition(prompt: 16, gen: genTokens, depth: depth).decode) }
             let d = Stats(decode)
             let ops = bench.dispatchesPerDecodeStep
             let share = t > 1 ? perFor * Double(ops) * d.median : 0
@@ -414,41 +426,58 @@ final class DecoderBench {
     /// lm_head.
     var dispatchesPerDecodeStep: Int { decoder.config.numHiddenLayers * 5 + 1 }
 
-    /// One repetition from an empty cache: prefill tokens/s, decode tokens/s.
+    /// One repetition: the prefill test (n tokens from an empty cache) and the decode test (`gen` steps from a
+    /// cache of `depth` positions; `depth == n` goes on from the prefill test's cache). Tokens/s of each.
     @discardableResult
-    func repetition(prompt n: Int, gen: Int) throws -> (prefill: Double, decode: Double) {
+    func repetition(prompt n: Int, gen: Int, depth: Int) throws -> (prefill: Double, decode: Double) {
         decoder.reset()
-        let vocab = decoder.config.vocabSize
-        let tokens = (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) }
-        var t = ProgressBar.now()
-        var logits = try decoder.prefill(tokens: tokens, logits: .last)
+        let t = ProgressBar.now()
+        let logits = try decoder.prefill(tokens: randomTokens(n), logits: .last)
         let prefill = Double(n) / (ProgressBar.now() - t)
-        t = ProgressBar.now()
+        var token = try decodeStart(depth: depth, after: n, logits: logits)
+        let t0 = ProgressBar.now()
         for _ in 0..<gen {
-            logits = try decoder.decodeStep(token: argmax(logits))
+            token = argmax(try decoder.decodeStep(token: token))
         }
-        let decode = Double(gen) / (ProgressBar.now() - t)
+        let decode = Double(gen) / (ProgressBar.now() - t0)
         return (prefill, decode)
     }
 
+    /// Sets the cache up for the decode test and returns its first token: after a prefill of `prompt` tokens whose
+    /// last logits are `logits`, a cache of `depth` positions (an untimed prefill of random tokens; the prefill
+    /// test's own cache when `depth == prompt`), the first token greedy from those positions or, from an empty
+    /// cache, random.
+    private func decodeStart(depth: Int, after prompt: Int, logits: Tensor) throws -> Int {
+        if depth == prompt { return argmax(logits) }
+        decoder.reset()
+        guard depth > 0 else { return randomTokens(1)[0] }
+        return argmax(try decoder.prefill(tokens: randomTokens(depth), logits: .last))
+    }
+
+    private func randomTokens(_ n: Int) -> [Int] {
+        let vocab = UInt64(decoder.config.vocabSize)
+        return (0..<n).map { _ in Int(rng.next() % vocab) }
+    }
+
     /// One repetition with the decoder's stage hook timing every op: (prefill op times, decode op times).
-    func profiled(prompt n: Int, gen: Int) throws -> (OpTimes, OpTimes) {
+    func profiled(prompt n: Int, gen: Int, depth: Int) throws -> (OpTimes, OpTimes) {
         let clock = OpClock()
         clock.layers = decoder.config.numHiddenLayers
+        decoder.reset()
+        let tokens = randomTokens(n)
+        decoder.capture = { name, _, _ in clock.lap(name) }
+        clock.start()
+        let logits = try decoder.prefill(tokens: tokens, logits: .last)
+        clock.lap("")
+        decoder.capture = nil
+        let prefill = clock.times
+        var token = try decodeStart(depth: depth, after: n, logits: logits)  // untimed
         decoder.capture = { name, _, _ in clock.lap(name) }
         defer { decoder.capture = nil }
-        decoder.reset()
-        let vocab = decoder.config.vocabSize
-        let tokens = (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) }
-        clock.start()
-        var logits = try decoder.prefill(tokens: tokens, logits: .last)
-        clock.lap("")
-        let prefill = clock.times
         clock.times = OpTimes()
         for _ in 0..<gen {
-            let t = argmax(logits)
             clock.start()
-            logits = try decoder.decodeStep(token: t)
+            token = argmax(try decoder.decodeStep(token: token))
             clock.lap("")
         }
         return (prefill, clock.times)

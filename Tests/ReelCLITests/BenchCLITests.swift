@@ -78,6 +78,34 @@ extension CLITests {
         }
     }
 
+    /// `--depth D`: the decode test starts from a cache of D positions, as llama-bench's -d. The table names the test
+    /// "tgN @ dD" (the profile's column too), --json adds "decode_depth" (absent by default, so issue 7's keys stay
+    /// exact), D equal to --prompt-tokens runs on from the prefill test's cache, and a depth below 0 is refused.
+    func testBenchDepth() throws {
+        let d = try scratch()
+        XCTAssertEqual(try reel(["convert", example, "-o", d + "/m.reel", "--quant", "q8", "--quiet"]).status, 0)
+        for depth in [4, 5] {  // 5 = --prompt-tokens
+            let j = try benchJSON(d + "/m.reel", ["--depth", "\(depth)"])
+            XCTAssertEqual(j.keys.sorted(), (Self.benchKeys + ["decode_depth"]).sorted())
+            XCTAssertEqual(j["decode_depth"]?.int, depth)
+            XCTAssertGreaterThan(j["decode_tokens_per_s"]?.double ?? 0, 0)
+        }
+        let table = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                              "--depth", "4"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("tg3 @ d4") && table.stdout.contains("pp5"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("decode from 4 cached positions"), table.stdout)
+        let plain = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1"])
+        XCTAssertTrue(plain.stdout.contains(" tg3 |") && plain.stdout.contains("decode from an empty cache"), plain.stdout)
+        let prof = try reel(["bench", d + "/m.reel", "--prompt-tokens", "5", "--gen-tokens", "3", "--repetitions", "1",
+                             "--depth", "4", "--profile"])
+        XCTAssertEqual(prof.status, 0, prof.stderr)
+        XCTAssertTrue(prof.stdout.contains("tg3 @ d4 ms/token"), prof.stdout)
+        let negative = try reel(["bench", d + "/m.reel", "--depth=-1"])
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.stderr.contains("--depth must be 0 or more"), negative.stderr)
+    }
+
     /// The LLaVA-OneVision fixture (SigLIP 35/7, 3 layers): frames through the tower and projector as `reel run --video`.
     func testBenchJSONKeysVisionModel() throws {
         let d = try scratch()
@@ -129,6 +157,9 @@ extension CLITests {
             let kv = try reel(["bench", m, "--kv-cache", "f16"])
             XCTAssertNotEqual(kv.status, 0)
             XCTAssertTrue(kv.stderr.contains("--kv-cache"), kv.stderr)
+            let depth = try reel(["bench", m, "--depth", "8"])
+            XCTAssertNotEqual(depth.status, 0)
+            XCTAssertTrue(depth.stderr.contains("--depth"), depth.stderr)
         }
         let w = d + "/whisper.reel"
         XCTAssertEqual(try reel(["convert", Self.root + "/Tests/ReelModelsTests/Fixtures/whisper", "-o", w, "--quiet"]).status, 0)

@@ -5,9 +5,12 @@ Makes a random-weight Qwen2-0.5B checkpoint with transformers (hidden 896, 24 la
 intermediate 4864, vocab 151936, tied; saved as bf16), converts it with `reel convert` to f32 / q8 / q4 (cached in a
 scratch directory outside the repository), measures the machine's read bandwidth (a STREAM-like C read kernel
 compiled with plain `cc -O2`, 2 threads) and its speed (a one-thread C probe whose rate follows the clock), runs
-`reel bench --json` on each file and the same work in PyTorch (bf16 and f32: prefill 512 tokens with logits for the
-last position, then greedy-decode 128 with the KV cache), and writes docs/performance.md (the part between the bench
-markers) and docs/performance.png.
+`reel bench --json` on each file and the same work in PyTorch (bf16 and f32), and writes docs/performance.md (the part
+between the bench markers) and docs/performance.png. The tests are llama-bench's: prefill 512 tokens from an empty KV
+cache (logits for the last position), and greedy-decode 128 tokens from an empty cache (`--depth`, default 0, as
+llama-bench's -d; issue 7's llama.cpp figures are of that test). The quantised files are also decoded from a
+512-position cache (`reel bench --depth 512`: the decode right after the prefill test, as after a 512-token prompt),
+in a table of its own.
 
 Vision (skip with --no-vision): a random-weight LLaVA-OneVision-0.5B (the hub config's SigLIP-so400m tower: 384²,
 patch 14, 26 layers — so400m has 27, LLaVA-OneVision drops the last —, hidden 1152, MLP 4304, 16 heads; projector;
@@ -391,10 +394,10 @@ def drop_page_cache(path):
             os.close(fd)
 
 
-def reel_bench(reel, model, args, bandwidth):
+def reel_bench(reel, model, args, bandwidth, depth):
     cmd = [reel, "bench", model, "--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens),
            "--threads", str(args.threads), "--repetitions", str(args.repetitions), "--json", "--bandwidth", f"{bandwidth:.3f}",
-           "--read-bound"]
+           "--read-bound", f"--depth={depth}"]
     drop_page_cache(model)
     before = load1()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -409,7 +412,8 @@ def kv_cache(out):
 
 
 def torch_bench(ckpt, dtype_name, args):
-    """Prefill and greedy decode in PyTorch with the KV cache, the same token counts and threads as reel bench."""
+    """Prefill and greedy decode in PyTorch with the KV cache, the same tests, token counts and threads as reel bench:
+    the decode starts from a cache of --depth positions (an untimed prefill; a random first token when 0)."""
     import torch
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(args.threads)
@@ -430,9 +434,17 @@ def torch_bench(ckpt, dtype_name, args):
             out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
             tp = time.perf_counter() - t
             past, tok = kv_cache(out), out.logits[:, -1].argmax(-1, keepdim=True)
+            if args.depth != n:  # the decode test's own cache: `depth` positions, or none
+                past = None
+                tok = torch.randint(0, QWEN2_05B["vocab_size"], (1, 1), generator=g)
+                if args.depth > 0:
+                    ids = torch.randint(0, QWEN2_05B["vocab_size"], (1, args.depth), generator=g)
+                    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+                    past, tok = kv_cache(out), out.logits[:, -1].argmax(-1, keepdim=True)
             t = time.perf_counter()
             for _ in range(gen):
-                out = model(input_ids=tok, use_cache=True, **{CACHE_ARG: past})
+                extra = {CACHE_ARG: past} if past is not None else {}
+                out = model(input_ids=tok, use_cache=True, **extra)
                 past, tok = kv_cache(out), out.logits[:, -1].argmax(-1, keepdim=True)
             td = time.perf_counter() - t
             if r > 0:
@@ -457,7 +469,7 @@ def plot(results, torch_results, path, ctx):
         labels.append(f"llama.cpp {enc.upper()}_0*"); pre.append(r["prefill"]); dec.append(r["decode"]); colors.append("#bbbbbb")
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
     for a, vals, title, target in ((ax[0], pre, f"prefill {ctx['prompt']} tokens (tok/s)", TARGETS["prefill"]),
-                                   (ax[1], dec, f"decode {ctx['gen']} tokens (tok/s)", None)):
+                                   (ax[1], dec, f"decode {ctx['gen']} tokens from {depth_words(ctx['depth'])} (tok/s)", None)):
         bars = a.barh(labels, vals, color=colors)
         a.bar_label(bars, fmt="%.1f", padding=2, fontsize=8)
         a.set_title(title)
@@ -515,6 +527,10 @@ def write_vision(L, ctx):
     L.append("")
 
 
+def depth_words(depth):
+    return "an empty KV cache" if depth == 0 else f"a KV cache of {depth} positions"
+
+
 def plain_read_share(r):
     """The decode's weight stream as a fraction of the plain read measured beside it (None without one)."""
     pr = r.get("plain_read_gb_per_s")
@@ -526,7 +542,8 @@ def write_doc(path, ctx):
     L = []
     L.append(f"Measured {ctx['when']} by `tools/bench/run.py` on {ctx['cpu']} ({ctx['cores']} cores), "
              f"{ctx['threads']} threads, random-weight Qwen2-0.5B shape (hidden 896, 24 layers, 14/2 heads, "
-             f"intermediate 4864, vocab 151936, tied), prompt {ctx['prompt']} tokens, {ctx['gen']} generated; "
+             f"intermediate 4864, vocab 151936, tied); llama-bench's tests: prefill {ctx['prompt']} tokens (pp{ctx['prompt']}) and "
+             f"decode {ctx['gen']} tokens (tg{ctx['gen']}) from {depth_words(ctx['depth'])}; "
              f"medians of {ctx['reps']} Reel repetitions and {ctx['treps']} PyTorch repetitions, each after a warm-up. "
              f"Reel at commit `{ctx['commit']}`. {ctx['torch_note']}")
     L.append("")
@@ -585,6 +602,24 @@ def write_doc(path, ctx):
              "per thread and one parallel operation per pass — the memory's rate for these bytes at the moment of the "
              "decode, where the roofline above takes the run's best pass, whichever minute it came from.")
     L.append("")
+    if ctx.get("deep"):
+        d = ctx["prompt"]
+        L.append(f"The quantised files decoding from a cache of {d} positions (`reel bench --depth {d}`: the decode test "
+                 f"goes on from the prefill test's cache, as after a {d}-token prompt; {ctx['gen']} steps, so the "
+                 f"attention reads {d}–{d + ctx['gen'] - 1} cached positions, bytes the weight roofline does not count):")
+        L.append("")
+        L.append("| encoding | decode tok/s @ d" + str(d) + " | ÷ decode from an empty cache | % of roofline | "
+                 "decode ÷ read bound | plain read GB/s | decode ÷ plain read | load avg |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        for enc, r in ctx["deep"].items():
+            rb, pr = r.get("read_bound_tokens_per_s"), r.get("plain_read_gb_per_s")
+            top = ctx["reel"].get(enc, {}).get("decode_tokens_per_s")
+            L.append(f"| {enc} | {fmt(r['decode_tokens_per_s'], 2)} | "
+                     f"{fmt(100 * r['decode_tokens_per_s'] / top) + '%' if top else '—'} | "
+                     f"{fmt(100 * r['decode_roofline_fraction'])}% | "
+                     f"{fmt(100 * r['decode_tokens_per_s'] / rb) + '%' if rb else '—'} | {fmt(pr, 1) if pr else '—'} | "
+                     f"{fmt(100 * plain_read_share(r)) + '%' if pr else '—'} | {fmt(r['load'][0], 2)} → {fmt(r['load'][1], 2)} |")
+        L.append("")
     L.append("Ratios (Reel ÷ peer, higher is better for Reel):")
     L.append("")
     L.append("| Reel encoding | prefill ÷ PyTorch bf16 | prefill ÷ PyTorch f32 | decode ÷ PyTorch bf16 | decode ÷ PyTorch f32 | "
@@ -622,8 +657,20 @@ def write_doc(path, ctx):
         pr = r.get("plain_read_gb_per_s")
         beside = (f"; {fmt(100 * plain_read_share(r))}% of the {fmt(pr, 1)} GB/s plain read measured beside it"
                   if pr else "")
-        L.append(f"| decode {enc} ≥ 90% of read roofline | {fmt(100 * f)}% of this run's {fmt(bw, 1)} GB/s{beside}; "
+        L.append(f"| decode {enc} ≥ 90% of read roofline (tg{ctx['gen']} from {depth_words(ctx['depth'])}) | "
+                 f"{fmt(100 * f)}% of this run's {fmt(bw, 1)} GB/s{beside}; "
                  f"{fmt(100 * idle)}% of the idle machine's ≈{fmt(IDLE_BANDWIDTH, 0)} GB/s | {verdict} |")
+        dr = ctx.get("deep", {}).get(enc)
+        if dr:
+            df = dr["decode_roofline_fraction"]
+            dpr = dr.get("plain_read_gb_per_s")
+            dbeside = (f"; {fmt(100 * plain_read_share(dr))}% of the {fmt(dpr, 1)} GB/s plain read measured beside it"
+                       if dpr else "")
+            dverdict = ("met" if TARGETS["decode_roofline"] <= df <= 1 else
+                        fmt(100 * (TARGETS["decode_roofline"] - df)) + " points short" if df < TARGETS["decode_roofline"]
+                        else "not valid (above 100%)")
+            L.append(f"| the same from a cache of {ctx['prompt']} positions (tg{ctx['gen']} @ d{ctx['prompt']}) | "
+                     f"{fmt(100 * df)}% of this run's {fmt(bw, 1)} GB/s{dbeside} | {dverdict} |")
     for enc in ("q4", "q8"):
         r = ctx["reel"].get(enc)
         if not r:
@@ -674,6 +721,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompt-tokens", type=int, default=512)
     ap.add_argument("--gen-tokens", type=int, default=128)
+    ap.add_argument("--depth", type=int, default=0, help="KV-cache positions when the decode test starts (llama-bench's -d)")
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--torch-repetitions", type=int, default=2)
     ap.add_argument("--no-profile", action="store_true", help="skip the per-op profile and dispatch tables")
@@ -723,16 +771,26 @@ def main():
         samples.append(read_bandwidth(args.scratch, args.threads))
         probes.append(cpu_probe(args.scratch))
         log(f"read bandwidth {samples[-1][0]:.1f} GB/s (median pass {samples[-1][1]:.1f}); CPU probe {probes[-1]:.2f}")
-        reel[e] = reel_bench(args.reel, m, args, max(s[0] for s in samples))
+        reel[e] = reel_bench(args.reel, m, args, max(s[0] for s in samples), args.depth)
         log(f"reel {e}: {reel[e]}")
+    # The quantised files' decode from a cache of prompt-tokens positions (right after the prefill test).
+    deep = {}
+    if args.depth != args.prompt_tokens:
+        for e in [e for e in ("q4", "q8") if e in models]:
+            q, _ = wait_quiet(args.max_load, time.time() + (args.wait if quiet else 0))
+            quiet = quiet and q
+            samples.append(read_bandwidth(args.scratch, args.threads))
+            deep[e] = reel_bench(args.reel, models[e], args, max(s[0] for s in samples), args.prompt_tokens)
+            log(f"reel {e} at depth {args.prompt_tokens}: {deep[e]}")
     # The roofline's bandwidth is the best read rate measured in this run: the STREAM-like kernel's, or a read-only
     # bound's (64-byte loads through the decode's own access pattern) when that is higher, so a slow read kernel
     # cannot flatter the fractions.
     stream_bw = max(s[0] for s in samples)
-    bound_bw = max((max(r.get("read_bound_gb_per_s", 0), r.get("plain_read_gb_per_s", 0)) for r in reel.values()), default=0)
+    bound_bw = max((max(r.get("read_bound_gb_per_s", 0), r.get("plain_read_gb_per_s", 0))
+                    for r in list(reel.values()) + list(deep.values())), default=0)
     bw = max(stream_bw, bound_bw)
     bw_med = statistics.median(s[1] for s in samples)
-    for r in reel.values():  # every fraction against the run's best bandwidth
+    for r in list(reel.values()) + list(deep.values()):  # every fraction against the run's best bandwidth
         r["decode_roofline_fraction"] = r["weight_bytes_per_token"] * r["decode_tokens_per_s"] / (bw * 1e9)
     # Evidence of what limits it: per-op timings and the thread-pool micro-benchmark, on the last quantised file.
     extras = {}
@@ -741,7 +799,7 @@ def main():
         base = [args.reel, "bench", prof, "--threads", str(args.threads), "--repetitions", "2"]
         extras["profile"] = (os.path.basename(prof), load1(), subprocess.run(
             base + ["--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--profile",
-                    "--read-bound"], check=True, capture_output=True, text=True).stdout)
+                    "--read-bound", f"--depth={args.depth}"], check=True, capture_output=True, text=True).stdout)
         extras["dispatch"] = (os.path.basename(prof), load1(), subprocess.run(
             base + ["--gen-tokens", "32", "--dispatch"], check=True, capture_output=True, text=True).stdout)
         # The decode gemvs alone against a plain read of the same bytes, and with the bytes in cache.
@@ -752,6 +810,9 @@ def main():
     if args.reuse_torch:  # PyTorch's figures from the previous run (when only Reel changed)
         prev = json.load(open(os.path.join(args.scratch, "last-run.json")))
         tres = prev["torch"]
+        if prev.get("depth", args.prompt_tokens) != args.depth:  # runs before --depth decoded after the prompt
+            sys.exit(f"--reuse-torch: the previous run's PyTorch decode started at depth {prev.get('depth', args.prompt_tokens)}, "
+                     f"this one at {args.depth}; run without --reuse-torch")
         torch_when = prev.get("torch_when", prev["when"])  # when PyTorch actually ran, through chains of reuse
         torch_note = f"PyTorch figures reused from the run of {torch_when} (`--reuse-torch`)."
     else:
@@ -789,7 +850,7 @@ def main():
     per_layer = H * H * 2 + 2 * H * c["num_key_value_heads"] * hd + 3 * H * I
     params = per_layer * c["num_hidden_layers"] + c["vocab_size"] * H
     torch_bytes = {"bf16": params * 2, "f32": params * 4}
-    ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, torch_when=torch_when, extras=extras, bandwidth=bw, stream_bandwidth=stream_bw, bound_bandwidth=bound_bw, bandwidth_median=bw_med, reel=reel, torch=tres, torch_bytes=torch_bytes,
+    ctx = dict(vision=vision, frames=args.frames, vreps=args.vision_repetitions, commit=commit, torch_note=torch_note, torch_when=torch_when, extras=extras, bandwidth=bw, stream_bandwidth=stream_bw, bound_bandwidth=bound_bw, bandwidth_median=bw_med, reel=reel, deep=deep, depth=args.depth, torch=tres, torch_bytes=torch_bytes,
                threads=args.threads, prompt=args.prompt_tokens, gen=args.gen_tokens, reps=args.repetitions,
                treps=args.torch_repetitions, quiet=quiet, max_load=args.max_load, load_start=load_start,
                when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu=cpu_name(), cores=os.cpu_count(),
