@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
         random valid token ids (logits for the last position only, as generation does). Decode (tgN): from an empty \
         cache, or from one holding --depth positions (an untimed prefill of that many random tokens, as \
         llama-bench's -d; with --depth equal to --prompt-tokens the decode goes on from the prefill test's cache), \
-        --gen-tokens steps greedily past any EOS, timed step by step from the first. One untimed warm-up repetition \
+        --gen-tokens steps greedily past any EOS, timed from the first step. One untimed warm-up repetition \
         comes first (loading has already read the decoder's weights in from the mapping).
 
         A LLaVA or Reel AV model (a vision tower + projector) also encodes --frames random frames at the tower's input size per \
@@ -443,10 +443,10 @@ final class DecoderBench {
         return (prefill, decode)
     }
 
-    /// Sets the cache up for the decode test and returns its first token: after a prefill of `prompt` tokens whose
-    /// last logits are `logits`, a cache of `depth` positions (an untimed prefill of random tokens; the prefill
-    /// test's own cache when `depth == prompt`), the first token greedy from those positions or, from an empty
-    /// cache, random.
+    /// Leaves `depth` positions in the cache for the decode test and returns its first token. Called right after
+    /// the prefill test of `prompt` tokens, whose last `logits` are given: with `depth == prompt` that cache is kept;
+    /// otherwise the cache is reset and, for depth > 0, filled by an untimed prefill of random tokens. The first
+    /// token is the greedy one after those positions, or random from an empty cache.
     private func decodeStart(depth: Int, after prompt: Int, logits: Tensor) throws -> Int {
         if depth == prompt { return argmax(logits) }
         decoder.reset()
@@ -463,17 +463,18 @@ final class DecoderBench {
     func profiled(prompt n: Int, gen: Int, depth: Int) throws -> (OpTimes, OpTimes) {
         let clock = OpClock()
         clock.layers = decoder.config.numHiddenLayers
+        let hook: CaptureHook = { name, _, _ in clock.lap(name) }
+        defer { decoder.capture = nil }
         decoder.reset()
         let tokens = randomTokens(n)
-        decoder.capture = { name, _, _ in clock.lap(name) }
+        decoder.capture = hook
         clock.start()
         let logits = try decoder.prefill(tokens: tokens, logits: .last)
         clock.lap("")
-        decoder.capture = nil
         let prefill = clock.times
-        var token = try decodeStart(depth: depth, after: n, logits: logits)  // untimed
-        decoder.capture = { name, _, _ in clock.lap(name) }
-        defer { decoder.capture = nil }
+        decoder.capture = nil  // the decode test's cache is set up untimed
+        var token = try decodeStart(depth: depth, after: n, logits: logits)
+        decoder.capture = hook
         clock.times = OpTimes()
         for _ in 0..<gen {
             clock.start()

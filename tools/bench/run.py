@@ -537,6 +537,29 @@ def plain_read_share(r):
     return r["weight_bytes_per_token"] * r["decode_tokens_per_s"] / (pr * 1e9) if pr else None
 
 
+def beside_words(r):
+    """"; N% of the G GB/s plain read measured beside it", or "" without a plain read."""
+    pr = r.get("plain_read_gb_per_s")
+    return f"; {fmt(100 * plain_read_share(r))}% of the {fmt(pr, 1)} GB/s plain read measured beside it" if pr else ""
+
+
+def decode_verdict(r, ctx):
+    """The decode target (≥ 90%) against both rooflines: the plain read beside the decode, and the run's best pass,
+    with how far the read-only bound itself got towards that pass when it fell short of 90% of it."""
+    def short(f):
+        if f > 1:
+            return "not valid (above 100%: the read was depressed by other load)"
+        return "met" if f >= TARGETS["decode_roofline"] else fmt(100 * (TARGETS["decode_roofline"] - f)) + " points short"
+    parts = []
+    if r.get("plain_read_gb_per_s"):
+        parts.append(f"against the read beside it: {short(plain_read_share(r))}")
+    parts.append(f"against the run's best pass: {short(r['decode_roofline_fraction'])}")
+    ceiling = ctx["bound_bandwidth"] / ctx["bandwidth"]
+    if ceiling < TARGETS["decode_roofline"]:
+        parts.append(f"the best read-only bound itself reached {fmt(100 * ceiling)}% of that pass")
+    return "; ".join(parts)
+
+
 def write_doc(path, ctx):
     bw = ctx["bandwidth"]
     L = []
@@ -608,7 +631,7 @@ def write_doc(path, ctx):
                  f"goes on from the prefill test's cache, as after a {d}-token prompt; {ctx['gen']} steps, so the "
                  f"attention reads {d}–{d + ctx['gen'] - 1} cached positions, bytes the weight roofline does not count):")
         L.append("")
-        L.append("| encoding | decode tok/s @ d" + str(d) + " | ÷ decode from an empty cache | % of roofline | "
+        L.append("| encoding | decode tok/s @ d" + str(d) + f" | ÷ decode from {depth_words(ctx['depth'])} | % of roofline | "
                  "decode ÷ read bound | plain read GB/s | decode ÷ plain read | load avg |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---|")
         for enc, r in ctx["deep"].items():
@@ -647,30 +670,15 @@ def write_doc(path, ctx):
         if not r:
             continue
         f = r["decode_roofline_fraction"]
-        if f > 1:
-            verdict = "not valid: above 100% means the bandwidth measurement was depressed by other load"
-        elif f >= TARGETS["decode_roofline"]:
-            verdict = "met"
-        else:
-            verdict = fmt(100 * (TARGETS["decode_roofline"] - f)) + " points short"
         idle = r["weight_bytes_per_token"] * r["decode_tokens_per_s"] / (IDLE_BANDWIDTH * 1e9)
-        pr = r.get("plain_read_gb_per_s")
-        beside = (f"; {fmt(100 * plain_read_share(r))}% of the {fmt(pr, 1)} GB/s plain read measured beside it"
-                  if pr else "")
         L.append(f"| decode {enc} ≥ 90% of read roofline (tg{ctx['gen']} from {depth_words(ctx['depth'])}) | "
-                 f"{fmt(100 * f)}% of this run's {fmt(bw, 1)} GB/s{beside}; "
-                 f"{fmt(100 * idle)}% of the idle machine's ≈{fmt(IDLE_BANDWIDTH, 0)} GB/s | {verdict} |")
+                 f"{fmt(100 * f)}% of this run's {fmt(bw, 1)} GB/s{beside_words(r)}; "
+                 f"{fmt(100 * idle)}% of the idle machine's ≈{fmt(IDLE_BANDWIDTH, 0)} GB/s | {decode_verdict(r, ctx)} |")
         dr = ctx.get("deep", {}).get(enc)
         if dr:
-            df = dr["decode_roofline_fraction"]
-            dpr = dr.get("plain_read_gb_per_s")
-            dbeside = (f"; {fmt(100 * plain_read_share(dr))}% of the {fmt(dpr, 1)} GB/s plain read measured beside it"
-                       if dpr else "")
-            dverdict = ("met" if TARGETS["decode_roofline"] <= df <= 1 else
-                        fmt(100 * (TARGETS["decode_roofline"] - df)) + " points short" if df < TARGETS["decode_roofline"]
-                        else "not valid (above 100%)")
             L.append(f"| the same from a cache of {ctx['prompt']} positions (tg{ctx['gen']} @ d{ctx['prompt']}) | "
-                     f"{fmt(100 * df)}% of this run's {fmt(bw, 1)} GB/s{dbeside} | {dverdict} |")
+                     f"{fmt(100 * dr['decode_roofline_fraction'])}% of this run's {fmt(bw, 1)} GB/s{beside_words(dr)} | "
+                     f"{decode_verdict(dr, ctx)} |")
     for enc in ("q4", "q8"):
         r = ctx["reel"].get(enc)
         if not r:
@@ -801,7 +809,7 @@ def main():
             base + ["--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens), "--profile",
                     "--read-bound", f"--depth={args.depth}"], check=True, capture_output=True, text=True).stdout)
         extras["dispatch"] = (os.path.basename(prof), load1(), subprocess.run(
-            base + ["--gen-tokens", "32", "--dispatch"], check=True, capture_output=True, text=True).stdout)
+            base + ["--gen-tokens", "32", "--dispatch", f"--depth={args.depth}"], check=True, capture_output=True, text=True).stdout)
         # The decode gemvs alone against a plain read of the same bytes, and with the bytes in cache.
         table, probe = gemv_probe(args.scratch, args.threads)
         extras["gemv_probe"] = ("random q4 / q8 rows of k = 896", load1(), table)
